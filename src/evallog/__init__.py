@@ -1,0 +1,49 @@
+"""evallog: persist, render, compare and publish LLM / LMM evaluation results.
+
+The package import is kept light: submodules are loaded on first use, and
+nothing imports numpy, torch, datasets or huggingface_hub at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "EvaluationTracker": "evallog.tracker",
+    "GeneralConfigTracker": "evallog.tracker",
+    "make_table": "evallog.table",
+    "recover": "evallog.recovery",
+    "load_run": "evallog.readers",
+    "list_runs": "evallog.readers",
+    "Run": "evallog.readers",
+    "TaskSamples": "evallog.readers",
+    "compare": "evallog.compare",
+    "leaderboard": "evallog.leaderboard",
+    "render_report": "evallog.report",
+    "push_run": "evallog.hub",
+}
+
+__all__ = ["__version__", "errors", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evallog import errors
+    from evallog.tracker import EvaluationTracker, GeneralConfigTracker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return importlib.import_module("evallog.errors")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evallog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

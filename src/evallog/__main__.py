@@ -1,0 +1,5 @@
+import sys
+
+from evallog.cli import main
+
+sys.exit(main())
