@@ -116,3 +116,11 @@ _SPLIT_RE = re.compile(r"[^\w.]")
 def split_safe(run_id: str) -> str:
     """A Hub/datasets split name derived from a run id (the anchors' rule, ``[^\\w.]`` -> ``_``)."""
     return _SPLIT_RE.sub("_", run_id)
+
+
+# evallog keeps its own bookkeeping of a run beside the anchors' files, in a
+# hidden folder that the anchors' readers never look into:
+#   <model_dir>/.evallog/<run_id>.json   the run manifest (format version, flavor, tasks, state)
+#   <model_dir>/.evallog/<run_id>.lock   held by the tracker that owns the run id
+MANIFEST_DIR = ".evallog"
+FORMAT_VERSION = 1
