@@ -20,6 +20,7 @@ from evallog.errors import EvallogError
 COMMANDS: list[str] = [
     "demo",
     "recover",
+    "table",
 ]
 
 
