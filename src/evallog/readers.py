@@ -1,0 +1,628 @@
+"""Read runs back: the folders written by evallog, lm-eval and lmms-eval.
+
+A *run* is one results file and the samples files that share its run id, in
+one folder (the model folder; lmms-eval may also write directly into its
+output path)::
+
+    lm-eval     <dir>/results_<run_id>.json     <dir>/samples_<task>_<run_id>.jsonl
+    lmms-eval   <dir>/<run_id>_results.json     <dir>/<run_id>_samples_<task>.jsonl
+
+Either part may be missing (a run logged without samples, or samples whose
+results file was never written). evallog also keeps a manifest
+``<dir>/.evallog/<run_id>.json``; when its ``format_version`` is newer than
+this evallog reads, the run is refused with
+:class:`~evallog.errors.UnsupportedFormatError`.
+
+Public API::
+
+    load_run(path, run_id=None) -> Run
+    list_runs(root) -> list[Run]
+    Run.samples(task, skip_corrupt=False) -> TaskSamples   # lazy, re-iterable
+    Run.n_samples(task) -> int
+
+Samples are never held in memory as a whole: :class:`TaskSamples` re-reads the
+file on every iteration and yields one parsed record (a ``dict``) at a time.
+Records always carry a ``"filter"`` key: lmms-eval writes none, so it is
+inferred from the run's results (the filters of the task in the order the
+results list them; the k-th line of a ``doc_id`` belongs to the k-th filter,
+which is how lmms-eval logs a multi-filter task), ``"none"`` when the results
+say nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from evallog import naming
+from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
+
+__all__ = [
+    "Run",
+    "TaskSamples",
+    "load_run",
+    "list_runs",
+    "parse_run_timestamp",
+    "metric_keys",
+    "NON_METRIC_SAMPLE_KEYS",
+]
+
+logger = logging.getLogger(__name__)
+
+# keys of a samples line that are never per-sample metric values
+NON_METRIC_SAMPLE_KEYS: frozenset[str] = frozenset(
+    {
+        "doc_id",
+        "doc",
+        "target",
+        "arguments",
+        "resps",
+        "filtered_resps",
+        "filter",
+        "metrics",
+        "doc_hash",
+        "prompt_hash",
+        "target_hash",
+        "input",
+        "token_counts",
+        "input_media",
+    }
+)
+
+# keys of a per-task results entry that are not "metric,filter" values
+_NON_METRIC_RESULT_KEYS = frozenset({"alias", "name", "sample_len", "sample_count", " ", "samples"})
+_STDERR_SUFFIXES = ("_stderr", "_stderr_clt", "_stderr_clustered")
+
+_LMEVAL_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})(?:\.(\d{1,6}))?")
+_LMMS_TS = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
+# lm-eval with an output_path ending in .json: ``<stem>_<date_id>.json``
+_LMEVAL_STEM_RESULTS = re.compile(
+    r"^(?P<stem>.+)_(?P<run_id>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)\.json$"
+)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def parse_run_timestamp(run_id: str) -> datetime | None:
+    """The (naive, local) time encoded in a run id of either flavor, or ``None``.
+
+    lm-eval ids look like ``2026-11-26T14-50-01.009042``, lmms-eval ids like
+    ``20261126_120000`` (anything after those prefixes is ignored).
+    """
+    m = _LMEVAL_TS.match(run_id)
+    try:
+        if m:
+            y, mo, d, h, mi, s, frac = m.groups()
+            us = int((frac or "0").ljust(6, "0"))
+            return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), us)
+        m = _LMMS_TS.match(run_id)
+        if m:
+            return datetime(*(int(g) for g in m.groups()))
+    except ValueError:  # e.g. month 13
+        return None
+    return None
+
+
+def _loads(data: bytes | str) -> Any:
+    """orjson first; the stdlib for NaN/Infinity tokens the anchors may write."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        return json.loads(data)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def metric_keys(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(metric, filter)`` pairs of a per-task results entry, in file order.
+
+    Only ``"metric,filter"`` keys with a number (or null) value count; stderr
+    keys (``_stderr``, ``_stderr_clt``, ``_stderr_clustered``), ``alias``,
+    ``sample_len`` and the like are left out.
+    """
+    out: list[tuple[str, str]] = []
+    for key, value in entry.items():
+        if key in _NON_METRIC_RESULT_KEYS or "," not in key:
+            continue
+        metric, _, filt = key.partition(",")
+        if metric.endswith(_STDERR_SUFFIXES):
+            continue
+        if value is None or _is_number(value) or isinstance(value, bool):
+            out.append((metric, filt))
+    return out
+
+
+def _read_json_file(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    try:
+        return _loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReadError(f"not valid JSON: {exc}", path=path) from exc
+
+
+# ------------------------------------------------------------------ samples
+
+
+class TaskSamples:
+    """The samples of one task of a run: a lazy, re-iterable sequence of dicts.
+
+    Each iteration re-opens the file and parses one line at a time, so memory
+    stays constant whatever the file size. A line that is not a JSON object
+    raises :class:`~evallog.errors.CorruptLineError` naming the file and the
+    line number; with ``skip_corrupt=True`` it is skipped instead, and
+    :attr:`skipped` / :attr:`skipped_lines` tell how many (after a complete
+    iteration). Blank lines are ignored. In an in-progress (``.partial``)
+    file, an unterminated last line is the record being written and is
+    ignored silently.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        task: str | None = None,
+        *,
+        skip_corrupt: bool = False,
+        filters: Iterable[str] | None = None,
+        in_progress: bool | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.task = task
+        self.skip_corrupt = skip_corrupt
+        self.filters: tuple[str, ...] = tuple(filters or ())
+        self.in_progress = (
+            self.path.name.endswith(naming.IN_PROGRESS_SUFFIX) if in_progress is None else in_progress
+        )
+        self.skipped = 0
+        self.skipped_lines: list[int] = []  # the first 1000 skipped line numbers
+
+    def __repr__(self) -> str:
+        return f"TaskSamples(task={self.task!r}, path={str(self.path)!r})"
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _, record in self.with_lines():
+            yield record
+
+    def __len__(self) -> int:
+        return count_lines(self.path, in_progress=self.in_progress)
+
+    def with_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(line_number, record)`` pairs (line numbers start at 1)."""
+        filters = self.filters
+        infer_multi = len(filters) > 1
+        default_filter = filters[0] if filters else "none"
+        seen: dict[Any, int] = {}
+        skipped = 0
+        skipped_lines: list[int] = []
+        try:
+            fh = open(self.path, "rb")
+        except OSError as exc:
+            raise ReadError(f"cannot read: {exc.strerror or exc}", path=self.path, task=self.task) from exc
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    record = _CORRUPT
+                    try:
+                        record = json.loads(line.decode("utf-8"))
+                    except (ValueError, UnicodeDecodeError):
+                        pass
+                if type(record) is not dict:
+                    truncated = not line.endswith(b"\n")
+                    if truncated and self.in_progress:
+                        break
+                    if self.skip_corrupt:
+                        skipped += 1
+                        if len(skipped_lines) < 1000:
+                            skipped_lines.append(lineno)
+                        continue
+                    what = (
+                        "truncated line: the file ends in the middle of a record"
+                        if truncated
+                        else "not a JSON object"
+                        if record is not _CORRUPT
+                        else "corrupt line: not valid JSON"
+                    )
+                    raise CorruptLineError(what, path=self.path, line=lineno, task=self.task)
+                if "filter" not in record:
+                    if infer_multi:
+                        doc_id = record.get("doc_id")
+                        try:
+                            k = seen.get(doc_id, 0)
+                            seen[doc_id] = k + 1
+                        except TypeError:  # unhashable doc_id
+                            k = 0
+                        record["filter"] = filters[k] if k < len(filters) else f"{default_filter}#{k}"
+                    else:
+                        record["filter"] = default_filter
+                yield lineno, record
+        self.skipped = skipped
+        self.skipped_lines = skipped_lines
+        if skipped:
+            logger.warning("skipped %d corrupt line(s) in %s", skipped, self.path)
+
+
+_CORRUPT = object()
+
+
+def count_lines(path: str | os.PathLike[str], *, in_progress: bool = False) -> int:
+    """Number of non-blank lines of a JSONL file, without parsing them.
+
+    In an in-progress file an unterminated last line is not counted.
+    """
+    n = 0
+    last = b"\n"
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                last = line
+                if not line.isspace():
+                    n += 1
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    if in_progress and not last.endswith(b"\n") and not last.isspace():
+        n -= 1
+    return n
+
+
+# ---------------------------------------------------------------------- runs
+
+
+@dataclass
+class Run:
+    """One run read back from disk.
+
+    Attributes:
+        path: the folder holding the run's files.
+        model: the folder's name (the sanitized model name the tracker used;
+            for lmms-eval runs written directly into the output path, that
+            folder's name).
+        model_name: ``model_name`` from the results file, ``None`` if absent
+            or empty.
+        run_id: the run id shared by the run's file names.
+        timestamp: the time encoded in ``run_id`` (naive), ``None`` if the id
+            has neither flavor's shape.
+        flavor: ``"lm-eval"`` or ``"lmms-eval"`` (from the file names).
+        results: the parsed results file, ``{}`` when only samples exist.
+        results_file: its path, or ``None``.
+        tasks: every task and group name: the results' ``results`` keys in
+            file order, then tasks that only have a samples file.
+        sample_files: task name -> samples file.
+        in_progress: some samples file is still a ``.partial`` stream, or the
+            run has no results file yet while its manifest says it is open.
+        manifest: the evallog manifest of the run, ``None`` for runs written
+            by lm-eval / lmms-eval themselves.
+    """
+
+    path: Path
+    model: str
+    model_name: str | None
+    run_id: str
+    timestamp: datetime | None
+    flavor: str
+    results: dict[str, Any] = field(repr=False)
+    results_file: Path | None = field(repr=False)
+    tasks: list[str] = field(repr=False)
+    sample_files: dict[str, Path] = field(repr=False)
+    in_progress: bool = False
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+    # ---- identity
+
+    @property
+    def name(self) -> str:
+        """A display name: ``model_name`` when known, else the folder name."""
+        return self.model_name or self.model
+
+    @property
+    def label(self) -> str:
+        """``<name>@<run_id>``, unambiguous in listings."""
+        return f"{self.name}@{self.run_id}"
+
+    # ---- results
+
+    @property
+    def task_results(self) -> dict[str, dict[str, Any]]:
+        """``results["results"]``: per-task (and per-group) metric entries."""
+        res = self.results.get("results")
+        return res if isinstance(res, dict) else {}
+
+    @property
+    def groups(self) -> list[str]:
+        """Group names: ``groups`` keys and ``group_subtasks`` keys with children."""
+        out: list[str] = []
+        for name in self.results.get("groups") or {}:
+            out.append(name)
+        for name, children in (self.results.get("group_subtasks") or {}).items():
+            if children and name not in out:
+                out.append(name)
+        return out
+
+    @property
+    def group_subtasks(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in (self.results.get("group_subtasks") or {}).items() if v}
+
+    def metrics(self, task: str) -> list[tuple[str, str]]:
+        """``(metric, filter)`` pairs the results report for ``task``."""
+        entry = self.task_results.get(task)
+        return metric_keys(entry) if isinstance(entry, dict) else []
+
+    def filters(self, task: str) -> list[str]:
+        """The task's filter names in results order (``[]`` without results)."""
+        out: list[str] = []
+        for _, filt in self.metrics(task):
+            if filt not in out:
+                out.append(filt)
+        return out
+
+    def value(self, task: str, metric: str, filt: str = "none") -> float | None:
+        """The aggregated value of ``metric,filter``, ``None`` if absent or not a number."""
+        v = self.task_results.get(task, {}).get(f"{metric},{filt}")
+        return float(v) if _is_number(v) or isinstance(v, bool) else None
+
+    def stderr(self, task: str, metric: str, filt: str = "none") -> float | None:
+        """The reported standard error of ``metric,filter``; ``None`` for ``"N/A"`` or absent."""
+        v = self.task_results.get(task, {}).get(f"{metric}_stderr,{filt}")
+        return float(v) if _is_number(v) else None
+
+    def n_shot(self, task: str) -> Any:
+        return (self.results.get("n-shot") or {}).get(task)
+
+    def version(self, task: str) -> Any:
+        return (self.results.get("versions") or {}).get(task)
+
+    def task_hash(self, task: str) -> str | None:
+        return (self.results.get("task_hashes") or {}).get(task)
+
+    def reported_samples(self, task: str) -> int | None:
+        """``n-samples[task].effective`` (or the entry's ``sample_len``) from the results."""
+        ns = (self.results.get("n-samples") or {}).get(task)
+        if isinstance(ns, dict) and _is_number(ns.get("effective")):
+            return int(ns["effective"])
+        entry = self.task_results.get(task) or {}
+        if _is_number(entry.get("sample_len")):
+            return int(entry["sample_len"])
+        return None
+
+    def higher_is_better(self, task: str, metric: str) -> bool | None:
+        v = ((self.results.get("higher_is_better") or {}).get(task) or {}).get(metric)
+        return v if isinstance(v, bool) else None
+
+    # ---- samples
+
+    def has_samples(self, task: str) -> bool:
+        return task in self.sample_files
+
+    def samples(self, task: str, *, skip_corrupt: bool = False) -> TaskSamples:
+        """The samples of ``task`` (lazy; see :class:`TaskSamples`)."""
+        path = self.sample_files.get(task)
+        if path is None:
+            known = ", ".join(sorted(self.sample_files)) or "none"
+            raise ReadError(f"no samples file for this task in the run (tasks with samples: {known})",
+                            path=self.path, task=task)
+        return TaskSamples(path, task, skip_corrupt=skip_corrupt, filters=self.filters(task))
+
+    def n_samples(self, task: str) -> int:
+        """Number of sample lines of ``task`` (0 without a samples file); JSON is not parsed."""
+        path = self.sample_files.get(task)
+        if path is None:
+            return 0
+        return count_lines(path, in_progress=path.name.endswith(naming.IN_PROGRESS_SUFFIX))
+
+
+# ------------------------------------------------------------------ scanning
+
+
+@dataclass
+class _RunFiles:
+    flavor: str
+    run_id: str
+    results_file: Path | None = None
+    sample_files: dict[str, Path] = field(default_factory=dict)
+    partial: set[str] = field(default_factory=set)
+
+
+def _scan_dir(directory: Path, names: Iterable[str]) -> dict[tuple[str, str], _RunFiles]:
+    runs: dict[tuple[str, str], _RunFiles] = {}
+    for name in sorted(names):
+        if name.startswith(".") or name.endswith(".tmp"):
+            continue
+        parsed = naming.parse_filename(name)
+        if parsed is None:
+            m = _LMEVAL_STEM_RESULTS.match(name)
+            if not m:
+                continue
+            parsed = naming.ParsedName("results", "lm-eval", m["run_id"])
+        key = (parsed.flavor, parsed.run_id)
+        rf = runs.get(key)
+        if rf is None:
+            rf = runs[key] = _RunFiles(parsed.flavor, parsed.run_id)
+        path = directory / name
+        if parsed.kind == "results":
+            if parsed.in_progress:
+                continue
+            rf.results_file = path
+        else:
+            assert parsed.task is not None
+            if parsed.in_progress:
+                if parsed.task not in rf.sample_files:
+                    rf.sample_files[parsed.task] = path
+                    rf.partial.add(parsed.task)
+            else:  # a finished file wins over a leftover stream
+                rf.sample_files[parsed.task] = path
+                rf.partial.discard(parsed.task)
+    return runs
+
+
+def _read_manifest(directory: Path, run_id: str) -> dict[str, Any] | None:
+    path = directory / naming.MANIFEST_DIR / f"{run_id}.json"
+    if not path.is_file():
+        return None
+    manifest = _read_json_file(path)
+    if not isinstance(manifest, dict):
+        raise ReadError("manifest is not a JSON object", path=path)
+    version = manifest.get("format_version")
+    if _is_number(version) and version > naming.FORMAT_VERSION:
+        writer = manifest.get("evallog_version", "a newer version")
+        raise UnsupportedFormatError(
+            f"run written by evallog {writer} in format version {version}; this evallog reads "
+            f"format version {naming.FORMAT_VERSION} at most: upgrade evallog (pip install -U evallog)",
+            path=path,
+        )
+    return manifest
+
+
+def _build_run(directory: Path, rf: _RunFiles) -> Run:
+    manifest = _read_manifest(directory, rf.run_id)
+    results: dict[str, Any] = {}
+    if rf.results_file is not None:
+        loaded = _read_json_file(rf.results_file)
+        if not isinstance(loaded, dict):
+            raise ReadError("results file is not a JSON object", path=rf.results_file)
+        results = loaded
+    tasks: list[str] = []
+    res = results.get("results")
+    if isinstance(res, dict):
+        tasks.extend(res)
+    tasks.extend(t for t in sorted(rf.sample_files) if t not in tasks)
+    model_name = results.get("model_name")
+    if not isinstance(model_name, str) or not model_name:
+        model_name = None
+    in_progress = bool(rf.partial)
+    if manifest is not None and rf.results_file is None:
+        state = str(manifest.get("state", "")).lower()
+        if state in ("open", "running", "in_progress", "in-progress", "started"):
+            in_progress = True
+    return Run(
+        path=directory,
+        model=directory.name,
+        model_name=model_name,
+        run_id=rf.run_id,
+        timestamp=parse_run_timestamp(rf.run_id),
+        flavor=rf.flavor,
+        results=results,
+        results_file=rf.results_file,
+        tasks=tasks,
+        sample_files=dict(sorted(rf.sample_files.items())),
+        in_progress=in_progress,
+        manifest=manifest,
+    )
+
+
+def _sort_key(run: Run) -> tuple[str, str, str, str]:
+    ts = run.timestamp.isoformat() if run.timestamp else ""
+    return (run.model, ts, run.run_id, str(run.path))
+
+
+def _runs_in_dir(directory: Path) -> list[Run]:
+    try:
+        names = os.listdir(directory)
+    except OSError as exc:
+        raise ReadError(f"cannot list folder: {exc.strerror or exc}", path=directory) from exc
+    files = [n for n in names if (directory / n).is_file()]
+    return [_build_run(directory, rf) for rf in _scan_dir(directory, files).values()]
+
+
+def list_runs(root: str | os.PathLike[str], *, skip_unsupported: bool = False) -> list[Run]:
+    """Every run under ``root``, sorted by model folder then timestamp.
+
+    Recurses into sub-folders (lm-eval's ``org__model`` folders, nested
+    output paths) and also finds lmms-eval files written directly into
+    ``root``. Hidden files and folders and ``*.tmp`` files are ignored;
+    runs with ``.partial`` samples files are listed with ``in_progress=True``.
+    A run written in a newer evallog format raises
+    :class:`~evallog.errors.UnsupportedFormatError`, or is left out (with a
+    warning) when ``skip_unsupported`` is true. ``root`` may also be a
+    results or samples file (its run is returned).
+    """
+    root = Path(root)
+    if root.is_file():
+        return [load_run(root)]
+    if not root.is_dir():
+        raise ReadError("no such folder", path=root)
+    runs: list[Run] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        directory = Path(dirpath)
+        for rf in _scan_dir(directory, filenames).values():
+            try:
+                runs.append(_build_run(directory, rf))
+            except UnsupportedFormatError as exc:
+                if not skip_unsupported:
+                    raise
+                logger.warning("skipping run %s: %s", rf.run_id, exc)
+    runs.sort(key=_sort_key)
+    return runs
+
+
+def _pick(runs: list[Run], run_id: str | None, where: Path) -> Run:
+    if run_id is not None:
+        chosen = [r for r in runs if r.run_id == run_id]
+        if not chosen:
+            known = ", ".join(r.run_id for r in runs) or "none"
+            raise ReadError(f"no run with id {run_id!r} (runs: {known})", path=where)
+        runs = chosen
+    return sorted(runs, key=lambda r: (r.timestamp.isoformat() if r.timestamp else "", r.run_id))[-1]
+
+
+def load_run(path: str | os.PathLike[str], run_id: str | None = None) -> Run:
+    """Load one run.
+
+    ``path`` may be a results file or a samples file (its run), a model folder
+    (its latest run, or the one with ``run_id``), or an output root holding a
+    single model folder (same choice inside it).
+    """
+    path = Path(path)
+    if path.is_file():
+        name = path.name
+        parsed = naming.parse_filename(name)
+        if parsed is None:
+            m = _LMEVAL_STEM_RESULTS.match(name)
+            if not m:
+                raise ReadError("not a results or samples file of lm-eval, lmms-eval or evallog", path=path)
+            parsed = naming.ParsedName("results", "lm-eval", m["run_id"])
+        if run_id is not None and run_id != parsed.run_id:
+            raise ReadError(f"file belongs to run {parsed.run_id!r}, not {run_id!r}", path=path)
+        directory = path.parent
+        runs = _scan_dir(directory, [n for n in os.listdir(directory) if (directory / n).is_file()])
+        rf = runs.get((parsed.flavor, parsed.run_id))
+        if rf is None:  # e.g. a results file of an unexpected name
+            rf = _RunFiles(parsed.flavor, parsed.run_id, results_file=path)
+        return _build_run(directory, rf)
+    if not path.is_dir():
+        raise ReadError("no such file or folder", path=path)
+    here = _runs_in_dir(path)
+    if here and (run_id is None or any(r.run_id == run_id for r in here)):
+        return _pick(here, run_id, path)
+    runs = list_runs(path)
+    if run_id is not None:
+        runs = [r for r in runs if r.run_id == run_id]
+    if not runs:
+        what = f"no run with id {run_id!r}" if run_id else "no runs"
+        raise ReadError(f"{what} found under this folder", path=path)
+    folders = sorted({r.path for r in runs})
+    if len(folders) > 1:
+        names = ", ".join(str(f.relative_to(path)) if f != path else "." for f in folders)
+        raise ReadError(
+            f"several model folders hold runs ({names}); pass one of them, or use list_runs()", path=path
+        )
+    return _pick(runs, run_id, path)
