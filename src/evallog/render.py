@@ -176,11 +176,16 @@ def display_width(text: str) -> int:
 # ------------------------------------------------------------------ renderers
 
 
+def _one_line(text: str) -> str:
+    """Control characters and line/paragraph separators become spaces."""
+    if text.isprintable():
+        return text
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text.replace("\r\n", " "))
+
+
 def _md_text(value: Any) -> str:
-    s = format_cell(value, "markdown")
-    if "|" in s or "\n" in s or "\r" in s:
-        s = s.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("|", "\\|")
-    return s
+    s = _one_line(format_cell(value, "markdown"))
+    return s.replace("|", "\\|") if "|" in s else s
 
 
 def _render_markdown(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: list[bool], title: str | None) -> str:
