@@ -1,0 +1,70 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The data goes to a temporary file in the same folder (``.<name>.<pid>.<random>.tmp``),
+is flushed and fsync'ed, and is renamed over the target with :func:`os.replace`,
+which is atomic on POSIX and Windows within one file system. The folder is
+fsync'ed afterwards (POSIX) so the rename itself survives a power loss.
+If anything fails, the temporary file is removed and the target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from evallog.errors import WriteError
+
+__all__ = ["atomic_write_bytes", "temp_path_for", "fsync_dir", "pid_alive"]
+
+
+def temp_path_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True, task: str | None = None) -> None:
+    """Write ``data`` to ``path`` atomically; raise :class:`WriteError` naming the file."""
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise WriteError(f"could not write: {exc.strerror or exc}", path=path, task=task) from exc
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (owner of a lock or temporary file)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,231 @@
+"""JSON encoding of results and samples.
+
+Fast path: :mod:`orjson` with a ``default`` hook that turns the objects
+evaluation harnesses put into their dicts into plain JSON values, by duck
+typing (numpy and torch are never imported here):
+
+* numpy / torch scalars and 0-d arrays (``.item()``) -> numbers and booleans,
+  whatever their width; float and int subclasses -> float / int;
+* arrays and tensors (``.tolist()``) -> lists; large or image-shaped ones
+  -> a short description, see :func:`describe_array`;
+* ``set`` / ``frozenset`` -> sorted lists; ``datetime`` -> ISO 8601 (orjson);
+  dataclasses and enums (orjson); mappings -> objects; ``pathlib`` paths -> str;
+* ``bytes`` and PIL images -> ``{"type": ..., "size": ..., "sha256": ...}``;
+* anything else -> ``str(obj)`` like the anchors (a function, a dtype).
+
+Strict JSON (RFC 8259) is the default: NaN and infinities become ``null``.
+With ``allow_nan=True`` the anchors' ``NaN`` / ``Infinity`` tokens are kept.
+
+Values orjson refuses (integers beyond 64 bits, lone surrogates, nesting
+deeper than 255) go through a slower stdlib path; what even that cannot
+encode raises :class:`~evallog.errors.SerializationError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from evallog.errors import SerializationError
+
+__all__ = [
+    "encode_line",
+    "encode_document",
+    "json_default",
+    "to_plain",
+    "describe_bytes",
+    "MAX_ARRAY_ELEMENTS",
+]
+
+# arrays with more elements than this (or with 3+ dimensions, i.e. images,
+# video frames) are described instead of being written element by element
+MAX_ARRAY_ELEMENTS = 4096
+
+_LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+_DOC_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
+
+
+def describe_bytes(data: bytes | bytearray | memoryview, kind: str = "bytes") -> dict[str, Any]:
+    """A small, stable description of binary content (never the content itself)."""
+    view = memoryview(data).cast("B")
+    return {"type": kind, "size": view.nbytes, "sha256": hashlib.sha256(view).hexdigest()}
+
+
+def describe_array(obj: Any) -> dict[str, Any] | None:
+    """Describe a large or image-like array/tensor; ``None`` for small ones."""
+    shape = tuple(int(n) for n in obj.shape)
+    size = 1
+    for n in shape:
+        size *= n
+    if len(shape) < 3 and size <= MAX_ARRAY_ELEMENTS:
+        return None
+    digest = None
+    tobytes = getattr(obj, "tobytes", None)
+    if tobytes is None and hasattr(obj, "detach"):  # torch tensor
+        try:
+            tobytes = obj.detach().cpu().numpy().tobytes
+        except Exception:  # noqa: BLE001 - description stays usable without a digest
+            tobytes = None
+    if tobytes is not None:
+        digest = hashlib.sha256(tobytes()).hexdigest()
+    kind = "image" if len(shape) == 3 and shape[-1] in (1, 3, 4) else "array"
+    if len(shape) == 4:
+        kind = "video"
+    return {"type": kind, "shape": list(shape), "dtype": str(getattr(obj, "dtype", "")), "sha256": digest}
+
+
+def _describe_image(obj: Any) -> dict[str, Any]:
+    """PIL-like image: ``mode``, ``size`` and ``tobytes()``."""
+    try:
+        digest = hashlib.sha256(obj.tobytes()).hexdigest()
+    except Exception:  # noqa: BLE001 - lazily loaded images may fail to decode
+        digest = None
+    return {"type": "image", "mode": str(obj.mode), "size": list(obj.size), "sha256": digest}
+
+
+def _sort_key(value: Any) -> tuple[str, str]:
+    return (type(value).__name__, str(value))
+
+
+def json_default(obj: Any) -> Any:
+    """orjson ``default`` hook; must return something orjson can encode natively."""
+    if isinstance(obj, float):  # numpy.float64 and other float subclasses
+        return float(obj)
+    if isinstance(obj, int):  # int subclasses (not bool, which orjson handles)
+        return int(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    shape = getattr(obj, "shape", None)
+    if shape is not None and hasattr(obj, "tolist"):  # numpy / torch / jax arrays and scalars
+        if len(shape) == 0:
+            return obj.item()
+        description = describe_array(obj)
+        return description if description is not None else obj.tolist()
+    if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars without shape
+        return obj.item()
+    if isinstance(obj, (set, frozenset)):
+        try:
+            return sorted(obj)
+        except TypeError:
+            return sorted(obj, key=_sort_key)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return describe_bytes(obj)
+    if hasattr(obj, "mode") and hasattr(obj, "size") and hasattr(obj, "tobytes"):
+        return _describe_image(obj)
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, (list, tuple)):  # list/tuple subclasses orjson refused
+        return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    return str(obj)
+
+
+# ---------------------------------------------------------------- slow path
+def to_plain(obj: Any, *, allow_nan: bool = False, _depth: int = 0) -> Any:
+    """Recursively turn ``obj`` into plain JSON-compatible Python values.
+
+    Used when orjson refuses a value, and by callers that need to inspect a
+    normalized copy. With ``allow_nan=False``, NaN and infinities become None.
+    """
+    if _depth > 900:
+        raise RecursionError("nesting deeper than 900 levels")
+    if obj is None:
+        return None
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, float):
+        value = float(obj)
+        if not allow_nan and not math.isfinite(value):
+            return None
+        return value
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {_plain_key(k): to_plain(v, allow_nan=allow_nan, _depth=_depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, allow_nan=allow_nan, _depth=_depth + 1) for v in obj]
+    if isinstance(obj, enum.Enum):
+        return to_plain(obj.value, allow_nan=allow_nan, _depth=_depth + 1)
+    if hasattr(obj, "isoformat") and hasattr(obj, "year"):  # date / datetime
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_plain(dataclasses.asdict(obj), allow_nan=allow_nan, _depth=_depth + 1)
+    return to_plain(json_default(obj), allow_nan=allow_nan, _depth=_depth + 1)
+
+
+def _plain_key(key: Any) -> str:
+    if isinstance(key, str):
+        return str(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)  # the stdlib's rules for non-string keys
+    if isinstance(key, enum.Enum):
+        return str(key.value)
+    if hasattr(key, "isoformat"):
+        return key.isoformat()
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _stdlib_dumps(obj: Any, *, allow_nan: bool, indent: int | None) -> bytes:
+    plain = to_plain(obj, allow_nan=allow_nan)
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(plain, ensure_ascii=False, allow_nan=allow_nan, indent=indent, separators=separators)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # lone surrogates: escape them (valid JSON text that reads back equal)
+        text = json.dumps(plain, ensure_ascii=True, allow_nan=allow_nan, indent=indent, separators=separators)
+        data = text.encode("ascii")
+    return data + b"\n" if indent is None else data
+
+
+def _has_non_finite(obj: Any, _depth: int = 0) -> bool:
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if _depth > 300:
+        return False
+    if isinstance(obj, dict):
+        return any(_has_non_finite(v, _depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_non_finite(v, _depth + 1) for v in obj)
+    return False
+
+
+def _encode(obj: Any, *, options: int, indent: int | None, allow_nan: bool, what: str) -> bytes:
+    if allow_nan and _has_non_finite(obj):
+        # orjson always writes null; the anchors' tokens need the stdlib
+        try:
+            return _stdlib_dumps(obj, allow_nan=True, indent=indent)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise SerializationError(f"cannot encode {what} as JSON: {exc}") from exc
+    try:
+        return orjson.dumps(obj, default=json_default, option=options)
+    except (orjson.JSONEncodeError, TypeError) as first:
+        try:
+            return _stdlib_dumps(obj, allow_nan=allow_nan, indent=indent)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise SerializationError(f"cannot encode {what} as JSON: {first}") from exc
+
+
+def encode_line(record: Any, *, allow_nan: bool = False) -> bytes:
+    """One compact JSON line (with the trailing newline) for a samples file."""
+    return _encode(record, options=_LINE_OPTIONS, indent=None, allow_nan=allow_nan, what="sample")
+
+
+def encode_document(document: Any, *, allow_nan: bool = False) -> bytes:
+    """An indented (2 spaces) JSON document, as the anchors write results files."""
+    return _encode(document, options=_DOC_OPTIONS, indent=2, allow_nan=allow_nan, what="results")

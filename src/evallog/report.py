@@ -1,0 +1,841 @@
+"""One self-contained HTML page to explore and share evaluation runs.
+
+::
+
+    render_report(paths, output=None, **options) -> str      # the HTML text
+    build_report(paths, **options) -> Report                  # HTML + what went in
+
+``paths`` is one run folder, results file, output folder (every run below it)
+or :class:`~evallog.readers.Run`, or a list of them. The page shows the
+results table and groups of each run (the content of ``make_table``), a
+leaderboard when there are several models, the comparison of chosen pairs of
+runs (``evallog.compare``), and a sample browser per task.
+
+Everything is inline: no network access, no server, no external font or
+script; a strict Content-Security-Policy only lets the page's own inline script
+(pinned by its sha256) and style run. Data goes into
+``<script type="application/json">`` blocks, escaped so that no string from
+the results can end the block, and the page's script renders every string
+with ``textContent``: a sample containing ``<script>`` shows as text.
+
+Big runs stay usable because the page carries compact sample records:
+
+* long texts are cut to ``max_text`` characters with a visible marker, and
+  multimodal payloads (``data:`` URIs, base64 blobs, described images) become
+  short labels;
+* at most ``max_samples`` records per run and task are embedded (whole
+  documents, every filter of a kept document), and all embedded samples share
+  a budget of ``max_bytes`` of JSON; the page says what was left out;
+* each (run, task) block is gzip-compressed and base64-encoded by default and
+  only decoded, in the browser, when its task is opened; the browser shows
+  50 rows per page.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import html
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from evallog.errors import ConfigError, WriteError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_SAMPLES",
+    "DEFAULT_MAX_TEXT",
+    "Report",
+    "ReportStats",
+    "build_report",
+    "compact_sample",
+    "render_report",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SAMPLES = 5_000
+"""Records embedded per run and task (all filters of a document count)."""
+DEFAULT_MAX_BYTES = 48_000_000
+"""Uncompressed JSON of all embedded sample records, over the whole page."""
+DEFAULT_MAX_TEXT = 2_000
+"""Characters kept of one text field (prompt, target, response, document)."""
+
+_MAX_LIST_ITEMS = 64
+_MAX_DICT_KEYS = 64
+_MAX_DEPTH = 6
+_MAX_COMPARISONS = 8
+
+# --------------------------------------------------------------------------- text compaction
+
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*)(;base64)?,", re.I)
+_DATA_URI_BODY = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{32,}", re.I)
+_BASE64ISH = re.compile(r"[A-Za-z0-9+/=\r\n]+")
+_MEDIA_TYPES = {"image", "video", "audio", "bytes", "array", "tensor"}
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _data_uri_label(match: re.Match[str], total_len: int) -> str:
+    mime = match.group(1) or "data"
+    payload = total_len - match.end()
+    size = payload * 3 // 4 if match.group(3) else payload
+    return f"[{mime.lower()}, {_human_bytes(size)} inline]"
+
+
+def _sub_data_uri(match: re.Match[str]) -> str:
+    mime = match.group(1) or "data"
+    payload = len(match.group(0)) - match.group(0).index(",") - 1
+    return f"[{mime.lower()}, {_human_bytes(payload * 3 // 4)} inline]"
+
+
+def compact_text(text: str, max_text: int = DEFAULT_MAX_TEXT) -> str:
+    """``text`` as the page shows it: media payloads labelled, cut to ``max_text`` characters."""
+    if text.startswith("data:"):
+        m = _DATA_URI.match(text)
+        if m:
+            return _data_uri_label(m, len(text))
+    if len(text) > 512 and ";base64," in text:
+        text = _DATA_URI_BODY.sub(_sub_data_uri, text)
+    if len(text) > 1024 and _BASE64ISH.fullmatch(text, 0, 4096):
+        return f"[binary data, {len(text):,} characters]"
+    if len(text) > max_text:
+        cut = max_text
+        if 0xDC00 <= ord(text[cut - 1 : cut] or "a") <= 0xDFFF or 0xD800 <= ord(text[cut - 1]) <= 0xDBFF:
+            cut -= 1  # never split a surrogate pair
+        return f"{text[:cut]}\u2026 [truncated: {len(text) - cut:,} more characters]"
+    return text
+
+
+def _media_label(value: Mapping[str, Any]) -> str | None:
+    """A short label for a described or HF-style media value, else ``None``."""
+    kind = value.get("type")
+    if isinstance(kind, str) and kind in _MEDIA_TYPES and ("sha256" in value or "shape" in value or "size" in value):
+        parts = [kind]
+        size = value.get("size")
+        if kind == "image" and isinstance(size, list) and len(size) == 2:
+            parts.append(f"{size[0]}\u00d7{size[1]}")
+            if value.get("mode"):
+                parts.append(str(value["mode"]))
+        elif isinstance(size, int):
+            parts.append(_human_bytes(size))
+        if isinstance(value.get("shape"), list):
+            parts.append("shape " + "\u00d7".join(str(s) for s in value["shape"]))
+        digest = value.get("sha256")
+        if isinstance(digest, str):
+            parts.append(f"sha256 {digest[:12]}")
+        return "[" + ", ".join(parts) + "]"
+    if "bytes" in value and "path" in value and len(value) <= 3:  # datasets.Image storage
+        data = value.get("bytes")
+        size = len(data) if isinstance(data, (str, bytes)) else None
+        path = value.get("path")
+        label = "[image" + (f" {path}" if isinstance(path, str) and path else "")
+        return label + (f", {_human_bytes(size)}]" if size else "]")
+    return None
+
+
+def compact_value(value: Any, max_text: int = DEFAULT_MAX_TEXT, _depth: int = 0) -> Any:
+    """A JSON value cut down for the page: texts compacted, media labelled, big containers capped."""
+    if isinstance(value, str):
+        return compact_text(value, max_text)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return compact_text(_as_json(value), max_text)
+    if isinstance(value, Mapping):
+        label = _media_label(value)
+        if label is not None:
+            return label
+        out: dict[str, Any] = {}
+        for n, (k, v) in enumerate(value.items()):
+            if n == _MAX_DICT_KEYS:
+                out["\u2026"] = f"{len(value) - n} more keys"
+                break
+            out[str(k)] = compact_value(v, max_text, _depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [compact_value(v, max_text, _depth + 1) for v in value[:_MAX_LIST_ITEMS]]
+        if len(value) > _MAX_LIST_ITEMS:
+            items.append(f"\u2026 {len(value) - _MAX_LIST_ITEMS} more items")
+        return items
+    return compact_text(str(value), max_text)
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _as_text(value: Any) -> str:
+    """Display text of a response / target / prompt value (single-element lists unwrapped)."""
+    while isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return _as_json(value)
+
+
+# --------------------------------------------------------------------------- sample records
+
+# keys that compact_sample reads itself; everything else that is not a metric goes to "x"
+_SAMPLE_KEYS = frozenset(
+    {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
+     "doc_hash", "prompt_hash", "target_hash", "input"}
+)
+_BOOL_TEXT = {"True": True, "False": False}
+
+
+def _loglikelihoods(value: Any) -> list[tuple[float, bool | None]] | None:
+    """``[[ll, is_greedy], ...]`` (strings after sanitize_list, or numbers) -> pairs; else ``None``."""
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for item in value:
+        while isinstance(item, list) and len(item) == 1 and isinstance(item[0], list):
+            item = item[0]
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            return None
+        ll, greedy = item
+        try:
+            ll_f = float(ll)
+        except (TypeError, ValueError):
+            return None
+        if isinstance(greedy, str):
+            if greedy not in _BOOL_TEXT:
+                return None
+            greedy = _BOOL_TEXT[greedy]
+        elif not isinstance(greedy, bool):
+            return None
+        out.append((ll_f, greedy))
+    return out
+
+
+def _requests(sample: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """(first argument, second argument) of each request of the sample, whatever its shape."""
+    args = sample.get("arguments")
+    reqs: list[tuple[Any, Any]] = []
+    if isinstance(args, Mapping):  # lm-eval file: {"gen_args_0": {"arg_0": ..., "arg_1": ...}}
+        for req in args.values():
+            if isinstance(req, Mapping):
+                reqs.append((req.get("arg_0"), req.get("arg_1")))
+    elif isinstance(args, list):  # pre-tracker shape: list of argument tuples
+        for req in args:
+            if isinstance(req, (list, tuple)):
+                reqs.append((req[0] if req else None, req[1] if len(req) > 1 else None))
+    if not reqs and "input" in sample:  # lmms-eval file: input = first argument of the first request
+        inp = sample["input"]
+        if isinstance(inp, list) and inp:
+            reqs.append((inp[0], inp[1] if len(inp) > 1 else None))
+        else:
+            reqs.append((inp, None))
+    return reqs
+
+
+def _metric_value(value: Any, max_text: int) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return compact_text(value, max_text) if isinstance(value, str) else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return compact_text(_as_json(value), max_text)
+
+
+def _correct(value: Any) -> int | None:
+    """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    return None
+
+
+def sample_metrics(sample: Mapping[str, Any], config_metrics: Sequence[str] = ()) -> list[str]:
+    """Names of the per-sample metrics of ``sample``, main metric first."""
+    listed = sample.get("metrics")
+    if isinstance(listed, list) and listed and all(isinstance(m, str) for m in listed):
+        return list(listed)
+    present = [m for m in config_metrics if m in sample]
+    if present:
+        return present
+    return [
+        k for k, v in sample.items()
+        if k not in _SAMPLE_KEYS and k not in ("token_counts", "input_media")
+        and (isinstance(v, (int, float, bool, dict)) and v is not None)
+    ]
+
+
+def compact_sample(
+    sample: Mapping[str, Any],
+    *,
+    metrics: Sequence[str],
+    filter_index: int,
+    max_text: int = DEFAULT_MAX_TEXT,
+) -> dict[str, Any]:
+    """The page's record of one sample line (lm-eval or lmms-eval shape, formats.md §4.2-4.3).
+
+    Keys: ``d`` doc id, ``f`` filter index, ``v`` metric values (in ``metrics``
+    order), ``c`` correct (1/0/None from the main metric), ``i`` prompt, ``t``
+    target, ``r`` response, and when they apply ``rr`` raw response, ``ch``
+    choices, ``ti`` index of the target choice, ``p`` predicted choice,
+    ``ll`` log-likelihoods, ``x`` the other fields (document, token counts,
+    media labels).
+    """
+    rec: dict[str, Any] = {"d": sample.get("doc_id"), "f": filter_index}
+    values = [_metric_value(sample.get(m), max_text) for m in metrics]
+    rec["v"] = values
+    rec["c"] = _correct(sample.get(metrics[0])) if metrics else None
+
+    reqs = _requests(sample)
+    prompt = reqs[0][0] if reqs else None
+    rec["i"] = compact_text(_as_text(prompt), max_text)
+    choices = [c for _, c in reqs]
+    has_choices = len(choices) > 1 and all(isinstance(c, str) for c in choices)
+    if has_choices:
+        rec["ch"] = [compact_text(c, max_text) for c in choices]
+
+    target = sample.get("target")
+    target_text = target if isinstance(target, str) else _as_text(target)
+    rec["t"] = compact_text(target_text, max_text)
+    if has_choices and target_text.strip().isdigit() and int(target_text) < len(choices):
+        rec["ti"] = int(target_text)
+
+    filtered = sample.get("filtered_resps")
+    lls = _loglikelihoods(filtered)
+    if lls is not None and (has_choices or len(lls) > 1):
+        best = max(range(len(lls)), key=lambda k: lls[k][0])
+        rec["p"] = best
+        rec["ll"] = [round(ll, 4) for ll, _ in lls]
+        rec["r"] = compact_text(choices[best], max_text) if has_choices and best < len(choices) else f"choice {best}"
+    elif lls is not None:
+        ll, greedy = lls[0]
+        rec["r"] = f"loglikelihood {ll:.4f}" + ("" if greedy is None else f", greedy {greedy}")
+    else:
+        rec["r"] = compact_text(_as_text(filtered), max_text)
+        if "resps" in sample:
+            raw = _as_text(sample["resps"])
+            if raw != _as_text(filtered):
+                rec["rr"] = compact_text(raw, max_text)
+
+    extra: dict[str, Any] = {}
+    for key, value in sample.items():
+        if key in _SAMPLE_KEYS or key in metrics:
+            continue
+        extra[key] = value
+    if "doc" in sample:
+        extra = {"doc": sample["doc"], **extra}
+    if extra:
+        rec["x"] = compact_value(extra, max_text)
+    return rec
+
+
+# --------------------------------------------------------------------------- runs -> page data
+
+
+@dataclass
+class ReportStats:
+    """What went into a page."""
+
+    runs: int = 0
+    tasks: int = 0
+    samples_total: int = 0
+    samples_embedded: int = 0
+    capped: list[dict[str, Any]] = field(default_factory=list)
+    sample_bytes: int = 0
+    """Uncompressed JSON of the embedded sample records."""
+    page_bytes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    """A rendered page and what went into it."""
+
+    html: str
+    stats: ReportStats
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` atomically (temporary file, then rename)."""
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                    fh.write(self.html)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise WriteError(f"cannot write the report: {exc.strerror or exc}", path=target) from exc
+        return target
+
+
+def _resolve_runs(paths: Any) -> list[Any]:
+    from evallog import readers
+
+    items = [paths] if isinstance(paths, (str, os.PathLike)) or not isinstance(paths, Iterable) else list(paths)
+    if not items:
+        raise ConfigError("no run given: pass run folders, results files or an output folder")
+    runs: list[Any] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            found = [item]  # a Run already
+        else:
+            p = Path(item)
+            found = [readers.load_run(p)] if p.is_file() else readers.list_runs(p)
+            if not found:
+                raise ConfigError(f"no evaluation run found under {os.fspath(p)!r}")
+        for run in found:
+            key = os.fspath(getattr(run, "results_file", "") or id(run))
+            if key not in seen:
+                seen.add(key)
+                runs.append(run)
+    return runs
+
+
+_SECRET_ARG = re.compile(r"((?:^|,)\s*[\w.-]*(?:token|key|secret|password|passwd|auth)[\w.-]*\s*=)([^,]*)", re.I)
+
+
+def _redact(text: str) -> str:
+    return _SECRET_ARG.sub(r"\1***", text)
+
+
+def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
+    """Key facts of a run's configuration, as [label, text] pairs."""
+    cfg = results.get("config") if isinstance(results.get("config"), Mapping) else {}
+    rows: list[list[str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            rows.append([label, compact_text(value if isinstance(value, str) else _as_json(value), 300)])
+
+    add("model", cfg.get("model"))
+    model_args = cfg.get("model_args")
+    if isinstance(model_args, Mapping):
+        model_args = ",".join(f"{k}={v}" for k, v in model_args.items())
+    add("model_args", _redact(model_args) if isinstance(model_args, str) else model_args)
+    add("model_name", results.get("model_name"))
+    add("batch_size", cfg.get("batch_size"))
+    add("limit", cfg.get("limit"))
+    add("gen_kwargs", cfg.get("gen_kwargs"))
+    add("seeds", ", ".join(f"{k.replace('_seed', '')}={cfg[k]}" for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed") if k in cfg))
+    add("version", results.get("lm_eval_version") or results.get("lmms_eval_version"))
+    add("git_hash", results.get("git_hash"))
+    add("date", results.get("date"))
+    add("duration_s", results.get("total_evaluation_time_seconds"))
+    return rows
+
+
+def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, Any]] | None:
+    from evallog.table import make_table
+
+    if not results.get(column):
+        return None
+    text = make_table(results, column=column, fmt="json")
+    records = json.loads(text) if isinstance(text, str) else text
+    return records or None
+
+
+def _filter_names(results: Mapping[str, Any], task: str) -> list[str]:
+    cfg = (results.get("configs") or {}).get(task) or {}
+    names = [f.get("name") for f in cfg.get("filter_list") or [] if isinstance(f, Mapping)]
+    return [n for n in names if isinstance(n, str)] or ["none"]
+
+
+def _config_metrics(results: Mapping[str, Any], task: str) -> list[str]:
+    cfg = (results.get("configs") or {}).get(task) or {}
+    out = []
+    for m in cfg.get("metric_list") or []:
+        name = m.get("metric") if isinstance(m, Mapping) else None
+        if isinstance(name, str):
+            out.append(name)
+    return out
+
+
+def _run_label(run: Any, index: int) -> str:
+    model = getattr(run, "model_name", None) or getattr(run, "model", None) or "model"
+    stamp = getattr(run, "timestamp", None) or getattr(run, "run_id", None) or ""
+    return f"{model} \u00b7 {stamp}" if stamp else f"{model} #{index + 1}"
+
+
+def _escape_json_for_html(data: bytes) -> str:
+    """JSON text that can sit inside ``<script type="application/json">`` and still parse as the same JSON."""
+    return (
+        data.decode("utf-8")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
+@dataclass
+class _Block:
+    run: int
+    task: str
+    id: str
+    payload: str
+    encoding: str
+
+
+def _sample_block(
+    run: Any,
+    task: str,
+    *,
+    max_samples: int,
+    budget: int,
+    max_text: int,
+) -> tuple[dict[str, Any], int, int, str | None]:
+    """Embedded records of one run and task -> (block data, records seen, bytes used, cap reason)."""
+    results = run.results
+    filter_names = _filter_names(results, task)
+    config_metrics = _config_metrics(results, task)
+    n_filters = max(1, len(filter_names))
+    max_docs = max(1, max_samples // n_filters)
+    doc_budget = budget // n_filters
+
+    metrics: list[str] | None = None
+    filters: list[str] = []
+    filter_index: dict[str, int] = {}
+    kept_docs: set[Any] = set()
+    seen_count: dict[Any, int] = {}
+    records: list[bytes] = []
+    used = 0
+    total = 0
+    reason: str | None = None
+    for sample in run.samples(task):
+        total += 1
+        doc = sample.get("doc_id")
+        try:
+            hash(doc)
+        except TypeError:
+            doc = _as_json(doc)
+        nth = seen_count.get(doc, 0)
+        seen_count[doc] = nth + 1
+        if doc not in kept_docs:
+            if len(kept_docs) >= max_docs:
+                reason = reason or "max_samples"
+                continue
+            if used >= doc_budget:
+                reason = reason or "max_bytes"
+                continue
+            kept_docs.add(doc)
+        if len(records) >= max_samples:
+            reason = reason or "max_samples"
+            continue
+        name = sample.get("filter")
+        if not isinstance(name, str):  # lmms-eval drops the key: k-th record of a doc = k-th filter
+            name = filter_names[nth] if nth < len(filter_names) else f"#{nth}"
+        if name not in filter_index:
+            filter_index[name] = len(filters)
+            filters.append(name)
+        if metrics is None:
+            metrics = sample_metrics(sample, config_metrics)
+        else:
+            for m in sample_metrics(sample, config_metrics):
+                if m not in metrics:
+                    metrics.append(m)
+        rec = compact_sample(sample, metrics=metrics, filter_index=filter_index[name], max_text=max_text)
+        data = _dumps(rec)
+        used += len(data) + 1
+        records.append(data)
+    body = b'{"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b',"samples":[' + b",".join(records) + b"]}"
+    return {"body": body, "n": len(records)}, total, used, reason
+
+
+def _encode_block(body: bytes, compress: bool) -> tuple[str, str]:
+    if compress:
+        return base64.b64encode(gzip.compress(body, compresslevel=6, mtime=0)).decode("ascii"), "gzip-base64"
+    return _escape_json_for_html(body), "json"
+
+
+def _main_scores(results: Mapping[str, Any], task: str) -> dict[str, Any] | None:
+    """First ``metric,filter`` value of a task in the results, for the task list."""
+    entry = (results.get("results") or {}).get(task)
+    if not isinstance(entry, Mapping):
+        return None
+    for key, value in entry.items():
+        if "," in key and "_stderr" not in key and isinstance(value, (int, float)) and not isinstance(value, bool):
+            metric, _, filt = key.partition(",")
+            return {"metric": metric, "filter": filt, "value": value if math.isfinite(value) else None}
+    return None
+
+
+def _leaderboard(runs: Sequence[Any]) -> Any:
+    models = {getattr(r, "model_name", None) or getattr(r, "model", None) for r in runs}
+    if len(models) < 2:
+        return None
+    from evallog.leaderboard import leaderboard
+
+    board = leaderboard(list(runs))
+    text = board.render("json")
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+    if not pairs:
+        return []
+    from evallog.compare import compare
+
+    out = []
+    for a, b in pairs:
+        try:
+            comp = compare(runs[a], runs[b])
+        except ConfigError as exc:  # e.g. no task in common
+            log.info("no comparison of runs %d and %d: %s", a, b, exc)
+            continue
+        out.append({"a": a, "b": b, "data": comp.to_dict()})
+    return out
+
+
+def _default_pairs(runs: Sequence[Any]) -> list[tuple[int, int]]:
+    pairs = []
+    tasks0 = set(runs[0].tasks) if runs else set()
+    for j in range(1, len(runs)):
+        if tasks0 & set(runs[j].tasks):
+            pairs.append((0, j))
+        if len(pairs) >= _MAX_COMPARISONS:
+            break
+    return pairs
+
+
+def _pick_run(runs: Sequence[Any], key: Any) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        if 0 <= key < len(runs):
+            return key
+        raise ConfigError(f"run index {key} out of range (0..{len(runs) - 1})")
+    text = os.fspath(key) if isinstance(key, os.PathLike) else str(key)
+    if text.isdigit() and int(text) < len(runs):
+        return int(text)
+    matches = [
+        i for i, r in enumerate(runs)
+        if text in (str(getattr(r, "run_id", "")), str(getattr(r, "model_name", "")), str(getattr(r, "model", "")),
+                    os.fspath(getattr(r, "path", "") or ""), os.fspath(getattr(r, "results_file", "") or ""))
+    ]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs"
+        raise ConfigError(f"{what} match {text!r}; use a run index (0..{len(runs) - 1}), a run id or a model name")
+    return matches[0]
+
+
+def build_report(
+    paths: Any,
+    *,
+    title: str | None = None,
+    compare: Sequence[tuple[Any, Any]] | tuple[Any, Any] | None = None,
+    samples: bool = True,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_text: int = DEFAULT_MAX_TEXT,
+    compress: bool = True,
+) -> Report:
+    """Gather ``paths`` into one HTML page; see the module docstring.
+
+    ``compare`` picks the pairs of runs to compare: one ``(a, b)`` pair or a
+    list of them, each run named by index (in the order given / found), run id
+    or model name. By default the first run is compared with each later run
+    that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
+    sample browser out.
+    """
+    if max_samples < 1 or max_bytes < 1 or max_text < 16:
+        raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
+    t0 = time.perf_counter()
+    runs = _resolve_runs(paths)
+    stats = ReportStats(runs=len(runs))
+
+    if compare is None:
+        pairs = _default_pairs(runs)
+    else:
+        raw_pairs = [compare] if len(compare) == 2 and not isinstance(compare[0], (list, tuple)) else list(compare)
+        pairs = []
+        for pair in raw_pairs:
+            if len(pair) != 2:
+                raise ConfigError(f"a comparison takes two runs, got {pair!r}")
+            a, b = _pick_run(runs, pair[0]), _pick_run(runs, pair[1])
+            if a == b:
+                raise ConfigError("cannot compare a run with itself")
+            pairs.append((a, b))
+
+    run_meta = []
+    for i, run in enumerate(runs):
+        results = run.results
+        run_meta.append({
+            "label": _run_label(run, i),
+            "model": str(getattr(run, "model_name", None) or getattr(run, "model", None) or ""),
+            "flavor": getattr(run, "flavor", None),
+            "run_id": str(getattr(run, "run_id", "") or ""),
+            "timestamp": str(getattr(run, "timestamp", "") or ""),
+            "path": os.fspath(getattr(run, "path", "") or ""),
+            "tasks": list(run.tasks),
+            "config": _config_summary(results),
+            "results_table": _table_records(results, "results"),
+            "groups_table": _table_records(results, "groups"),
+        })
+
+    # tasks in first-seen order over the runs
+    task_names: list[str] = []
+    for run in runs:
+        for task in run.tasks:
+            if task not in task_names:
+                task_names.append(task)
+    stats.tasks = len(task_names)
+
+    jobs = [(i, t) for t in task_names for i, run in enumerate(runs) if t in run.tasks]
+    blocks: list[_Block] = []
+    task_meta: dict[str, dict[str, Any]] = {t: {"name": t, "runs": []} for t in task_names}
+    remaining = max_bytes
+    for k, (i, task) in enumerate(jobs):
+        run = runs[i]
+        entry: dict[str, Any] = {"run": i, "score": _main_scores(run.results, task), "block": None,
+                                 "n_total": 0, "n_embedded": 0, "capped": None}
+        has_samples = task in (getattr(run, "sample_files", None) or {})
+        if samples and has_samples:
+            budget = remaining // (len(jobs) - k)
+            data, total, used, reason = _sample_block(run, task, max_samples=max_samples, budget=budget, max_text=max_text)
+            remaining -= used
+            block_id = f"evallog-samples-{len(blocks)}"
+            payload, encoding = _encode_block(data["body"], compress)
+            blocks.append(_Block(i, task, block_id, payload, encoding))
+            entry.update(block=block_id, n_total=total, n_embedded=data["n"], capped=reason)
+            stats.samples_total += total
+            stats.samples_embedded += data["n"]
+            stats.sample_bytes += len(data["body"])
+            if reason:
+                stats.capped.append({"run": i, "task": task, "embedded": data["n"], "total": total, "reason": reason})
+        elif has_samples:
+            entry["capped"] = "disabled"
+        task_meta[task]["runs"].append(entry)
+
+    meta = {
+        "title": title or _default_title(run_meta),
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "version": _version(),
+        "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
+        "runs": run_meta,
+        "tasks": [task_meta[t] for t in task_names],
+        "leaderboard": _leaderboard(runs),
+        "comparisons": _comparisons(runs, pairs),
+    }
+    page = _render_page(meta, blocks)
+    stats.page_bytes = len(page.encode("utf-8"))
+    stats.seconds = time.perf_counter() - t0
+    log.info("report: %d runs, %d tasks, %d/%d samples, %d bytes", stats.runs, stats.tasks,
+             stats.samples_embedded, stats.samples_total, stats.page_bytes)
+    return Report(page, stats)
+
+
+def render_report(paths: Any, output: str | os.PathLike[str] | None = None, **options: Any) -> str:
+    """The HTML page of ``paths`` (see :func:`build_report` for ``options``); also written to ``output`` if given."""
+    report = build_report(paths, **options)
+    if output is not None:
+        report.write(output)
+    return report.html
+
+
+def _default_title(run_meta: Sequence[Mapping[str, Any]]) -> str:
+    models = []
+    for r in run_meta:
+        if r["model"] and r["model"] not in models:
+            models.append(r["model"])
+    if not models:
+        return "Evaluation report"
+    if len(models) <= 3:
+        return "Evaluation report: " + ", ".join(models)
+    return f"Evaluation report: {len(models)} models"
+
+
+def _version() -> str:
+    from evallog import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- page assembly
+
+_PLACEHOLDER = re.compile(r"\{\{([A-Z]+)\}\}")
+
+
+def _asset(name: str) -> str:
+    return resources.files("evallog").joinpath("report_assets", name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block]) -> str:
+    css = _asset("report.css")
+    js = _asset("report.js")
+    for name, text in (("report.css", css), ("report.js", js)):
+        if "</" in text:  # would end the inline element early
+            raise ConfigError(f"report asset {name} must not contain '</'")
+    csp = "; ".join([
+        "default-src 'none'",
+        f"script-src {_csp_hash(js)}",
+        f"style-src {_csp_hash(css)}",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ])
+    parts = []
+    for b in blocks:
+        parts.append(
+            f'<script type="application/json" id="{b.id}" data-encoding="{b.encoding}">{b.payload}</script>\n'
+        )
+    values = {
+        "CSP": csp,
+        "TITLE": html.escape(str(meta["title"])),
+        "VERSION": html.escape(str(meta["version"])),
+        "CSS": css,
+        "JS": js,
+        "META": _escape_json_for_html(_dumps(meta)),
+        "BLOCKS": "".join(parts),
+    }
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _asset("template.html"))
+
+
+def iter_blocks(page: str) -> Iterator[tuple[str, str, str]]:
+    """``(id, encoding, payload)`` of every data block of a page (for tests and tools)."""
+    for m in re.finditer(r'<script type="application/json" id="([^"]+)"(?: data-encoding="([^"]+)")?>(.*?)</script>', page, re.S):
+        yield m.group(1), m.group(2) or "json", m.group(3)
+
+
+def read_block(page: str, block_id: str) -> Any:
+    """The decoded JSON of one data block of a page."""
+    for bid, encoding, payload in iter_blocks(page):
+        if bid == block_id:
+            if encoding == "gzip-base64":
+                return json.loads(gzip.decompress(base64.b64decode(payload)))
+            return json.loads(payload)
+    raise KeyError(block_id)

@@ -1,0 +1,171 @@
+"""Streaming samples writer: one in-progress file per task, flushed in whole lines.
+
+A :class:`TaskStream` receives already-encoded lines (each ends with ``\\n``)
+and keeps at most ``flush_every`` of them in memory. They reach the file
+``<final name>.partial`` when the buffer is full, when ``flush_interval``
+seconds have passed (checked on every append and by the tracker's flusher
+thread), and on close. A flush writes whole lines only; if the write fails the
+file is truncated back to its last complete line, so a write error or a kill
+never leaves a torn line that was reported as written. Closing renames the
+in-progress file to its final name atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from evallog.atomic import fsync_dir
+from evallog.errors import TrackerClosedError, WriteError
+from evallog.formats import TaskHasher
+
+__all__ = ["TaskStream"]
+
+logger = logging.getLogger(__name__)
+
+
+class TaskStream:
+    """The in-progress samples file of one task."""
+
+    def __init__(
+        self,
+        task: str,
+        final_path: Path,
+        partial_path: Path,
+        flavor: str,
+        *,
+        flush_every: int,
+        flush_interval: float,
+        fsync: bool = False,
+        resume: bool = False,
+    ) -> None:
+        self.task = task
+        self.final_path = final_path
+        self.partial_path = partial_path
+        self.flush_every = max(1, int(flush_every))
+        self.flush_interval = float(flush_interval)
+        self.fsync = fsync
+        self.hasher = TaskHasher(flavor)
+        self.lock = threading.Lock()
+        self.closed = False
+        self._buffer: list[bytes] = []
+        self._last_flush = time.monotonic()
+        self._error: BaseException | None = None
+        self.flushed_count = 0
+        try:
+            partial_path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(partial_path, "ab" if resume else "wb")
+            self._size = self._fh.seek(0, os.SEEK_END)
+        except OSError as exc:
+            raise WriteError(f"could not open samples file: {exc.strerror or exc}", path=partial_path, task=task) from exc
+
+    @property
+    def count(self) -> int:
+        """Samples accepted so far (flushed or buffered)."""
+        return self.hasher.count
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def adopt(self, samples: Any) -> None:
+        """Account for samples already in the file (resume): update hash and counters."""
+        for sample in samples:
+            self.hasher.update(sample)
+            self.flushed_count += 1
+
+    def append(self, line: bytes, sample: Any) -> None:
+        with self.lock:
+            if self.closed:
+                raise TrackerClosedError("samples logged after the task was closed", task=self.task)
+            self._buffer.append(line)
+            self.hasher.update(sample)
+            if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_interval:
+                self._flush_locked()
+
+    def flush(self, *, only_if_due: bool = False) -> None:
+        with self.lock:
+            if self.closed or not self._buffer:
+                return
+            if only_if_due and time.monotonic() - self._last_flush < self.flush_interval:
+                return
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._buffer:
+            self._last_flush = time.monotonic()
+            return
+        data = b"".join(self._buffer)
+        try:
+            self._fh.write(data)
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self._rollback()
+            raise WriteError(
+                f"could not write {len(self._buffer)} samples: {exc.strerror or exc}; "
+                f"the {self.flushed_count} samples flushed before are intact",
+                path=self.partial_path,
+                task=self.task,
+            ) from exc
+        self._size += len(data)
+        self.flushed_count += len(self._buffer)
+        self._buffer.clear()
+        self._last_flush = time.monotonic()
+
+    def _rollback(self) -> None:
+        """Cut the file back to its last complete line after a failed write."""
+        try:
+            self._fh.close()
+        except OSError:
+            pass
+        try:
+            os.truncate(self.partial_path, self._size)
+        except OSError:
+            logger.warning("could not truncate %s after a failed write", self.partial_path)
+        self._fh = open(self.partial_path, "ab")
+
+    def rename(self, final_path: Path, partial_path: Path) -> None:
+        """Move the files of this task (the run id changed)."""
+        with self.lock:
+            if not self.closed:
+                os.replace(self.partial_path, partial_path)  # the open handle follows the file
+                self.partial_path = partial_path
+            elif self.final_path.exists():
+                os.replace(self.final_path, final_path)
+            self.final_path = final_path
+
+    def close(self) -> None:
+        """Flush, fsync and rename the in-progress file to its final name."""
+        with self.lock:
+            if self.closed:
+                return
+            self._flush_locked()
+            try:
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+                os.replace(self.partial_path, self.final_path)
+            except OSError as exc:
+                raise WriteError(f"could not finalise samples file: {exc.strerror or exc}", path=self.final_path, task=self.task) from exc
+            fsync_dir(self.final_path.parent)
+            self.closed = True
+
+    def discard(self) -> None:
+        """Drop the stream (its samples were replaced by a batch save)."""
+        with self.lock:
+            if self.closed:
+                return
+            self._buffer.clear()
+            try:
+                self._fh.close()
+            finally:
+                self.closed = True
+                try:
+                    self.partial_path.unlink()
+                except FileNotFoundError:
+                    pass
