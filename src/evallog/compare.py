@@ -233,7 +233,6 @@ class Comparison:
 
     def table_rows(self) -> list[list[Any]]:
         """Rows of raw cells under :attr:`TABLE_HEADERS`."""
-        level = f"{round(100 * (1 - self.alpha))}%"
         out = []
         for r in self.rows:
             arrow = {True: " ↑", False: " ↓"}.get(r.higher_is_better, "")  # type: ignore[arg-type]
@@ -250,15 +249,13 @@ class Comparison:
             if r.comparable and r.significant(self.alpha):
                 flag = f"p<{self.alpha:g}"
             out.append([
-                r.task, r.filter, r.metric + arrow, r.value_a, r.value_b,
-                None if r.diff is None else f"{r.diff:+.4f}",
+                r.task, r.filter, r.metric + arrow, r.value_a, r.value_b, r.diff,
                 ci, r.p_value, method,
                 r.n_matched if r.paired else None,
                 r.right_to_wrong if r.binary else None,
                 r.wrong_to_right if r.binary else None,
                 flag,
             ])
-        del level
         return out
 
     def render(self, fmt: str = "markdown", *, max_flips: int = 0) -> str:
@@ -407,7 +404,6 @@ class _Matched:
         self.matched: dict[str, bytearray] = {f: bytearray(len(ids)) for f, ids in a.doc_ids.items()}
         self.only_b: dict[str, int] = {}
         self.nonnumeric: dict[tuple[str, str], int] = {}
-        self.seen_metrics: set[tuple[str, str]] = set()
         self.hash_mismatch = 0
         self.duplicates = 0
         self.no_doc_id = 0
@@ -449,7 +445,6 @@ def _collect_b(
             arr = mb.values.get(vk)
             if arr is None:
                 arr = mb.values[vk] = array("d", [nan]) * len(flags)
-                mb.seen_metrics.add(vk)
             x = _number(rec[m])
             if x is None:
                 mb.nonnumeric[vk] = mb.nonnumeric.get(vk, 0) + 1
@@ -470,6 +465,11 @@ def _sample_metric_names(run: Run, task: str) -> list[str]:
         return [k for k, v in rec.items() if k not in NON_METRIC_SAMPLE_KEYS
                 and (_number(v) is not None or isinstance(v, dict))]
     return []
+
+
+def _expected_lines(run: Run, task: str) -> int | None:
+    n = run.reported_samples(task)
+    return None if n is None else n * max(1, len(run.filters(task)))
 
 
 def _mean(arr: Iterable[float]) -> float | None:
@@ -595,8 +595,8 @@ def _compare_task(
         names = list(dict.fromkeys(_sample_metric_names(a, task) + _sample_metric_names(b, task)))
         if metrics:
             names = [m for m in names if m in metrics or any(k.startswith(m + ",") for k in metrics)]
-        total_a = a.reported_samples(task)
-        total_b = b.reported_samples(task)
+        total_a = _expected_lines(a, task)
+        total_b = _expected_lines(b, task)
 
         def tick(stage: str, total: int | None) -> Callable[[int], None]:
             if progress is None:
@@ -614,8 +614,7 @@ def _compare_task(
         if side_b.hash_mismatch:
             check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
         check.comparable = not check.issues
-        sample_pairs = [vk for vk in side_a.values if vk in side_b.seen_metrics]
-        sample_pairs += [vk for vk in side_b.nonnumeric if vk not in side_a.values and vk in side_a.nonnumeric]
+        sample_pairs = [vk for vk in side_a.values if vk in side_b.values]
     else:
         sample_pairs = []
 
