@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "EvaluationTracker": "evallog.tracker",
     "GeneralConfigTracker": "evallog.tracker",
     "make_table": "evallog.table",
+    "render_table": "evallog.render",
     "recover": "evallog.recovery",
     "load_run": "evallog.readers",
     "list_runs": "evallog.readers",
