@@ -23,7 +23,9 @@ _EXPORTS: dict[str, str] = {
     "Run": "evallog.readers",
     "TaskSamples": "evallog.readers",
     "compare": "evallog.compare",
+    "Comparison": "evallog.compare",
     "leaderboard": "evallog.leaderboard",
+    "Leaderboard": "evallog.leaderboard",
     "render_report": "evallog.report",
     "push_run": "evallog.hub",
 }

@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "demo",
     "recover",
     "table",
+    "runs",
 ]
 
 
