@@ -2,7 +2,7 @@
 
 Run it with the interpreter of a venv that has lm-eval 0.4.13 (see bench/README.md):
 
-    bench/.venv-anchors/bin/python bench/bench_table.py
+    bench/.venv-table/bin/python bench/bench_table.py
 
 evallog is imported from ../src (no install needed in that venv); the CLI is run
 with the `evallog` executable of the project venv (``--evallog-bin``).

@@ -183,42 +183,59 @@ def _one_line(text: str) -> str:
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text.replace("\r\n", " "))
 
 
-def _md_text(value: Any) -> str:
-    s = _one_line(format_cell(value, "markdown"))
-    return s.replace("|", "\\|") if "|" in s else s
+def _md_cell(value: Any) -> tuple[str, int]:
+    """Markdown text of a cell and its width in terminal cells."""
+    t = type(value)
+    if t is str:
+        text = value
+    elif t is float:
+        text = _float_text(value, False)
+    elif value is None:
+        return "", 0
+    else:
+        text = format_cell(value, "markdown")
+    if text.isascii() and text.isprintable():
+        if "|" in text:
+            text = text.replace("|", "\\|")
+        return text, len(text)
+    text = _one_line(text)
+    if "|" in text:
+        text = text.replace("|", "\\|")
+    return text, display_width(text)
 
 
 def _render_markdown(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: list[bool], title: str | None) -> str:
     ncols = len(headers)
-    head = [_md_text(h) for h in headers]
-    body = [[_md_text(v) for v in row] for row in rows]
-    widths = []
-    for j in range(ncols):
-        w = max(3, display_width(head[j]))
-        for row in body:
-            cw = display_width(row[j])
-            if cw > w:
-                w = cw
-        widths.append(w)
+    head = [_md_cell(h) for h in headers]
+    memo: dict[str, tuple[str, int]] = {}  # names, filters, metrics repeat a lot
 
-    out = []
-    if title:
-        out.append(f"{title}\n\n")
+    def cell(value: Any) -> tuple[str, int]:
+        if type(value) is str:
+            hit = memo.get(value)
+            if hit is None:
+                hit = memo[value] = _md_cell(value)
+            return hit
+        return _md_cell(value)
+
+    body = [[cell(v) for v in row] for row in rows]
+    widths = [max(3, head[j][1], *(row[j][1] for row in body)) for j in range(ncols)]
+
+    out = [f"{title}\n\n"] if title else []
     parts = []
-    for j, h in enumerate(head):
-        pad = widths[j] - display_width(h)
-        left = pad // 2
-        parts.append(" " * left + h + " " * (pad - left))
+    for (h, hw), w in zip(head, widths):
+        left = (w - hw) // 2
+        parts.append(" " * left + h + " " * (w - hw - left))
     out.append("|" + "|".join(parts) + "|\n")
-    out.append(
-        "|" + "|".join(("-" * (w - 1) + ":") if num else "-" * w for w, num in zip(widths, numeric)) + "|\n"
-    )
+    out.append("|" + "|".join(("-" * (w - 1) + ":") if num else "-" * w for w, num in zip(widths, numeric)) + "|\n")
+    spec = list(zip(widths, numeric))
     for row in body:
-        parts = []
-        for j, s in enumerate(row):
-            pad = widths[j] - display_width(s)
-            parts.append(" " * pad + s if numeric[j] else s + " " * pad)
-        out.append("|" + "|".join(parts) + "|\n")
+        out.append(
+            "|"
+            + "|".join(
+                (" " * (w - cw) + s) if num else (s + " " * (w - cw)) for (s, cw), (w, num) in zip(row, spec)
+            )
+            + "|\n"
+        )
     return "".join(out)
 
 

@@ -28,11 +28,12 @@ the main table only (the throughput numbers stay in the results file).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evallog.errors import ConfigError
-from evallog.render import FORMATS, render_table
+from evallog.render import FORMATS, format_cell, render_table
 
 __all__ = ["make_table", "HIGHER_IS_BETTER_SYMBOLS"]
 
@@ -166,11 +167,28 @@ def _sort_key(key: Any) -> tuple[int, str]:
 
 
 class _Row:
+    """One metric row (``metric is None`` for a group's name-only row)."""
+
     __slots__ = ("key", "name", "depth", "version", "filter", "n_shot", "metric", "hib", "value", "has_se", "se", "opt", "paired")
 
-    def __init__(self, **kw: Any) -> None:
-        for slot in self.__slots__:
-            setattr(self, slot, kw.get(slot))
+    def __init__(self, key, name, depth, version, n_shot, paired, filter=None, metric=None, hib=None, value=None, has_se=False, se=None, opt=None):  # noqa: A002
+        self.key = key
+        self.name = name
+        self.depth = depth
+        self.version = version
+        self.n_shot = n_shot
+        self.paired = paired
+        self.filter = filter
+        self.metric = metric
+        self.hib = hib
+        self.value = value
+        self.has_se = has_se
+        self.se = se
+        self.opt = opt if opt is not None else _NO_OPT
+
+
+_NO_OPT = (_NA,) * len(_OPTIONAL)
+_OPT_SUFFIXES = tuple(suffix for _, _, suffix in _OPTIONAL)
 
 
 def _paired(entry: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -220,37 +238,40 @@ def _collect_rows(result_dict: Mapping[str, Any], column: str, sort_results: boo
         paired = _paired(entry)
 
         placeholder = False
-        first = len(rows)
-        for mf in sorted((k for k in entry if isinstance(k, str)), key=str):
+        has_opt = False
+        metrics = []
+        for mf in sorted(k for k in entry if isinstance(k, str)):
             if mf in _NOT_METRICS or mf.startswith("paired_"):
                 continue
             metric, _, filt = mf.partition(",")
-            if not metric.strip():
-                placeholder = True  # lmms-eval's `" ": " "` for a group without metrics
-                continue
             if metric.endswith(_VARIANT_SUFFIXES):
-                continue
+                has_opt = has_opt or metric.endswith(_OPT_SUFFIXES)
+            elif metric.strip():
+                metrics.append((mf, metric, filt))
+            else:
+                placeholder = True  # lmms-eval's `" ": " "` for a group without metrics
+        for mf, metric, filt in metrics:
             se_key = f"{metric}_stderr,{filt}"
             has_se = se_key in entry
             rows.append(
                 _Row(
-                    key=key,
-                    name=name,
-                    depth=depth,
-                    version=version,
-                    filter=filt,
-                    n_shot=shots,
-                    metric=metric,
-                    hib=hib.get(metric),
-                    value=entry[mf],
-                    has_se=has_se,
-                    se=_stat(entry[se_key]) if has_se else None,
-                    opt=[_stat(entry.get(f"{metric}{suffix},{filt}")) for _, _, suffix in _OPTIONAL],
-                    paired=paired,
+                    key,
+                    name,
+                    depth,
+                    version,
+                    shots,
+                    paired,
+                    filt,
+                    metric,
+                    hib.get(metric),
+                    entry[mf],
+                    has_se,
+                    _stat(entry[se_key]) if has_se else None,
+                    tuple(_stat(entry.get(f"{metric}{sfx},{filt}")) for sfx in _OPT_SUFFIXES) if has_opt else None,
                 )
             )
-        if placeholder and len(rows) == first:
-            rows.append(_Row(key=key, name=name, depth=depth, version=version, n_shot=shots, opt=[_NA] * len(_OPTIONAL)))
+        if placeholder and not metrics:
+            rows.append(_Row(key, name, depth, version, shots, paired))
     return rows
 
 
@@ -295,12 +316,12 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
             cells.append(p.get("baseline") or _NA)
         if has_diff:
             d = p.get("diff")
-            cells.append(_NA if d is None else "%+.1f%%" % d)
+            cells.append(_NA if d is None else _pct(d))
             lo, hi = p.get("ci_lower"), p.get("ci_upper")
-            cells.append(_NA if lo is None else "[%+.1f%%, %+.1f%%]" % (lo, hi))
+            cells.append(_NA if lo is None else f"[{_pct(lo)}, {_pct(hi)}]")
         if has_pval:
             pv = p.get("p_value")
-            cells.append(_NA if pv is None else ("%.4f*" % pv if pv < 0.05 else "%.4f" % pv))
+            cells.append(_NA if pv is None else format_cell(float(pv)) + ("*" if pv < 0.05 else ""))
         matrix.append(cells)
 
     numeric: list[bool] = [False]
@@ -310,6 +331,11 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
     numeric += [True] * sum(shown)
     numeric += [f for f, s in zip((False, True, False, True), paired_cols) if s]
     return headers, matrix, numeric
+
+
+def _pct(x: float) -> str:
+    """lmms-eval's ``%+.1f%%``; NaN and infinities print as in every other cell."""
+    return "%+.1f%%" % x if math.isfinite(x) else format_cell(x)
 
 
 def _numeric_col(values: Iterable[Any]) -> bool:
