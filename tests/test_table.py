@@ -661,3 +661,22 @@ def test_render_table_guesses_numeric_columns():
     assert text.splitlines()[1] == "|----|-----:|----|"
     assert text.splitlines()[3] == "|b   |   N/A|    |"
     assert render_table(["t"], [["x"]], title="Title").startswith("Title\n\n|")
+
+
+def test_baseline_cells_with_nan_statistics():
+    results = {
+        "results": {
+            "t": {
+                "acc,none": 0.5,
+                "paired_baseline": "base",
+                "paired_baseline_score": 40.0,
+                "paired_ci_lower": float("nan"),
+                "paired_ci_upper": float("nan"),
+                "paired_pvalue": float("nan"),
+            }
+        }
+    }
+    header, rows = md_cells(make_table(results))
+    assert header[-4:] == ["Baseline", "Diff", "CI", "P_Value"]
+    assert rows[0][-4:] == ["base", "NaN", "[NaN, NaN]", "NaN"]
+    assert json.loads(make_table(results, fmt="json"))[0]["diff"] is None
