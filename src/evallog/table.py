@@ -305,7 +305,7 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
             r.filter,
             r.n_shot,
             r.metric,
-            HIGHER_IS_BETTER_SYMBOLS.get(r.hib, "") if r.metric is not None else "",
+            HIGHER_IS_BETTER_SYMBOLS[r.hib] if isinstance(r.hib, bool) else "",
             r.value,
             "±" if r.has_se else "",
             r.se if r.has_se else "",
