@@ -42,17 +42,17 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from evallog.errors import ConfigError, WriteError
+from evallog.errors import ConfigError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -78,6 +78,7 @@ _MAX_LIST_ITEMS = 64
 _MAX_DICT_KEYS = 64
 _MAX_DEPTH = 6
 _MAX_COMPARISONS = 8
+_MAX_FLIP_IDS = 2_000
 
 # --------------------------------------------------------------------------- text compaction
 
@@ -273,18 +274,24 @@ def _correct(value: Any) -> int | None:
     return None
 
 
-def sample_metrics(sample: Mapping[str, Any], config_metrics: Sequence[str] = ()) -> list[str]:
-    """Names of the per-sample metrics of ``sample``, main metric first."""
+def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()) -> list[str]:
+    """Names of the per-sample metrics of ``sample``, main metric first.
+
+    The sample's own ``metrics`` list (lm-eval) when it has one, else the
+    metrics the results report for the task that the sample carries, else
+    every key that holds a number or a dict and is not a known sample field.
+    """
+    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+
     listed = sample.get("metrics")
     if isinstance(listed, list) and listed and all(isinstance(m, str) for m in listed):
-        return list(listed)
-    present = [m for m in config_metrics if m in sample]
+        return list(dict.fromkeys(listed))
+    present = [m for m in dict.fromkeys(result_metrics) if m in sample]
     if present:
         return present
     return [
         k for k, v in sample.items()
-        if k not in _SAMPLE_KEYS and k not in ("token_counts", "input_media")
-        and (isinstance(v, (int, float, bool, dict)) and v is not None)
+        if k not in NON_METRIC_SAMPLE_KEYS and isinstance(v, (int, float, bool, dict))
     ]
 
 
@@ -379,56 +386,46 @@ class Report:
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the page to ``path`` atomically (temporary file, then rename)."""
+        from evallog.atomic import atomic_write_bytes
+
         target = Path(path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write(self.html)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise WriteError(f"cannot write the report: {exc.strerror or exc}", path=target) from exc
+        atomic_write_bytes(target, self.html.encode("utf-8"), fsync=False)
         return target
 
 
 def _resolve_runs(paths: Any) -> list[Any]:
+    """Runs of ``paths``: Run objects as given, files via ``load_run``, folders via ``list_runs``."""
     from evallog import readers
 
-    items = [paths] if isinstance(paths, (str, os.PathLike)) or not isinstance(paths, Iterable) else list(paths)
+    if isinstance(paths, (str, os.PathLike, readers.Run)):
+        items = [paths]
+    else:
+        items = list(paths)
     if not items:
         raise ConfigError("no run given: pass run folders, results files or an output folder")
     runs: list[Any] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
     for item in items:
-        if not isinstance(item, (str, os.PathLike)):
-            found = [item]  # a Run already
+        if isinstance(item, readers.Run):
+            found = [item]
         else:
-            p = Path(item)
-            found = [readers.load_run(p)] if p.is_file() else readers.list_runs(p)
+            found = readers.list_runs(item)
             if not found:
-                raise ConfigError(f"no evaluation run found under {os.fspath(p)!r}")
+                raise ConfigError(f"no evaluation run found under {os.fspath(item)!r}")
         for run in found:
-            key = os.fspath(getattr(run, "results_file", "") or id(run))
+            key = (os.fspath(run.path), run.flavor, run.run_id)
             if key not in seen:
                 seen.add(key)
                 runs.append(run)
     return runs
 
 
-_SECRET_ARG = re.compile(r"((?:^|,)\s*[\w.-]*(?:token|key|secret|password|passwd|auth)[\w.-]*\s*=)([^,]*)", re.I)
-
-
-def _redact(text: str) -> str:
-    return _SECRET_ARG.sub(r"\1***", text)
-
-
 def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     """Key facts of a run's configuration, as [label, text] pairs."""
+    from evallog.redact import redact
+
     cfg = results.get("config") if isinstance(results.get("config"), Mapping) else {}
+    cfg = redact(cfg)
     rows: list[list[str]] = []
 
     def add(label: str, value: Any) -> None:
@@ -439,7 +436,7 @@ def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     model_args = cfg.get("model_args")
     if isinstance(model_args, Mapping):
         model_args = ",".join(f"{k}={v}" for k, v in model_args.items())
-    add("model_args", _redact(model_args) if isinstance(model_args, str) else model_args)
+    add("model_args", model_args)
     add("model_name", results.get("model_name"))
     add("batch_size", cfg.get("batch_size"))
     add("limit", cfg.get("limit"))
@@ -447,41 +444,52 @@ def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     add("seeds", ", ".join(f"{k.replace('_seed', '')}={cfg[k]}" for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed") if k in cfg))
     add("version", results.get("lm_eval_version") or results.get("lmms_eval_version"))
     add("git_hash", results.get("git_hash"))
-    add("date", results.get("date"))
-    add("duration_s", results.get("total_evaluation_time_seconds"))
+    date = results.get("date")
+    if isinstance(date, (int, float)) and not isinstance(date, bool) and 0 < date < 1e11:
+        date = datetime.fromtimestamp(date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    add("date", date)
+    duration = results.get("total_evaluation_time_seconds")
+    try:
+        duration = f"{float(duration):,.1f} s" if duration is not None else None
+    except (TypeError, ValueError):
+        pass
+    add("duration", duration)
     return rows
 
 
+def _depths(group_subtasks: Mapping[str, Any]) -> dict[str, int]:
+    """Nesting depth of every task/group under ``group_subtasks`` (0 for top level)."""
+    depth: dict[str, int] = {}
+
+    def walk(name: str, d: int, trail: tuple[str, ...]) -> None:
+        if name in trail:  # a cycle in a hand-edited file
+            return
+        depth[name] = max(depth.get(name, 0), d)
+        for child in group_subtasks.get(name) or []:
+            if isinstance(child, str):
+                walk(child, d + 1, trail + (name,))
+
+    children = {c for v in group_subtasks.values() if isinstance(v, list) for c in v if isinstance(c, str)}
+    for name in group_subtasks:
+        if name not in children:
+            walk(name, 0, ())
+    return depth
+
+
 def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, Any]] | None:
+    """``make_table(results, column, fmt="json")`` records, each with its nesting ``depth``."""
     from evallog.table import make_table
 
     if not results.get(column):
         return None
-    text = make_table(results, column=column, fmt="json")
-    records = json.loads(text) if isinstance(text, str) else text
-    return records or None
-
-
-def _filter_names(results: Mapping[str, Any], task: str) -> list[str]:
-    cfg = (results.get("configs") or {}).get(task) or {}
-    names = [f.get("name") for f in cfg.get("filter_list") or [] if isinstance(f, Mapping)]
-    return [n for n in names if isinstance(n, str)] or ["none"]
-
-
-def _config_metrics(results: Mapping[str, Any], task: str) -> list[str]:
-    cfg = (results.get("configs") or {}).get(task) or {}
-    out = []
-    for m in cfg.get("metric_list") or []:
-        name = m.get("metric") if isinstance(m, Mapping) else None
-        if isinstance(name, str):
-            out.append(name)
-    return out
-
-
-def _run_label(run: Any, index: int) -> str:
-    model = getattr(run, "model_name", None) or getattr(run, "model", None) or "model"
-    stamp = getattr(run, "timestamp", None) or getattr(run, "run_id", None) or ""
-    return f"{model} \u00b7 {stamp}" if stamp else f"{model} #{index + 1}"
+    records = json.loads(make_table(results, column=column, fmt="json"))
+    if not records:
+        return None
+    depth = _depths(results.get("group_subtasks") or {})
+    key = "group" if column == "groups" else "task"
+    for rec in records:
+        rec["depth"] = depth.get(rec.get(key), 0)
+    return records
 
 
 def _escape_json_for_html(data: bytes) -> str:
@@ -516,12 +524,16 @@ def _sample_block(
     max_samples: int,
     budget: int,
     max_text: int,
-) -> tuple[dict[str, Any], int, int, str | None]:
-    """Embedded records of one run and task -> (block data, records seen, bytes used, cap reason)."""
-    results = run.results
-    filter_names = _filter_names(results, task)
-    config_metrics = _config_metrics(results, task)
-    n_filters = max(1, len(filter_names))
+) -> tuple[bytes, int, int, int, str | None]:
+    """Embedded records of one run and task.
+
+    Returns (block JSON, records embedded, records seen, record bytes, cap
+    reason or ``None``). Whole documents are kept: a document's records under
+    every filter go in together, documents in file order until
+    ``max_samples`` records or ``budget`` bytes are reached.
+    """
+    result_metrics = [m for m, _ in run.metrics(task)]
+    n_filters = max(1, len(run.filters(task)))
     max_docs = max(1, max_samples // n_filters)
     doc_budget = budget // n_filters
 
@@ -529,7 +541,6 @@ def _sample_block(
     filters: list[str] = []
     filter_index: dict[str, int] = {}
     kept_docs: set[Any] = set()
-    seen_count: dict[Any, int] = {}
     records: list[bytes] = []
     used = 0
     total = 0
@@ -541,8 +552,6 @@ def _sample_block(
             hash(doc)
         except TypeError:
             doc = _as_json(doc)
-        nth = seen_count.get(doc, 0)
-        seen_count[doc] = nth + 1
         if doc not in kept_docs:
             if len(kept_docs) >= max_docs:
                 reason = reason or "max_samples"
@@ -554,24 +563,22 @@ def _sample_block(
         if len(records) >= max_samples:
             reason = reason or "max_samples"
             continue
-        name = sample.get("filter")
-        if not isinstance(name, str):  # lmms-eval drops the key: k-th record of a doc = k-th filter
-            name = filter_names[nth] if nth < len(filter_names) else f"#{nth}"
+        name = str(sample.get("filter", "none"))
         if name not in filter_index:
             filter_index[name] = len(filters)
             filters.append(name)
+        names = sample_metrics(sample, result_metrics)
         if metrics is None:
-            metrics = sample_metrics(sample, config_metrics)
-        else:
-            for m in sample_metrics(sample, config_metrics):
-                if m not in metrics:
-                    metrics.append(m)
+            metrics = names
+        elif names != metrics:
+            metrics.extend(m for m in names if m not in metrics)
         rec = compact_sample(sample, metrics=metrics, filter_index=filter_index[name], max_text=max_text)
         data = _dumps(rec)
         used += len(data) + 1
         records.append(data)
-    body = b'{"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b',"samples":[' + b",".join(records) + b"]}"
-    return {"body": body, "n": len(records)}, total, used, reason
+    body = (b'{"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters)
+            + b',"samples":[' + b",".join(records) + b"]}")
+    return body, len(records), total, used, reason
 
 
 def _encode_block(body: bytes, compress: bool) -> tuple[str, str]:
@@ -580,30 +587,78 @@ def _encode_block(body: bytes, compress: bool) -> tuple[str, str]:
     return _escape_json_for_html(body), "json"
 
 
-def _main_scores(results: Mapping[str, Any], task: str) -> dict[str, Any] | None:
-    """First ``metric,filter`` value of a task in the results, for the task list."""
-    entry = (results.get("results") or {}).get(task)
-    if not isinstance(entry, Mapping):
+def _main_score(run: Any, task: str) -> dict[str, Any] | None:
+    """The first ``metric,filter`` the results report for ``task`` (for the sample browser's header)."""
+    pairs = run.metrics(task)
+    if not pairs:
         return None
-    for key, value in entry.items():
-        if "," in key and "_stderr" not in key and isinstance(value, (int, float)) and not isinstance(value, bool):
-            metric, _, filt = key.partition(",")
-            return {"metric": metric, "filter": filt, "value": value if math.isfinite(value) else None}
-    return None
+    metric, filt = pairs[0]
+    value = run.value(task, metric, filt)
+    return {"metric": metric, "filter": filt, "value": value if value is None or math.isfinite(value) else None}
 
 
-def _leaderboard(runs: Sequence[Any]) -> Any:
-    models = {getattr(r, "model_name", None) or getattr(r, "model", None) for r in runs}
-    if len(models) < 2:
+def _leaderboard(runs: Sequence[Any]) -> dict[str, Any] | None:
+    """The leaderboard of the runs (latest run per model) when they hold two models or more."""
+    if len({run.name for run in runs if run.task_results}) < 2:
         return None
     from evallog.leaderboard import leaderboard
 
     board = leaderboard(list(runs))
-    text = board.render("json")
-    return json.loads(text) if isinstance(text, str) else text
+    if not board.columns:
+        return None
+    higher = []
+    for task, key in zip(board.columns, board.keys):
+        metric = key.partition(",")[0]
+        hib = next((h for h in (r.higher_is_better(task, metric) for r in board.runs) if h is not None), None)
+        higher.append(hib)
+    return {
+        "title": board.title,
+        "headers": board.headers(),
+        "rows": board.table_rows(missing=None),
+        "higher_is_better": [None, *higher],
+    }
 
 
-def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
+    """The page's data of one :class:`~evallog.compare.Comparison`: its table and its flips."""
+    level = f"{round(100 * (1 - comp.alpha))}% CI"
+    flips = []
+    for r in comp.rows:
+        if r.right_to_wrong_ids or r.wrong_to_right_ids:
+            flips.append({
+                "task": r.task, "filter": r.filter, "metric": r.metric,
+                "right_to_wrong": r.right_to_wrong, "wrong_to_right": r.wrong_to_right,
+                "right_to_wrong_ids": r.right_to_wrong_ids[:max_flip_ids],
+                "wrong_to_right_ids": r.wrong_to_right_ids[:max_flip_ids],
+            })
+    notes = []
+    for task, check in comp.checks.items():
+        if not check.comparable:
+            notes.append(f"{task}: not comparable: {'; '.join(check.issues)}")
+    if comp.only_in_a:
+        notes.append("only in A: " + ", ".join(comp.only_in_a))
+    if comp.only_in_b:
+        notes.append("only in B: " + ", ".join(comp.only_in_b))
+    for r in comp.rows:
+        if r.paired and (r.n_only_a or r.n_only_b):
+            notes.append(f"{r.task} [{r.filter}] {r.metric}: {r.n_matched} samples matched, "
+                         f"{r.n_only_a} only in A, {r.n_only_b} only in B")
+        if r.note:
+            notes.append(f"{r.task} [{r.filter}] {r.metric}: {r.note}")
+    notes.extend(comp.notes)
+    return {
+        "a": a,
+        "b": b,
+        "alpha": comp.alpha,
+        "headers": [level if h == "CI" else h for h in comp.TABLE_HEADERS],
+        "rows": comp.table_rows(),
+        "tasks": [r.task for r in comp.rows],
+        "flips": flips,
+        "notes": notes,
+    }
+
+
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -612,10 +667,11 @@ def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]]) -> list[
     for a, b in pairs:
         try:
             comp = compare(runs[a], runs[b])
-        except ConfigError as exc:  # e.g. no task in common
+        except ConfigError as exc:
             log.info("no comparison of runs %d and %d: %s", a, b, exc)
             continue
-        out.append({"a": a, "b": b, "data": comp.to_dict()})
+        if comp.rows:
+            out.append(_comparison(comp, a, b, max_flip_ids))
     return out
 
 
@@ -640,8 +696,8 @@ def _pick_run(runs: Sequence[Any], key: Any) -> int:
         return int(text)
     matches = [
         i for i, r in enumerate(runs)
-        if text in (str(getattr(r, "run_id", "")), str(getattr(r, "model_name", "")), str(getattr(r, "model", "")),
-                    os.fspath(getattr(r, "path", "") or ""), os.fspath(getattr(r, "results_file", "") or ""))
+        if text in (r.run_id, r.label, r.name, r.model, os.fspath(r.path),
+                    os.fspath(r.results_file) if r.results_file else "")
     ]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"
@@ -687,20 +743,22 @@ def build_report(
                 raise ConfigError("cannot compare a run with itself")
             pairs.append((a, b))
 
+    names = [run.name for run in runs]
     run_meta = []
-    for i, run in enumerate(runs):
-        results = run.results
+    for run in runs:
         run_meta.append({
-            "label": _run_label(run, i),
-            "model": str(getattr(run, "model_name", None) or getattr(run, "model", None) or ""),
-            "flavor": getattr(run, "flavor", None),
-            "run_id": str(getattr(run, "run_id", "") or ""),
-            "timestamp": str(getattr(run, "timestamp", "") or ""),
-            "path": os.fspath(getattr(run, "path", "") or ""),
+            "label": run.label,
+            "short": run.name if names.count(run.name) == 1 else run.label,
+            "model": run.name,
+            "flavor": run.flavor,
+            "run_id": run.run_id,
+            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
+            "path": os.fspath(run.path),
             "tasks": list(run.tasks),
-            "config": _config_summary(results),
-            "results_table": _table_records(results, "results"),
-            "groups_table": _table_records(results, "groups"),
+            "in_progress": bool(run.in_progress),
+            "config": _config_summary(run.results),
+            "results_table": _table_records(run.results, "results"),
+            "groups_table": _table_records(run.results, "groups"),
         })
 
     # tasks in first-seen order over the runs
@@ -717,22 +775,23 @@ def build_report(
     remaining = max_bytes
     for k, (i, task) in enumerate(jobs):
         run = runs[i]
-        entry: dict[str, Any] = {"run": i, "score": _main_scores(run.results, task), "block": None,
+        entry: dict[str, Any] = {"run": i, "score": _main_score(run, task), "block": None,
                                  "n_total": 0, "n_embedded": 0, "capped": None}
-        has_samples = task in (getattr(run, "sample_files", None) or {})
+        has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
-            data, total, used, reason = _sample_block(run, task, max_samples=max_samples, budget=budget, max_text=max_text)
+            body, n, total, used, reason = _sample_block(
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text)
             remaining -= used
             block_id = f"evallog-samples-{len(blocks)}"
-            payload, encoding = _encode_block(data["body"], compress)
+            payload, encoding = _encode_block(body, compress)
             blocks.append(_Block(i, task, block_id, payload, encoding))
-            entry.update(block=block_id, n_total=total, n_embedded=data["n"], capped=reason)
+            entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason)
             stats.samples_total += total
-            stats.samples_embedded += data["n"]
-            stats.sample_bytes += len(data["body"])
+            stats.samples_embedded += n
+            stats.sample_bytes += len(body)
             if reason:
-                stats.capped.append({"run": i, "task": task, "embedded": data["n"], "total": total, "reason": reason})
+                stats.capped.append({"run": i, "task": task, "embedded": n, "total": total, "reason": reason})
         elif has_samples:
             entry["capped"] = "disabled"
         task_meta[task]["runs"].append(entry)
@@ -745,7 +804,7 @@ def build_report(
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
         "leaderboard": _leaderboard(runs),
-        "comparisons": _comparisons(runs, pairs),
+        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))
