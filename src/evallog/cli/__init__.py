@@ -22,6 +22,8 @@ COMMANDS: list[str] = [
     "recover",
     "table",
     "runs",
+    "push",
+    "report",
 ]
 
 
