@@ -235,7 +235,7 @@
       if (hasVersion) cells.push(h('td', { class: 'num' }, first ? fmtNum(r.version) : ''));
       var arrow = r.higher_is_better === true ? '\u2191' : r.higher_is_better === false ? '\u2193' : '';
       cells.push(h('td', null, r.filter === undefined ? '' : String(r.filter)),
-        h('td', { class: 'num' }, first ? fmtNum(r.n_shot) : ''),
+        h('td', { class: 'num' }, fmtNum(r.n_shot)),
         h('td', null, r.metric === undefined ? '' : String(r.metric)),
         h('td', { class: 'dim' }, arrow),
         h('td', { class: 'num' }, fixed4(r.value)),
