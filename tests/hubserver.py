@@ -50,6 +50,7 @@ class Fault:
     delay: float = 0.0
     after: bool = False  # delay the answer after the request was handled
     times: int = 1
+    action: Any = None  # called with the FakeHub before the request is handled
     hits: int = 0
 
 
@@ -123,9 +124,11 @@ class FakeHub:
 
     def inject(self, method: str, path_regex: str, *, status: int | None = None,
                headers: dict[str, str] | None = None, message: str = "Injected fault",
-               delay: float = 0.0, after: bool = False, times: int = 1) -> Fault:
+               delay: float = 0.0, after: bool = False, times: int = 1,
+               action: Any = None) -> Fault:
+        """Make the next ``times`` matching requests fail, wait, or run ``action(hub)`` first."""
         fault = Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}),
-                      message, delay, after, times)
+                      message, delay, after, times, action)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -164,6 +167,18 @@ class FakeHub:
                     return
             time.sleep(0.01)
         raise TimeoutError("fake hub still busy")
+
+    def commit_direct(self, repo_id: str, files: dict[str, bytes], *, author: str = "someone-else",
+                      title: str = "concurrent commit") -> str:
+        """Commit as another writer would (no HTTP), returning the new head."""
+        with self.lock:
+            repo = self.repo(repo_id)
+            head = repo.head
+            merged = dict(head.files)
+            merged.update(files)
+            oid = self._new_oid(head.oid.encode(), title.encode())
+            repo.commits.append(Commit(oid, head.oid, title, "", merged, author, _utc_now()))
+            return oid
 
     # ---------------------------------------------------------------- queries
     def repo(self, repo_id: str, repo_type: str = "dataset") -> Repo:
@@ -304,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
                     fault = f
                     break
         try:
+            if fault is not None and fault.action is not None:
+                fault.action(fake)
             if fault is not None and not fault.after:
                 if fault.delay:
                     time.sleep(fault.delay)

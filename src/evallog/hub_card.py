@@ -15,11 +15,12 @@ Both file naming schemes (lm-eval's ``results_<id>.json`` /
 ``<id>_samples_<task>.jsonl``) are recognised, at any depth.
 
 ``datasets`` prepares every split of a config when one is loaded, and casts
-them all to one schema. Results files of runs with different task sets have
-different nested shapes, so the results configs declare their ``features``:
-one column per top-level key, nested objects stored as JSON text (load them
-with ``json.loads``). Sample files of one task keep one shape across runs and
-are loaded as they are.
+them all to the schema of the first file. Results files of runs with
+different task sets have different nested shapes, so the results configs
+declare their ``features``: the union of the shapes of every run (a field a
+run lacks is null; a column whose shapes cannot be reconciled is declared a
+string and holds the JSON text). Sample files of one task keep one shape
+across runs and are loaded as they are.
 """
 
 from __future__ import annotations
@@ -141,11 +142,18 @@ def plan_configs(paths: Iterable[str]) -> dict[str, CardConfig]:
 
 
 # ----------------------------------------------------- results column types
-# Internal type of a column: "null", "bool", "int64", "float64", "string",
-# "json" (anything nested that is not an object), or ("list", <elem type>).
-# Objects become "string": datasets turns a struct into its JSON text when the
-# declared feature is a string.
+# A results file is one JSON object, loaded by ``datasets`` as one row. Its
+# column types are inferred here and merged over every run of the config, so
+# the declared ``features`` fit every file (a file lacking a field gets null).
+#
+# Types: "null", "bool", "int64", "float64", "string", ("list", T),
+# ("struct", {name: T}), or CONFLICT (shapes that no Arrow type covers, e.g. a
+# list in one run and a string in another). A top-level column in conflict is
+# declared a string: datasets stores an object there as its JSON text.
 ColType = Any
+CONFLICT = "conflict"
+LIST_CONFLICT = "list-conflict"
+_SCALARS = ("null", "bool", "int64", "float64", "string")
 
 
 def _type_of(value: Any) -> ColType:
@@ -154,19 +162,17 @@ def _type_of(value: Any) -> ColType:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int64"
+        return "int64" if -(2**63) <= value < 2**63 else "string"
     if isinstance(value, float):
         return "float64"
     if isinstance(value, str):
         return "string"
     if isinstance(value, dict):
-        return "string"
-    if isinstance(value, list):
+        return ("struct", {str(k): _type_of(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
         elem: ColType = "null"
         for item in value:
             elem = _merge(elem, _type_of(item))
-        if isinstance(elem, tuple) or elem == "json" or any(isinstance(i, dict) for i in value):
-            return "json"
         return ("list", elem)
     return "string"
 
@@ -178,60 +184,127 @@ def _merge(a: ColType, b: ColType) -> ColType:
         return b
     if b == "null":
         return a
-    if "json" in (a, b):
-        return "json"
+    if CONFLICT in (a, b):
+        return CONFLICT
     if isinstance(a, tuple) and isinstance(b, tuple):
-        elem = _merge(a[1], b[1])
-        return "json" if isinstance(elem, tuple) or elem == "json" else ("list", elem)
+        if a[0] != b[0]:
+            return CONFLICT
+        if a[0] == "list":
+            elem = _merge(a[1], b[1])
+            return CONFLICT if elem == CONFLICT else ("list", elem)
+        fields = dict(a[1])
+        for k, t in b[1].items():
+            fields[k] = _merge(fields.get(k, "null"), t)
+            if fields[k] == CONFLICT:
+                return CONFLICT
+        return ("struct", fields)
     if isinstance(a, tuple) or isinstance(b, tuple):
-        return "json"
+        return CONFLICT
     if {a, b} == {"int64", "float64"}:
         return "float64"
     return "string"  # numbers, booleans and strings all cast to a string
 
 
 def infer_column_types(obj: Mapping[str, Any]) -> dict[str, ColType]:
-    """Column types of a results JSON object loaded by ``datasets`` as one row."""
+    """Column types of a results JSON object (one row)."""
     return {str(k): _type_of(v) for k, v in obj.items()}
 
 
 def merge_column_types(*schemas: Mapping[str, ColType]) -> dict[str, ColType]:
+    """Union of column types; a column that is a list somewhere and conflicts is
+    :data:`LIST_CONFLICT` (datasets can't turn a list into text)."""
     out: dict[str, ColType] = {}
+    listy: set[str] = set()
     for schema in schemas:
         for k, t in schema.items():
-            out[k] = _merge(out.get(k, "null"), t)
+            if t == LIST_CONFLICT or (isinstance(t, tuple) and t[0] == "list"):
+                listy.add(k)
+            prev = out.get(k, "null")
+            out[k] = CONFLICT if LIST_CONFLICT in (prev, t) else _merge(prev, t)
+    for k in listy:
+        if _has_conflict(out[k]):
+            out[k] = LIST_CONFLICT
     return out
 
 
-def _scalar_dtype(t: ColType) -> str:
-    return "string" if t == "null" else t
+def _feature_body(t: ColType) -> dict[str, Any]:
+    """The YAML form ``datasets`` writes itself (``Features._to_yaml_list``)."""
+    if isinstance(t, tuple) and t[0] == "struct":
+        return {"struct": [{"name": k, **_feature_body(v)} for k, v in t[1].items()]}
+    if isinstance(t, tuple):
+        inner = _feature_body(t[1])
+        if "dtype" in inner:
+            return {"list": inner["dtype"]}
+        if "struct" in inner:
+            return {"list": inner["struct"]}
+        return {"list": inner}
+    return {"dtype": "string" if t == CONFLICT else t}
 
 
-def features_from_types(types: Mapping[str, ColType]) -> list[dict[str, Any]]:
+def features_from_types(types: Mapping[str, ColType]) -> list[dict[str, Any]] | None:
+    """The ``features`` of a results config, or ``None`` when no declaration fits every run
+    (a top-level column that is a list in one run and something else in another)."""
+    if LIST_CONFLICT in types.values():
+        return None
     feats: list[dict[str, Any]] = []
     for name in sorted(types):
         t = types[name]
-        if isinstance(t, tuple):
-            feats.append({"name": name, "sequence": _scalar_dtype(t[1])})
+        if t == CONFLICT or _has_conflict(t):
+            feats.append({"name": name, "dtype": "string"})
         else:
-            feats.append({"name": name, "dtype": _scalar_dtype(t)})
+            feats.append({"name": name, **_feature_body(t)})
     return feats
 
 
+def _has_conflict(t: ColType) -> bool:
+    if t == CONFLICT:
+        return True
+    if isinstance(t, tuple) and t[0] == "list":
+        return _has_conflict(t[1])
+    if isinstance(t, tuple):
+        return any(_has_conflict(v) for v in t[1].values())
+    return False
+
+
+def _type_from_body(body: Any) -> ColType | None:
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("dtype"), str):
+        return body["dtype"] if body["dtype"] in _SCALARS else None
+    if isinstance(body.get("struct"), list):
+        fields = {}
+        for f in body["struct"]:
+            if not isinstance(f, dict) or "name" not in f:
+                return None
+            sub = _type_from_body(f)
+            if sub is None:
+                return None
+            fields[str(f["name"])] = sub
+        return ("struct", fields)
+    if "list" in body:
+        inner = body["list"]
+        if isinstance(inner, str):
+            sub = inner if inner in _SCALARS else None
+        elif isinstance(inner, list):
+            sub = _type_from_body({"struct": inner})
+        else:
+            sub = _type_from_body(inner)
+        return None if sub is None else ("list", sub)
+    return None
+
+
 def types_from_features(features: Any) -> dict[str, ColType] | None:
-    """Read back what :func:`features_from_types` wrote (``None`` if not ours)."""
+    """Read back what :func:`features_from_types` wrote (``None`` if it is not that)."""
     if not isinstance(features, list):
         return None
     out: dict[str, ColType] = {}
     for f in features:
         if not isinstance(f, dict) or "name" not in f:
             return None
-        if "sequence" in f and isinstance(f["sequence"], str):
-            out[str(f["name"])] = ("list", f["sequence"])
-        elif isinstance(f.get("dtype"), str):
-            out[str(f["name"])] = f["dtype"]
-        else:
+        t = _type_from_body(f)
+        if t is None:
             return None
+        out[str(f["name"])] = t
     return out
 
 
@@ -333,8 +406,8 @@ def render_card(
     lines.append("")
     lines.append(
         "Use any configuration name from the table below as `name`, and `latest` or a run's split "
-        "as `split`. In the `__results` configurations nested fields (`results`, `configs`, ...) "
-        "are stored as JSON text: read them with `json.loads(data[0][\"results\"])`."
+        "as `split`. Each `__results` configuration has one row per split (the results file of that "
+        "run); its columns cover every run, so a field that a run does not have is null."
     )
     lines.append("")
     if configs:
