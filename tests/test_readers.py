@@ -360,3 +360,47 @@ def test_jsonl_roundtrip(tmp_path, recs):
     assert [{k: v for k, v in r.items() if k != "filter"} for r in got] == recs
     assert all(r["filter"] == "none" for r in got)
     assert len(TaskSamples(p)) == len(recs)
+
+
+# ------------------------------------------------------------------ CLI: ls and show
+
+
+def test_cli_ls(tmp_path, capsys):
+    from evallog.cli import main as cli_main
+
+    root = make_tree(tmp_path)
+    assert cli_main(["ls", str(root)]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("|") and "---" not in line]
+    assert len(lines) == 5  # header + 4 runs
+    assert "|bu6tyawv" in lines[1].replace(" ", "") and LMEVAL_ID in lines[1]
+    assert "2026-11-26 14:50:01" in lines[1] and "|44|" in lines[1].replace(" ", "")
+    assert cli_main(["ls", str(root), "--fmt", "json", "--no-count"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["Run"] for r in records] == [LMEVAL_ID, "2026-12-01T09-00-00.000001", "2025-01-02T03-04-05", LMMS_ID]
+    assert records[3]["Flavor"] == "lmms-eval" and records[0]["Samples"] is None
+    assert records[0]["Tasks"].split(", ")[:2] == ["gt_mc_arith", "gt_gen_math"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_main(["ls", str(empty)]) == 1
+
+
+def test_cli_show(capsys):
+    from evallog.cli import main as cli_main
+
+    assert cli_main(["show", str(LMEVAL_DIR), "--task", "gt_mc_arith", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("-- doc ") == 3 and "10 samples (showing 3)" in out
+    assert "input:    Question: What is 23 + 11?⏎Answer:" in out and "acc=1.0" in out
+    assert cli_main(["show", str(LMEVAL_DIR), "--task", "gt_mc_arith", "--wrong", "--limit", "0"]) == 0
+    out = capsys.readouterr().out
+    wrong = {int(line.split()[2]) for line in out.splitlines() if line.startswith("-- doc ")}
+    expected = {r["doc_id"] for r in load_run(LMEVAL_DIR).samples("gt_mc_arith") if r["acc"] == 0}
+    assert wrong == expected and f"{len(expected)} wrong samples" in out
+    # lmms-eval run, one filter of a two-filter task, raw JSON lines
+    assert cli_main(["show", str(LMMS_DIR), "--task", "gt_gen_math", "--filter", "flexible-extract", "--json"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(recs) == 10 and {r["filter"] for r in recs} == {"flexible-extract"}
+    assert recs[0]["task"] == "gt_gen_math" and recs[0]["target"] == "-7"
+    assert cli_main(["show", str(LMEVAL_DIR), "--task", "nope"]) == 1
+    assert "no samples for task(s) nope" in capsys.readouterr().err

@@ -156,6 +156,12 @@ class ComparisonRow:
         return d
 
 
+def _p_text(p: float | None) -> str | None:
+    if p is None:
+        return None
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
+
+
 def _run_info(run: Run) -> dict[str, Any]:
     return {
         "model": run.model,
@@ -231,8 +237,11 @@ class Comparison:
     TABLE_HEADERS = ["Task", "Filter", "Metric", "A", "B", "Δ (B−A)", "CI", "p", "Test", "Pairs", "A✓B✗",
                      "A✗B✓", "Flag"]
 
-    def table_rows(self) -> list[list[Any]]:
-        """Rows of raw cells under :attr:`TABLE_HEADERS`."""
+    TABLE_NUMERIC = [False, False, False, True, True, True, False, True, False, True, True, True, False]
+
+    def table_rows(self, *, raw: bool = True) -> list[list[Any]]:
+        """Rows of cells under :attr:`TABLE_HEADERS`; with ``raw=False`` p-values are
+        pre-formatted so that tiny ones stay readable (``6.2e-25`` rather than ``0.0000``)."""
         out = []
         for r in self.rows:
             arrow = {True: " ↑", False: " ↓"}.get(r.higher_is_better, "")  # type: ignore[arg-type]
@@ -250,7 +259,7 @@ class Comparison:
                 flag = f"p<{self.alpha:g}"
             out.append([
                 r.task, r.filter, r.metric + arrow, r.value_a, r.value_b, r.diff,
-                ci, r.p_value, method,
+                ci, r.p_value if raw else _p_text(r.p_value), method,
                 r.n_matched if r.paired else None,
                 r.right_to_wrong if r.binary else None,
                 r.wrong_to_right if r.binary else None,
@@ -272,7 +281,8 @@ class Comparison:
             return json.dumps(self.to_dict(flip_ids=True), ensure_ascii=False, indent=2, default=str) + "\n"
         level = f"{round(100 * (1 - self.alpha))}% CI"
         headers = [level if h == "CI" else h for h in self.TABLE_HEADERS]
-        table = render_table(headers, self.table_rows(), fmt)
+        raw = fmt in ("csv", "json")
+        table = render_table(headers, self.table_rows(raw=raw), fmt, numeric=None if raw else self.TABLE_NUMERIC)
         if fmt != "markdown":
             return table
         lines = [
@@ -567,7 +577,9 @@ def compare(
     for task in common:
         check = _check_task(a, b, task)
         checks[task] = check
-        rows.extend(_compare_task(a, b, task, check, metrics, n_resamples, seed, alpha, skip_corrupt, progress))
+        rows.extend(
+            _compare_task(a, b, task, check, metrics, n_resamples, seed, alpha, skip_corrupt, progress, notes)
+        )
     if metrics and not rows:
         raise ConfigError(f"metric(s) {', '.join(metrics)} found in no task of both runs")
     return Comparison(a, b, rows, checks, only_a, only_b, alpha, n_resamples, seed, notes)
@@ -584,6 +596,7 @@ def _compare_task(
     alpha: float,
     skip_corrupt: bool,
     progress: ProgressCallback | None,
+    notes: list[str],
 ) -> list[ComparisonRow]:
     pairs_a, pairs_b = a.metrics(task), b.metrics(task)
     set_pb = set(pairs_b)
@@ -611,6 +624,14 @@ def _compare_task(
             issue = f"sample lines {side_a.count} vs {side_b.count}"
             if issue not in check.issues and not any(i.startswith("sample count") for i in check.issues):
                 check.issues.append(issue)
+        if side_a.duplicates or side_b.duplicates:
+            check.issues.append(
+                f"repeated (doc_id, filter) lines: {side_a.duplicates} in A, {side_b.duplicates} in B "
+                "(the first of each is used)"
+            )
+        if side_a.no_doc_id or side_b.no_doc_id:
+            notes.append(f"{task}: samples without doc_id cannot be paired: {side_a.no_doc_id} in A, "
+                         f"{side_b.no_doc_id} in B")
         if side_b.hash_mismatch:
             check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
         check.comparable = not check.issues

@@ -10,8 +10,9 @@ Three tests, all about the difference ``B - A``:
   resamples. It resamples *pairs*, so the correlation between the two runs is
   kept. Three ways of drawing the same bootstrap distribution, chosen by size:
 
-  ``multinomial``  the differences take few distinct values (always the case
-                   for 0/1 metrics: -1, 0, +1): each resample is a multinomial
+  ``multinomial``  the differences take few distinct values (at most 64, and
+                   fewer than n/10; always the case for 0/1 metrics: -1, 0,
+                   +1): each resample is a multinomial
                    draw of counts over those values, so a resample costs
                    O(#values) instead of O(n). Exact.
   ``index``        plain resampling of the n differences, used when
@@ -354,7 +355,9 @@ def paired_bootstrap(
     if method not in ("auto", "multinomial", "index", "binned"):
         raise ValueError(f"unknown bootstrap method {method!r}")
     if method in ("auto", "multinomial"):
-        counts = _distinct_counts(diffs, MAX_CATEGORIES if method == "auto" else n + 1)
+        # a multinomial draw costs ~10 index draws per category: worth it for few distinct values
+        limit = min(MAX_CATEGORIES, n // 10) if method == "auto" else n + 1
+        counts = _distinct_counts(diffs, limit)
         if counts is not None:
             return _bootstrap_counts(list(counts), list(counts.values()), n_resamples, seed, alpha)
     if method == "index" or (method == "auto" and n * n_resamples <= INDEX_BUDGET):
