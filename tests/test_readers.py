@@ -404,3 +404,50 @@ def test_cli_show(capsys):
     assert recs[0]["task"] == "gt_gen_math" and recs[0]["target"] == "-7"
     assert cli_main(["show", str(LMEVAL_DIR), "--task", "nope"]) == 1
     assert "no samples for task(s) nope" in capsys.readouterr().err
+
+
+def test_manifest_status_running(tmp_path):
+    d = copy_tree(LMEVAL_DIR, tmp_path / "m")
+    write_manifest(d, LMEVAL_ID, naming.FORMAT_VERSION, status="running")
+    assert not load_run(d).in_progress  # results written, nobody holds the run any more
+    (d / naming.MANIFEST_DIR / f"{LMEVAL_ID}.lock").write_text("{}")
+    assert load_run(d).in_progress
+    write_manifest(d, LMEVAL_ID, naming.FORMAT_VERSION, status="complete")
+    assert not load_run(d).in_progress
+    # an in-progress results file is not a run of its own
+    (d / "results_2026-12-12T00-00-00.json.partial").write_text("{")
+    assert [r.run_id for r in list_runs(d)] == [LMEVAL_ID]
+
+
+@pytest.mark.parametrize("flavor", ["lm-eval", "lmms-eval"])
+def test_runs_written_by_evallog(tmp_path, flavor):
+    from evallog import EvaluationTracker
+
+    results = json.loads((DATA / "lmeval_run1" / "results_input.json").read_text())
+    samples = json.loads((DATA / "lmeval_run1" / "samples_input.json").read_text())
+    tracker = EvaluationTracker(output_path=str(tmp_path / "out"), flavor=flavor)
+    tracker.general_config_tracker.model_name = "org/model"
+    tracker.save_results_aggregated(results, samples)
+    for task in results["configs"]:
+        tracker.save_results_samples(task, samples[task])
+    tracker.log_sample("streamed", {"doc_id": 0, "filter": "none", "acc": 1.0})
+    tracker.flush()
+
+    (run,) = list_runs(tmp_path / "out")
+    assert run.flavor == flavor and run.model == "org__model" and run.model_name == "org/model"
+    assert run.manifest["format_version"] == naming.FORMAT_VERSION
+    assert run.in_progress and run.sample_files["streamed"].name.endswith(naming.IN_PROGRESS_SUFFIX)
+    assert {t: run.n_samples(t) for t in run.sample_files} == {
+        "gt_gen_math": 20, "gt_mc_arith": 10, "gt_sub_history": 6, "gt_sub_science": 8, "streamed": 1}
+    assert [(r["doc_id"], r["filter"]) for r in run.samples("gt_gen_math")][9:11] == [
+        (9, "strict-match"), (0, "flexible-extract")]
+    tracker.close()
+    run = load_run(tmp_path / "out")
+    assert not run.in_progress and not run.sample_files["streamed"].name.endswith(naming.IN_PROGRESS_SUFFIX)
+
+    manifest = run.path / naming.MANIFEST_DIR / f"{run.run_id}.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = naming.FORMAT_VERSION + 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(UnsupportedFormatError, match="upgrade evallog"):
+        load_run(tmp_path / "out")

@@ -308,7 +308,8 @@ class Run:
             file order, then tasks that only have a samples file.
         sample_files: task name -> samples file.
         in_progress: some samples file is still a ``.partial`` stream, or the
-            run has no results file yet while its manifest says it is open.
+            evallog manifest says ``"status": "running"`` while the writer still
+            holds the run's lock (or no results file exists yet).
         manifest: the evallog manifest of the run, ``None`` for runs written
             by lm-eval / lmms-eval themselves.
     """
@@ -452,14 +453,14 @@ def _scan_dir(directory: Path, names: Iterable[str]) -> dict[tuple[str, str], _R
             if not m:
                 continue
             parsed = naming.ParsedName("results", "lm-eval", m["run_id"])
+        if parsed.kind == "results" and parsed.in_progress:
+            continue
         key = (parsed.flavor, parsed.run_id)
         rf = runs.get(key)
         if rf is None:
             rf = runs[key] = _RunFiles(parsed.flavor, parsed.run_id)
         path = directory / name
         if parsed.kind == "results":
-            if parsed.in_progress:
-                continue
             rf.results_file = path
         else:
             assert parsed.task is not None
@@ -508,9 +509,10 @@ def _build_run(directory: Path, rf: _RunFiles) -> Run:
     if not isinstance(model_name, str) or not model_name:
         model_name = None
     in_progress = bool(rf.partial)
-    if manifest is not None and rf.results_file is None:
-        state = str(manifest.get("state", "")).lower()
-        if state in ("open", "running", "in_progress", "in-progress", "started"):
+    if manifest is not None and manifest.get("status") == "running":
+        # the tracker holds <run_id>.lock while it owns the run; a run without results is unfinished
+        lock = directory / naming.MANIFEST_DIR / f"{rf.run_id}.lock"
+        if rf.results_file is None or lock.exists():
             in_progress = True
     return Run(
         path=directory,
