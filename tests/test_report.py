@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 import re
 import shutil
 from pathlib import Path
@@ -332,12 +333,28 @@ def test_caps_keep_whole_documents_and_say_why(tmp_path):
     assert report.stats.samples_total == 110 and report.stats.samples_embedded == 30
 
     # a byte budget: fewer documents, still whole ones, and the small task still gets its share
-    report = build_report(run, max_bytes=12_000)
+    report = build_report(run, max_bytes=12_000, compress=False)
     meta = meta_of(report.html)
     big, small = (next(t for t in meta["tasks"] if t["name"] == n)["runs"][0] for n in ("big", "small"))
     assert big["capped"] == "max_bytes" and 0 < big["n_embedded"] < 100 and big["n_embedded"] % 2 == 0
     assert small["capped"] is None and small["n_embedded"] == 10
-    assert report.stats.sample_bytes <= 12_000 + 2_000
+    assert report.stats.sample_bytes == sum(len(p) for b, _, p in iter_blocks(report.html) if b != "evallog-meta")
+    assert report.stats.sample_bytes <= 12_000
+
+
+def test_the_byte_budget_counts_compressed_bytes(tmp_path):
+    def noise(i: int) -> str:  # prompts that compress about 2x
+        rng = random.Random(i)
+        return " ".join("".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 9))) for _ in range(250))
+
+    run = write_synthetic_run(tmp_path / "m", {"a": 400, "b": 400}, prompt=noise)
+    full = build_report(run)
+    assert full.stats.capped == [] and full.stats.sample_bytes < full.stats.sample_json_bytes
+    report = build_report(run, max_bytes=full.stats.sample_bytes // 4)
+    assert [c["reason"] for c in report.stats.capped] == ["max_bytes", "max_bytes"]
+    assert 0 < report.stats.samples_embedded < 800
+    # within the budget, give or take what zlib still buffered when the last document was admitted
+    assert report.stats.sample_bytes <= full.stats.sample_bytes // 4 + 2 * 65_536
 
 
 def test_long_texts_are_cut_in_the_page(tmp_path):

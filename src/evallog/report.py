@@ -25,7 +25,8 @@ Big runs stay usable because the page carries compact sample records:
   short labels;
 * at most ``max_samples`` records per run and task are embedded (whole
   documents, every filter of a kept document), and all embedded samples share
-  a budget of ``max_bytes`` of JSON; the page says what was left out;
+  a budget of ``max_bytes`` bytes of the page (each task gets an equal share
+  of what is left); the page says what was left out;
 * each (run, task) block is gzip-compressed and base64-encoded by default and
   only decoded, in the browser, when its task is opened; the browser shows
   50 rows per page.
@@ -43,6 +44,7 @@ import math
 import os
 import re
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -69,8 +71,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SAMPLES = 5_000
 """Records embedded per run and task (all filters of a document count)."""
-DEFAULT_MAX_BYTES = 48_000_000
-"""Uncompressed JSON of all embedded sample records, over the whole page."""
+DEFAULT_MAX_BYTES = 25_000_000
+"""Bytes of the page for the embedded samples, all tasks together (as stored: compressed by default)."""
 DEFAULT_MAX_TEXT = 2_000
 """Characters kept of one text field (prompt, target, response, document)."""
 
@@ -372,7 +374,9 @@ class ReportStats:
     samples_embedded: int = 0
     capped: list[dict[str, Any]] = field(default_factory=list)
     sample_bytes: int = 0
-    """Uncompressed JSON of the embedded sample records."""
+    """Bytes of the page taken by the sample blocks (compressed and base64-encoded by default)."""
+    sample_json_bytes: int = 0
+    """Uncompressed JSON of the embedded sample records (what the browser decodes)."""
     page_bytes: int = 0
     seconds: float = 0.0
 
@@ -517,6 +521,42 @@ class _Block:
     encoding: str
 
 
+class _BlockWriter:
+    """Builds one data block's payload record by record, knowing its size in the page as it grows.
+
+    Compressed blocks are gzip streams (base64 in the page), fed record by
+    record so that the budget is checked against the real compressed size.
+    """
+
+    def __init__(self, compress: bool) -> None:
+        self.encoding = "gzip-base64" if compress else "json"
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None  # 31: gzip container
+        self._parts: list[bytes] = []
+        self._out = 0
+        self.json_bytes = 0
+
+    @property
+    def page_bytes(self) -> int:
+        """Bytes of the block in the page so far (data still buffered by zlib not counted)."""
+        return (self._out + 2) // 3 * 4 if self._z is not None else self._out
+
+    def write(self, data: bytes) -> None:
+        self.json_bytes += len(data)
+        if self._z is not None:
+            data = self._z.compress(data)
+            self._out += len(data)
+        else:
+            self._out += len(data) + 5 * (data.count(b"<") + data.count(b">") + data.count(b"&"))
+        if data:
+            self._parts.append(data)
+
+    def finish(self) -> str:
+        if self._z is None:
+            return _escape_json_for_html(b"".join(self._parts))
+        self._parts.append(self._z.flush())
+        return base64.b64encode(b"".join(self._parts)).decode("ascii")
+
+
 def _sample_block(
     run: Any,
     task: str,
@@ -524,25 +564,28 @@ def _sample_block(
     max_samples: int,
     budget: int,
     max_text: int,
-) -> tuple[bytes, int, int, int, str | None]:
-    """Embedded records of one run and task.
+    compress: bool,
+) -> tuple[_BlockWriter, str, int, int, str | None]:
+    """The data block of one run and task.
 
-    Returns (block JSON, records embedded, records seen, record bytes, cap
-    reason or ``None``). Whole documents are kept: a document's records under
-    every filter go in together, documents in file order until
-    ``max_samples`` records or ``budget`` bytes are reached.
+    Returns (writer, payload, records embedded, records seen, cap reason or
+    ``None``). Whole documents are kept: a document's records under every
+    filter go in together, documents in file order until ``max_samples``
+    records or ``budget`` bytes of page are reached. The block is
+    ``{"samples": [...], "metrics": [...], "filters": [...]}``.
     """
     result_metrics = [m for m, _ in run.metrics(task)]
     n_filters = max(1, len(run.filters(task)))
     max_docs = max(1, max_samples // n_filters)
     doc_budget = budget // n_filters
 
+    writer = _BlockWriter(compress)
+    writer.write(b'{"samples":[')
     metrics: list[str] | None = None
     filters: list[str] = []
     filter_index: dict[str, int] = {}
     kept_docs: set[Any] = set()
-    records: list[bytes] = []
-    used = 0
+    n = 0
     total = 0
     reason: str | None = None
     for sample in run.samples(task):
@@ -556,11 +599,11 @@ def _sample_block(
             if len(kept_docs) >= max_docs:
                 reason = reason or "max_samples"
                 continue
-            if used >= doc_budget:
+            if writer.page_bytes >= doc_budget:
                 reason = reason or "max_bytes"
                 continue
             kept_docs.add(doc)
-        if len(records) >= max_samples:
+        if n >= max_samples:
             reason = reason or "max_samples"
             continue
         name = str(sample.get("filter", "none"))
@@ -573,18 +616,10 @@ def _sample_block(
         elif names != metrics:
             metrics.extend(m for m in names if m not in metrics)
         rec = compact_sample(sample, metrics=metrics, filter_index=filter_index[name], max_text=max_text)
-        data = _dumps(rec)
-        used += len(data) + 1
-        records.append(data)
-    body = (b'{"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters)
-            + b',"samples":[' + b",".join(records) + b"]}")
-    return body, len(records), total, used, reason
-
-
-def _encode_block(body: bytes, compress: bool) -> tuple[str, str]:
-    if compress:
-        return base64.b64encode(gzip.compress(body, compresslevel=6, mtime=0)).decode("ascii"), "gzip-base64"
-    return _escape_json_for_html(body), "json"
+        writer.write((b"," if n else b"") + _dumps(rec))
+        n += 1
+    writer.write(b'],"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b"}")
+    return writer, writer.finish(), n, total, reason
 
 
 def _main_score(run: Any, task: str) -> dict[str, Any] | None:
@@ -780,16 +815,16 @@ def build_report(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
-            body, n, total, used, reason = _sample_block(
-                run, task, max_samples=max_samples, budget=budget, max_text=max_text)
-            remaining -= used
+            writer, payload, n, total, reason = _sample_block(
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
+            remaining -= len(payload)
             block_id = f"evallog-samples-{len(blocks)}"
-            payload, encoding = _encode_block(body, compress)
-            blocks.append(_Block(i, task, block_id, payload, encoding))
+            blocks.append(_Block(i, task, block_id, payload, writer.encoding))
             entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason)
             stats.samples_total += total
             stats.samples_embedded += n
-            stats.sample_bytes += len(body)
+            stats.sample_bytes += len(payload)
+            stats.sample_json_bytes += writer.json_bytes
             if reason:
                 stats.capped.append({"run": i, "task": task, "embedded": n, "total": total, "reason": reason})
         elif has_samples:

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=None, metavar="N",
                    help="sample records embedded per run and task (default 5000)")
     p.add_argument("--max-mb", type=float, default=None, metavar="MB",
-                   help="budget of uncompressed sample data for the whole page, in MB (default 48)")
+                   help="bytes of the page for sample data, all tasks together, in MB (default 25)")
     p.add_argument("--max-text", type=int, default=None, metavar="CHARS",
                    help="characters kept of each text (default 2000)")
     p.add_argument("--no-compress", action="store_true",

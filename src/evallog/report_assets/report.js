@@ -300,7 +300,7 @@
         'Sample logs were capped for ' + plural(capped.length, 'run/task pair') +
         ' to keep this page small: the Samples tab says what each task embeds (limits: ' +
         fmtInt(META.limits.max_samples) + ' records per task, ' + Math.round(META.limits.max_bytes / 1e6) +
-        ' MB of sample data, ' + fmtInt(META.limits.max_text) + ' characters per text).'));
+        ' MB of page for sample data, ' + fmtInt(META.limits.max_text) + ' characters per text).'));
     }
     var cards = h('div', { class: 'cards' });
     RUNS.forEach(function (run, i) {
@@ -596,6 +596,7 @@
     S.summary.textContent = 'Loading ' + fmtInt(tr.n_embedded) + ' samples\u2026';
     var otherTr = state.other !== 'none' ? taskRun(state.task, parseInt(state.other, 10)) : null;
     var want = state.task + '|' + state.run + '|' + state.other;
+    var loadStart = performance.now();
     Promise.all([loadBlock(tr.block), otherTr && otherTr.block ? loadBlock(otherTr.block) : null]).then(function (res) {
       if (want !== state.task + '|' + state.run + '|' + state.other) return; // superseded
       current.block = res[0];
@@ -613,6 +614,7 @@
       S.filter.value = state.filter;
       S.filterField.hidden = current.block.filters.length < 2;
       refresh();
+      views.samples.setAttribute('data-load-ms', (performance.now() - loadStart).toFixed(1));
       if (state.open !== null) {
         var idx = findOpen(state.open);
         if (idx >= 0) openDetail(idx); else state.open = null;
@@ -625,7 +627,7 @@
   }
   function capText(tr) {
     var why = tr.capped === 'max_bytes'
-      ? 'the page\u2019s budget for sample data (' + Math.round(META.limits.max_bytes / 1e6) + ' MB, --max-bytes) was reached'
+      ? 'the page\u2019s budget for sample data (' + Math.round(META.limits.max_bytes / 1e6) + ' MB, --max-mb) was reached'
       : 'at most ' + fmtInt(META.limits.max_samples) + ' records are embedded per run and task (--max-samples)';
     return 'Showing the first ' + fmtInt(tr.n_embedded) + ' of ' + fmtInt(tr.n_total) + ' samples of this task: ' + why +
       '. Whole documents are kept, with all their filters.';
@@ -686,6 +688,7 @@
   function refresh() {
     var B = current.block;
     if (!B) return;
+    var t0 = performance.now();
     var rows = computeRows();
     var pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     if (state.page >= pages) state.page = pages - 1;
@@ -743,6 +746,7 @@
       S.pager.appendChild(prev);
       S.pager.appendChild(next);
     }
+    views.samples.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
     views.samples.setAttribute('data-samples-ready', B.id);
     writeHash();
   }
@@ -803,11 +807,11 @@
       section('Target', pre(s.t, 'short', 'detail-target')));
     if (current.other) {
       var runA = RUNS[state.run], runB = RUNS[current.otherRun];
-      var colA = h('div', { class: 'sbs-col', id: 'sbs-a' }, h('h3', null, runA.label, correctBadge(s.c)), responseBlock(B, s, 'detail-'), metricChips(B, s));
+      var colA = h('div', { class: 'sbs-col', id: 'sbs-a' }, h('h3', null, runA.label, correctBadge(s.c)), responseBlock(B, s, 'detail-'), section('Metrics', metricChips(B, s)));
       var colB = h('div', { class: 'sbs-col', id: 'sbs-b' }, h('h3', null, runB.label, o ? correctBadge(o.c) : null));
       if (o) {
         append(colB, responseBlock(current.other, o, 'other-'));
-        colB.appendChild(metricChips(current.other, o));
+        colB.appendChild(section('Metrics', metricChips(current.other, o)));
         if (o.i !== s.i) colB.appendChild(section('Prompt (differs)', pre(o.i, 'short', 'other-input')));
       } else {
         colB.appendChild(h('p', { class: 'empty' }, 'No sample for this document and filter in this run.'));
@@ -852,5 +856,6 @@
   if (loading) loading.parentNode.removeChild(loading);
   buildShell();
   show(state.view);
+  document.documentElement.setAttribute('data-ready-ms', String(Math.round(performance.now())));
   document.documentElement.setAttribute('data-ready', '1');
 })();
