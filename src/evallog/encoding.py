@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
 # video frames) are described instead of being written element by element
 MAX_ARRAY_ELEMENTS = 4096
 
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 _DOC_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
 
@@ -188,6 +190,8 @@ def _stdlib_dumps(obj: Any, *, allow_nan: bool, indent: int | None) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         # lone surrogates: escape them (valid JSON text that reads back equal)
+        if _SURROGATE_PAIR.search(text):  # would read back as one character, not two
+            raise ValueError("a string holds a pair of surrogate code points that JSON cannot keep apart")
         text = json.dumps(plain, ensure_ascii=True, allow_nan=allow_nan, indent=indent, separators=separators)
         data = text.encode("ascii")
     return data + b"\n" if indent is None else data

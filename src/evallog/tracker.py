@@ -164,7 +164,7 @@ def _new_run_id(flavor: str, timezone: str | None, offset_seconds: int = 0) -> s
 
 # (folder, run id) -> tracker that holds it, for trackers of this process
 _CLAIMS: weakref.WeakValueDictionary[tuple[str, str], EvaluationTracker] = weakref.WeakValueDictionary()
-_CLAIMS_LOCK = threading.Lock()
+_CLAIMS_LOCK = threading.RLock()
 _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
 
 
