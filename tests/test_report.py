@@ -132,17 +132,20 @@ def meta_of(page: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- text compaction
 
 
-def test_compact_text_keeps_short_text_and_cuts_long_text_with_a_marker():
+def test_compact_text_keeps_short_text_and_cuts_the_middle_of_long_text():
     assert compact_text("Question: 2+2?\nAnswer:", 100) == "Question: 2+2?\nAnswer:"
-    out = compact_text("word " * 1000, 100)
-    assert out.startswith("word " * 20)
-    assert out.endswith("[truncated: 4,900 more characters]")
+    prompt = "Q: 1+1?\nA: 2\n\n" * 300 + "Q: 40+2?\nA:"
+    out = compact_text(prompt, 300)
+    assert out.startswith(prompt[:100]) and out.endswith(prompt[-200:])  # the real question is kept
+    assert f" \u2026 [{len(prompt) - 300:,} characters cut] \u2026 " in out
+    assert compact_text("ab12" * 2000, 300).startswith("ab12ab12")  # hex-like text is text, cut as usual
 
 
 def test_compact_text_labels_inline_media():
     png = "data:image/png;base64," + base64.b64encode(b"\x89PNG" + bytes(3000)).decode()
     assert compact_text(png) == "[image/png, 3.0 kB inline]"
-    assert compact_text("x" * 5000 + "==") == "[binary data, 5,002 characters]"
+    blob = base64.b64encode(bytes(range(256)) * 15).decode()
+    assert compact_text(blob) == f"[binary data, {len(blob):,} characters]"
     embedded = "look: <img src='" + png + "'> what is it?"
     out = compact_text(embedded)
     assert "[image/png, 3.0 kB inline]" in out and "base64" not in out and out.endswith("what is it?")
@@ -153,8 +156,7 @@ def test_compact_text_never_exceeds_the_limit_plus_marker(text, limit):
     out = compact_text(text, limit)
     if len(text) <= limit and not text.startswith("data:"):
         assert out == text
-    assert len(out) <= limit + len("\u2026 [truncated: 1,000,000 more characters]")
-    out.encode("utf-8")  # never a split surrogate pair
+    assert len(out) <= limit + len(" \u2026 [1,000,000 characters cut] \u2026 ")
 
 
 def test_compact_value_labels_described_media_and_caps_containers():
@@ -361,7 +363,7 @@ def test_long_texts_are_cut_in_the_page(tmp_path):
     run = write_synthetic_run(tmp_path / "m", {"long": 3}, prompt=lambda i: "context " * 5000)
     html = render_report(run, max_text=500)
     block = blocks_of(html)["evallog-samples-0"]
-    assert all(len(s["i"]) < 560 and s["i"].endswith("more characters]") for s in block["samples"])
+    assert all(len(s["i"]) < 560 and "characters cut]" in s["i"] for s in block["samples"])
 
 
 def test_compressed_and_plain_blocks_hold_the_same_data(tmp_path):
@@ -411,3 +413,23 @@ def test_cli_writes_the_page(tmp_path, capsys):
     assert main(["report", f"{LMMS}@{run_id}", "-o", str(out), "--no-samples", "--no-compare"]) == 0
     assert [bid for bid, _, _ in iter_blocks(out.read_text(encoding="utf-8"))] == ["evallog-meta"]
     assert main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 1
+
+
+def test_corrupt_sample_lines_are_skipped_and_counted(tmp_path):
+    run = write_synthetic_run(tmp_path / "m", {"t": 5})
+    path = next(run.glob("samples_t_*.jsonl"))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text(lines[0] + "{not json\n" + "".join(lines[1:]), encoding="utf-8")
+    meta = meta_of(render_report(run))
+    entry = meta["tasks"][0]["runs"][0]
+    assert (entry["n_total"], entry["n_embedded"], entry["skipped"]) == (5, 5, 1)
+
+
+def test_a_lone_surrogate_in_a_sample_does_not_break_the_page(tmp_path):
+    run = write_synthetic_run(tmp_path / "m", {"t": 2})
+    path = next(run.glob("samples_t_*.jsonl"))
+    rec = read_jsonl(path)[0]
+    rec["target"] = "bad \ud800 text"
+    path.write_text(json.dumps(rec) + "\n", encoding="utf-8")  # ensure_ascii: written as an escape
+    block = read_block(render_report(run), "evallog-samples-0")
+    assert block["samples"][0]["t"] == "bad \ud800 text"

@@ -111,21 +111,33 @@ def _sub_data_uri(match: re.Match[str]) -> str:
     return f"[{mime.lower()}, {_human_bytes(payload * 3 // 4)} inline]"
 
 
+def _looks_base64(text: str) -> bool:
+    head = text[:4096]
+    return (
+        _BASE64ISH.fullmatch(head) is not None
+        and any(c.isdigit() for c in head) and any(c.islower() for c in head) and any(c.isupper() for c in head)
+    )
+
+
 def compact_text(text: str, max_text: int = DEFAULT_MAX_TEXT) -> str:
-    """``text`` as the page shows it: media payloads labelled, cut to ``max_text`` characters."""
+    """``text`` as the page shows it: media payloads labelled, at most ``max_text`` characters kept.
+
+    A longer text keeps its first third and its last two thirds around a
+    marker saying how much was cut: the end of a few-shot prompt is the
+    question, the end of a response its final answer.
+    """
     if text.startswith("data:"):
         m = _DATA_URI.match(text)
         if m:
             return _data_uri_label(m, len(text))
     if len(text) > 512 and ";base64," in text:
         text = _DATA_URI_BODY.sub(_sub_data_uri, text)
-    if len(text) > 1024 and _BASE64ISH.fullmatch(text, 0, 4096):
+    if len(text) > 1024 and _looks_base64(text):
         return f"[binary data, {len(text):,} characters]"
     if len(text) > max_text:
-        cut = max_text
-        if 0xDC00 <= ord(text[cut - 1 : cut] or "a") <= 0xDFFF or 0xD800 <= ord(text[cut - 1]) <= 0xDBFF:
-            cut -= 1  # never split a surrogate pair
-        return f"{text[:cut]}\u2026 [truncated: {len(text) - cut:,} more characters]"
+        head = max_text // 3
+        tail = max_text - head
+        return f"{text[:head]} \u2026 [{len(text) - max_text:,} characters cut] \u2026 {text[-tail:]}"
     return text
 
 
@@ -509,7 +521,10 @@ def _escape_json_for_html(data: bytes) -> str:
 
 
 def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=str)
+    try:
+        return orjson.dumps(value, default=str)
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate that the stdlib parser let through
+        return json.dumps(value, default=str, ensure_ascii=True).encode("ascii")
 
 
 @dataclass
@@ -565,11 +580,11 @@ def _sample_block(
     budget: int,
     max_text: int,
     compress: bool,
-) -> tuple[_BlockWriter, str, int, int, str | None]:
+) -> tuple[_BlockWriter, str, int, int, str | None, int]:
     """The data block of one run and task.
 
     Returns (writer, payload, records embedded, records seen, cap reason or
-    ``None``). Whole documents are kept: a document's records under every
+    ``None``, corrupt lines skipped). Whole documents are kept: a document's records under every
     filter go in together, documents in file order until ``max_samples``
     records or ``budget`` bytes of page are reached. The block is
     ``{"samples": [...], "metrics": [...], "filters": [...]}``.
@@ -588,7 +603,8 @@ def _sample_block(
     n = 0
     total = 0
     reason: str | None = None
-    for sample in run.samples(task):
+    samples = run.samples(task, skip_corrupt=True)
+    for sample in samples:
         total += 1
         doc = sample.get("doc_id")
         try:
@@ -619,7 +635,7 @@ def _sample_block(
         writer.write((b"," if n else b"") + _dumps(rec))
         n += 1
     writer.write(b'],"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b"}")
-    return writer, writer.finish(), n, total, reason
+    return writer, writer.finish(), n, total, reason, samples.skipped
 
 
 def _main_score(run: Any, task: str) -> dict[str, Any] | None:
@@ -701,7 +717,7 @@ def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip
     out = []
     for a, b in pairs:
         try:
-            comp = compare(runs[a], runs[b])
+            comp = compare(runs[a], runs[b], skip_corrupt=True)
         except ConfigError as exc:
             log.info("no comparison of runs %d and %d: %s", a, b, exc)
             continue
@@ -815,12 +831,12 @@ def build_report(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
-            writer, payload, n, total, reason = _sample_block(
+            writer, payload, n, total, reason, skipped = _sample_block(
                 run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
             remaining -= len(payload)
             block_id = f"evallog-samples-{len(blocks)}"
             blocks.append(_Block(i, task, block_id, payload, writer.encoding))
-            entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason)
+            entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason, skipped=skipped)
             stats.samples_total += total
             stats.samples_embedded += n
             stats.sample_bytes += len(payload)

@@ -55,6 +55,35 @@
     if (s.length > (max || 240)) s = s.slice(0, max || 240) + '\u2026';
     return s.replace(/\s*\n\s*/g, ' \u23ce ');
   }
+  // Row previews of prompts show what differs between the samples of a task: the text that all
+  // (of the first 200) prompts start and end with is left out, and the cell is cut at its start.
+  function promptAffixes(samples) {
+    var n = Math.min(samples.length, 200);
+    if (n < 2) return ['', ''];
+    var first = samples[0].i, pre = first.length, suf = first.length;
+    for (var k = 1; k < n; k++) {
+      var t = samples[k].i, m = Math.min(pre, t.length), j = 0;
+      while (j < m && t.charCodeAt(j) === first.charCodeAt(j)) j++;
+      pre = j;
+      m = Math.min(suf, t.length); j = 0;
+      while (j < m && t.charCodeAt(t.length - 1 - j) === first.charCodeAt(first.length - 1 - j)) j++;
+      suf = j;
+    }
+    var prefix = first.slice(0, pre), suffix = first.slice(first.length - suf);
+    var cut = Math.max(prefix.lastIndexOf(' '), prefix.lastIndexOf('\n'));  // whole words only
+    prefix = cut >= 0 ? prefix.slice(0, cut + 1) : '';
+    var ws = suffix.search(/\s/);
+    suffix = ws >= 0 ? suffix.slice(ws) : '';
+    return [prefix.length >= 8 ? prefix : '', suffix.length >= 8 ? suffix : ''];
+  }
+  function promptPreview(block, text) {
+    if (!block.affixes) block.affixes = promptAffixes(block.samples);
+    var pre = block.affixes[0], suf = block.affixes[1], core = text, lead = '', trail = '';
+    if (pre && core.length > pre.length && core.slice(0, pre.length) === pre) { core = core.slice(pre.length); lead = '\u2026'; }
+    if (suf && core.length > suf.length && core.slice(core.length - suf.length) === suf) { core = core.slice(0, core.length - suf.length); trail = ' \u2026'; }
+    if (core.length > 240) { core = core.slice(core.length - 240); lead = '\u2026'; }
+    return oneLine(lead + core + trail, 300);
+  }
   function plural(n, word) { return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's'); }
 
   // ------------------------------------------------------------------ data
@@ -308,7 +337,7 @@
       (run.config || []).forEach(function (pair) { kv.appendChild(h('dt', null, pair[0])); kv.appendChild(h('dd', null, pair[1])); });
       if (run.path) { kv.appendChild(h('dt', null, 'path')); kv.appendChild(h('dd', null, run.path)); }
       cards.appendChild(h('div', { class: 'card', id: 'run-card-' + i },
-        h('h3', null, run.model || 'run ' + (i + 1)),
+        h('h3', null, run.model || 'run ' + (i + 1), run.in_progress ? h('span', { class: 'badge accent' }, 'in progress') : null),
         h('div', { class: 'sub' }, [run.flavor, run.run_id].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
         kv));
     });
@@ -603,9 +632,12 @@
       current.other = res[1];
       current.otherRun = otherTr ? otherTr.run : null;
       current.sig = '';
-      if (tr.capped) {
+      var notes = [];
+      if (tr.capped) notes.push(capText(tr));
+      if (tr.skipped) notes.push(plural(tr.skipped, 'corrupt line') + ' of the samples file could not be read and ' + (tr.skipped === 1 ? 'is' : 'are') + ' left out.');
+      if (notes.length) {
         S.notice.hidden = false;
-        S.notice.textContent = capText(tr);
+        S.notice.textContent = notes.join(' ');
       }
       clear(S.filter);
       S.filter.appendChild(h('option', { value: '' }, 'All filters'));
@@ -723,8 +755,8 @@
         showFilter ? h('td', { class: 'clip dim' }, B.filters[s.f] || '') : null,
         h('td', null, correctBadge(s.c)),
         h('td', { class: 'num' }, fmtNum(s.v[0])),
-        h('td', { class: 'clip' }, oneLine(s.i, 300)),
-        h('td', { class: 'clip' }, oneLine(s.t, 120)),
+        h('td', { class: 'clip tail' }, h('span', null, promptPreview(B, s.i))),
+        h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
         h('td', { class: 'clip' }, oneLine(s.r, 200)),
         hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
       on(row, 'click', function () { openDetail(k); });
