@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _save_data as data  # noqa: E402
 
 MODEL_ARGS = "pretrained=org/model"
+DATETIME_STR = "20251126_150000"  # lmms-eval's run id (utils.get_datetime_str format)
 
 
 def _status() -> dict[str, int]:
@@ -109,7 +110,7 @@ def _tree_stats(root: Path) -> tuple[int, int, int]:
     return nbytes, files, lines
 
 
-def _new_tracker(worker: str, out: Path):
+def _new_tracker(worker: str, out: Path, extra: dict | None = None):
     stubbed: list[str] = []
     kind, flavor = worker.split("-", 1)
     if kind == "anchor" and flavor == "lm-eval":
@@ -117,6 +118,8 @@ def _new_tracker(worker: str, out: Path):
 
         t = EvaluationTracker(output_path=str(out))
     elif kind == "anchor":
+        import datasets  # noqa: F401  (imported before the stubs: it probes for torch with find_spec)
+
         stubbed = _stub_torch_transformers()
         from lmms_eval.loggers.evaluation_tracker import EvaluationTracker
 
@@ -124,16 +127,19 @@ def _new_tracker(worker: str, out: Path):
     else:
         from evallog import EvaluationTracker
 
-        t = EvaluationTracker(output_path=str(out), flavor=flavor)
+        # lmms-eval computes datetime_str before evaluating; evallog takes it at construction
+        # (the streamed files get their final names from the start).
+        run_id = DATETIME_STR if flavor == "lmms-eval" and kind == "stream" else None
+        t = EvaluationTracker(output_path=str(out), flavor=flavor, run_id=run_id, **(extra or {}))
     _log_args(t)
     return t, flavor, stubbed
 
 
-def run(worker: str, n: int, seed: int, out: Path, profile: str | None) -> dict:
+def run(worker: str, n: int, seed: int, out: Path, profile: str | None, extra: dict | None = None) -> dict:
     kind, flavor = worker.split("-", 1)
     out.mkdir(parents=True, exist_ok=True)
     info: dict = {"worker": worker, "n": n, "seed": seed}
-    datetime_str = "20251126_150000"
+    datetime_str = DATETIME_STR
 
     if kind == "gen":
         gc.collect()
@@ -145,7 +151,7 @@ def run(worker: str, n: int, seed: int, out: Path, profile: str | None) -> dict:
         info.update(seconds=dt, samples=count, bytes=0, files=0, lines=0, rss_increase=_status()["VmHWM"] - base)
         return info
 
-    tracker, flavor, stubbed = _new_tracker(worker, out)
+    tracker, flavor, stubbed = _new_tracker(worker, out, extra)
     info["stubbed"] = stubbed
     results = data.make_results(flavor, n, seed)
     samples = data.make_samples(flavor, n, seed) if kind != "stream" else None
@@ -205,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profile", default=None, help="write cProfile stats of the timed phase here")
+    ap.add_argument("--tracker-kwargs", default="{}", help="JSON object of extra keyword arguments for evallog's tracker")
     a = ap.parse_args(argv)
-    info = run(a.worker, a.n, a.seed, a.out, a.profile)
+    info = run(a.worker, a.n, a.seed, a.out, a.profile, json.loads(a.tracker_kwargs))
     sys.stdout.write("\n" + json.dumps(info) + "\n")
     return 0
 

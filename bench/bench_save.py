@@ -104,12 +104,14 @@ print(json.dumps(out))
 # --- running workers --------------------------------------------------------------------------
 
 
-def run_worker(py: Path, worker: str, n: int, seed: int, out: Path, timeout: float, profile: Path | None = None) -> dict:
+def run_worker(py: Path, worker: str, n: int, seed: int, out: Path, timeout: float, profile: Path | None = None, tracker_kwargs: str = "{}") -> dict:
     shutil.rmtree(out, ignore_errors=True)
     os.sync()
     cmd = [str(py), str(WORKERS_PY), worker, "--n", str(n), "--seed", str(seed), "--out", str(out)]
     if profile:
         cmd += ["--profile", str(profile)]
+    if tracker_kwargs != "{}" and not worker.startswith(("anchor-", "gen-")):
+        cmd += ["--tracker-kwargs", tracker_kwargs]
     t0 = time.perf_counter()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reinstall", action="store_true", help="re-run the venv installation")
     ap.add_argument("--write-readme", action="store_true", help=f"replace the results block of {SECTION!r} in bench/README.md")
     ap.add_argument("--profile", action="store_true", help="cProfile evallog's batch save at the largest size and print the top functions")
+    ap.add_argument("--tracker-kwargs", default="{}", help='extra evallog EvaluationTracker keywords as JSON, e.g. \'{"redact_secrets": false}\'')
     ap.add_argument("--json", type=Path, default=None, help="also dump all raw measurements here")
     a = ap.parse_args(argv)
 
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = []
                 for i in range(a.repeat):
                     log(f"[{n:,}] {worker} run {i + 1}/{a.repeat} ...")
-                    r = run_worker(py, worker, n, a.seed, a.out / worker, a.timeout)
+                    r = run_worker(py, worker, n, a.seed, a.out / worker, a.timeout, tracker_kwargs=a.tracker_kwargs)
                     if "error" in r:
                         log(f"    FAILED: {r['error']}\n{r.get('traceback', '')}")
                     else:
@@ -308,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             "--flavors " + " ".join(a.flavors) if list(a.flavors) != list(FLAVORS) else "",
             "--kinds " + " ".join(a.kinds) if list(a.kinds) != list(KINDS) else "",
             f"--seed {a.seed}" if a.seed != 1234 else "",
+            f"--tracker-kwargs '{a.tracker_kwargs}'" if a.tracker_kwargs != "{}" else "",
             "--write-readme" if a.write_readme else "",
         ] if x
     )
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         for fl in a.flavors:
             prof = a.out.parent / f"profile-evallog-{fl}-{n}.pstats"
             prof.parent.mkdir(parents=True, exist_ok=True)
-            r = run_worker(py, f"evallog-{fl}", n, a.seed, a.out / "profile", a.timeout, profile=prof)
+            r = run_worker(py, f"evallog-{fl}", n, a.seed, a.out / "profile", a.timeout, profile=prof, tracker_kwargs=a.tracker_kwargs)
             if "error" in r:
                 print(f"profile run failed: {r['error']}\n{r.get('traceback', '')}")
                 continue
