@@ -290,7 +290,8 @@ def test_page_is_self_contained_with_a_strict_csp():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.sampled_from(list("<>&/!-'\"\u2028\u2029 scriptSCRIPT=\\")) | st.characters(), max_size=60))
+@given(st.text(alphabet=st.sampled_from(list("<>&/!-'\"\u2028\u2029 scriptSCRIPT=\\"))
+               | st.characters(exclude_categories=("Cs",)), max_size=60))  # lone surrogates: tested below
 def test_no_string_from_the_results_can_break_out_of_the_data(tmp_path_factory, evil):
     evil = evil + "</script><!--<script>" + XSS
     root = tmp_path_factory.mktemp("evil")
