@@ -31,10 +31,13 @@ def hash_string(text: str) -> str:
 
 def sanitize_list(sub: Any) -> Any:
     """The anchors' ``sanitize_list``: keep list/tuple nesting, every leaf becomes ``str(leaf)``."""
-    if isinstance(sub, list):
-        return [sanitize_list(item) for item in sub]
-    if isinstance(sub, tuple):
-        return tuple(sanitize_list(item) for item in sub)
+    cls = type(sub)
+    if cls is str:
+        return sub
+    if cls is list or (cls is not tuple and isinstance(sub, list)):
+        return [item if type(item) is str else sanitize_list(item) for item in sub]
+    if cls is tuple or isinstance(sub, tuple):
+        return tuple([item if type(item) is str else sanitize_list(item) for item in sub])
     return str(sub)
 
 
