@@ -189,6 +189,19 @@ def _flush_all_at_exit() -> None:
 atexit.register(_flush_all_at_exit)
 
 
+def _create_lock(lock: Path) -> bool:
+    """Create ``lock`` holding our pid, atomically (content included); False if it exists."""
+    tmp = temp_path_for(lock)
+    tmp.write_text(f"{os.getpid()}\n")
+    try:
+        os.link(tmp, lock)  # fails if the lock exists; readers never see an empty lock
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+
+
 class _Flusher(threading.Thread):
     """Background thread that flushes streamed samples at least every ``interval`` seconds."""
 
@@ -432,22 +445,17 @@ class EvaluationTracker:
                 return False
             try:
                 lock.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                if not self._lock_is_stale(lock, holder):
-                    return False
-                try:
-                    lock.unlink()
-                except FileNotFoundError:
-                    pass
-                try:
-                    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                except FileExistsError:
-                    return False
+                created = _create_lock(lock)
+                if not created and self._lock_is_stale(lock, holder):
+                    try:
+                        lock.unlink()
+                    except FileNotFoundError:
+                        pass
+                    created = _create_lock(lock)
             except OSError as exc:
                 raise WriteError(f"could not create the run folder: {exc.strerror or exc}", path=lock.parent) from exc
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
+            if not created:
+                return False
             if self._claimed is not None:
                 self._release_claim()
             self._claimed = (folder, run_id)
