@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["FakeHub", "Fault", "git_blob_oid"]
 
@@ -106,6 +106,7 @@ class FakeHub:
         self.memberships: dict[str, dict[str, str]] = {}  # user -> {org: roleInOrg}
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
+        self.answers: list[tuple[str, str, int]] = []  # (method, path, status) of every answer
         self.auth_seen: list[tuple[str, str, str | None]] = []  # (method, path, token)
         self.settings_calls: list[tuple[str, dict, str | None]] = []  # (repo_id, payload, token)
         self._busy = 0
@@ -284,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
               raw: bytes | None = None, content_type: str = "application/json") -> None:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        with self.fake.lock:
+            self.fake.answers.append((self.command, urlsplit(self.path).path, status))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("X-Request-Id", uuid.uuid4().hex[:12])
@@ -669,7 +672,3 @@ def _front_matter(text: str) -> dict:
     except yaml.YAMLError:
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-def quote_path(path: str) -> str:
-    return quote(path, safe="/")

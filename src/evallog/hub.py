@@ -24,7 +24,6 @@ What differs from the anchors (formats.md §12 #1-5, #25, #26, #43):
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -579,6 +578,8 @@ def push_run(
     repo, everything is one commit. Files already on the Hub with the same
     content are skipped; when nothing changes no commit is made.
     ``dry_run`` sends nothing and reports the planned operations.
+    ``flavor`` is the run's naming scheme; both are recognised from the file
+    names, so it only documents the call.
     """
     policy = retry or settings.retry
     model_dir = sanitize_model_name(model_dir_name or model_name or "") or "model"
@@ -593,11 +594,17 @@ def push_run(
             raise ConfigError("the file to push does not exist", path=p)
         size, sha1, sha256 = _hash_file(p)
         plan = plans.setdefault(repo, _RepoPlan(repo))
+        repo_path = f"{model_dir}/{p.name}"
+        for other in plan.files:
+            if other.repo_path == repo_path:
+                if other.local.resolve() == p.resolve():
+                    return
+                raise ConfigError(f"two files would both be pushed as {repo_path!r} ({other.local})", path=p)
         if details:
             plan.details = True
         else:
             plan.results = True
-        plan.files.append(_LocalFile(f"{model_dir}/{p.name}", p, size, sha1, sha256))
+        plan.files.append(_LocalFile(repo_path, p, size, sha1, sha256))
 
     if settings.push_results and results_file is not None:
         add(settings.results_target, results_file, details=False)
@@ -615,7 +622,7 @@ def push_run(
         except (OSError, ValueError) as exc:
             logger.warning("could not read %s for the dataset card: %s", results_file, exc)
 
-    ctx = _PushContext(settings, policy, model_name, model_dir, flavor, model_source, local_results)
+    ctx = _PushContext(settings, policy, model_name, model_dir, model_source, local_results)
     reports = []
     for plan in plans.values():
         if dry_run:
@@ -647,7 +654,6 @@ class _PushContext:
     policy: RetryPolicy
     model_name: str
     model_dir: str
-    flavor: str
     model_source: str | None
     local_results: Any
 
@@ -910,7 +916,10 @@ def find_local_runs(path: Path | str) -> list[LocalRun]:
             if not f.is_file():
                 continue
             parsed = parse_filename(f.name)
-            if parsed is None or parsed.in_progress:
+            if parsed is None:
+                continue
+            if parsed.in_progress:
+                logger.warning("skipping %s: still being written (or interrupted; see `evallog recover`)", f)
                 continue
             key = (folder, parsed.run_id)
             run = runs.get(key)
