@@ -262,3 +262,22 @@ def test_cli_demo_both_flavors(tmp_path):
         data = json.loads(next(p for p in folder.iterdir() if "results" in p.name).read_text())
         assert set(data["task_hashes"]) == {"demo_arith", "demo_gen_math", "demo_history", "demo_science"}
         assert "sk-demo" not in "".join(p.read_text() for p in folder.iterdir() if p.is_file())
+
+
+def test_sequential_runs_in_the_same_second_keep_their_files(tmp_path):
+    # lmms-eval ids have second precision: a second run started in the same second
+    # (or given the same datetime_str) must not overwrite the first one's files
+    first = make(tmp_path)
+    first.save_results_aggregated({"results": {"run": 1}}, None, "20240101_000000")
+    first.close()
+    second = make(tmp_path)
+    second.save_results_aggregated({"results": {"run": 2}}, None, "20240101_000000")
+    second.close()
+    assert first.run_id == "20240101_000000" and second.run_id == "20240101_000000_2"
+    assert json.loads(first.results_path.read_text())["results"] == {"run": 1}
+    assert json.loads(second.results_path.read_text())["results"] == {"run": 2}
+    third, fourth = make(tmp_path), make(tmp_path)
+    third.save_results_aggregated(RESULTS, None)
+    third.close()
+    fourth.save_results_aggregated(RESULTS, None)
+    assert third.results_path != fourth.results_path and third.results_path.exists()

@@ -420,21 +420,35 @@ class EvaluationTracker:
             if self.resume and not self._resumed:
                 self._resumed = True
                 self._find_run_to_resume(folder)
-            offset = 0
-            base_id = self._run_id
-            while True:
-                if self._try_claim(folder, self._run_id):
-                    break
-                # another live tracker owns this id in this folder
-                offset += 1
-                if self._explicit_run_id and self.flavor == "lmms-eval":
-                    new_id = f"{base_id}_{offset + 1}"
-                else:
-                    new_id = _new_run_id(self.flavor, self._timezone, offset_seconds=offset)
-                logger.warning("run id %s is in use in %s by another tracker; using %s", self._run_id, folder, new_id)
-                self._run_id = new_id
+            self._claim_free_id(folder)
             self._write_manifest("running")
             return folder
+
+    def _claim_free_id(self, folder: Path) -> None:
+        """Claim ``self._run_id`` in ``folder``, or the next free id.
+
+        An id is taken while another live tracker holds its lock, and also
+        after that tracker finished if its files are still there (lmms-eval ids
+        have second precision: two runs in the same second must not share
+        files). Resuming takes over the interrupted run's id on purpose.
+        """
+        base_id = self._run_id
+        offset = 0
+        while True:
+            if self._try_claim(folder, self._run_id):
+                if self.resume or not self._run_files_exist(folder, self._run_id):
+                    return
+                self._release_claim()
+            offset += 1
+            if self._explicit_run_id and self.flavor == "lmms-eval":
+                new_id = f"{base_id}_{offset + 1}"
+            else:
+                new_id = _new_run_id(self.flavor, self._timezone, offset_seconds=offset)
+            logger.warning("run id %s is already used in %s; using %s", self._run_id, folder, new_id)
+            self._run_id = new_id
+
+    def _run_files_exist(self, folder: Path, run_id: str) -> bool:
+        return (folder / MANIFEST_DIR / f"{run_id}.json").exists() or self._results_file_for(run_id).exists()
 
     def _try_claim(self, folder: Path, run_id: str) -> bool:
         lock = folder / MANIFEST_DIR / f"{run_id}.lock"
@@ -524,10 +538,8 @@ class EvaluationTracker:
                 return
             folder = self._run_dir()
             self._run_id = run_id
-            if not self._try_claim(folder, run_id):
-                self._run_id = old_id
-                raise ConfigError(f"run id {run_id!r} is already used by another tracker writing to {folder}")
-            self._move_files(old_id, run_id)
+            self._claim_free_id(folder)  # a suffix is added if another run has this id
+            self._move_files(old_id, self._run_id)
             try:
                 (folder / MANIFEST_DIR / f"{old_id}.json").unlink()
             except FileNotFoundError:
