@@ -317,37 +317,30 @@ class EvaluationTracker:
         self._resumed = False
 
         # --- Hugging Face Hub settings (formats.md §2.2-2.3) -------------------------
-        self.api = None
-        self._hub = None
-        if push_results_to_hub or push_samples_to_hub:
-            from evallog.hub import hub_settings  # checks token and write access now, not at the end
+        # No push flag: repo names only, no network. A push flag: the token and the
+        # write access are checked now, before any evaluation runs.
+        from evallog.hub import hub_settings
 
-            self._hub = hub_settings(
-                hub_results_org=hub_results_org,
-                hub_repo_name=hub_repo_name,
-                details_repo_name=details_repo_name,
-                results_repo_name=results_repo_name,
-                push_results_to_hub=push_results_to_hub,
-                push_samples_to_hub=push_samples_to_hub,
-                public_repo=public_repo,
-                token=token,
-                leaderboard_url=leaderboard_url,
-                point_of_contact=point_of_contact,
-                gated=gated,
-                default_repo_name=DEFAULT_REPO_NAME[flavor],
-            )
-            hub_results_org = self._hub.org
-            self.api = self._hub.api
-        if hub_repo_name == "":
-            details = details_repo_name or DEFAULT_REPO_NAME[flavor]
-            results = results_repo_name or details
-        else:
-            logger.warning("hub_repo_name is deprecated: use details_repo_name and results_repo_name")
-            details = results = hub_repo_name
-        self.details_repo = f"{hub_results_org}/{details}"
-        self.details_repo_private = f"{hub_results_org}/{details}-private"
-        self.results_repo = f"{hub_results_org}/{results}"
-        self.results_repo_private = f"{hub_results_org}/{results}-private"
+        self._hub = hub_settings(
+            hub_results_org=hub_results_org,
+            hub_repo_name=hub_repo_name,
+            details_repo_name=details_repo_name,
+            results_repo_name=results_repo_name,
+            push_results_to_hub=push_results_to_hub,
+            push_samples_to_hub=push_samples_to_hub,
+            public_repo=public_repo,
+            token=token,
+            leaderboard_url=leaderboard_url,
+            point_of_contact=point_of_contact,
+            gated=gated,
+            default_repo_name=DEFAULT_REPO_NAME[flavor],
+        )
+        self._publish_on_close = self._hub.enabled
+        self.api = self._hub.api if self._hub.enabled else None
+        self.details_repo = self._hub.details_repo
+        self.details_repo_private = self._hub.details_repo_private
+        self.results_repo = self._hub.results_repo
+        self.results_repo_private = self._hub.results_repo_private
         _LIVE.add(self)
 
     # ------------------------------------------------------------------ identity
@@ -862,7 +855,7 @@ class EvaluationTracker:
     # ------------------------------------------------------------------ hub
     def push_to_hub(self) -> Any:
         """Publish this run (results, sample files and card) in one commit per repo."""
-        if self._hub is None:
+        if not self._hub.enabled:
             raise ConfigError("push_results_to_hub or push_samples_to_hub must be set to push")
         from evallog.hub import push_run
 
@@ -889,7 +882,7 @@ class EvaluationTracker:
     def recreate_metadata_card(self) -> Any:
         """The anchors call this after saving when a push flag is set: it publishes the run
         (one commit per repo) and regenerates the dataset card."""
-        if self._hub is None:
+        if not self._hub.enabled:
             logger.info("no push flag set: nothing to publish")
             return None
         if not self.output_path:
@@ -918,7 +911,7 @@ class EvaluationTracker:
                 self._release_claim()
                 raise first_error
             try:
-                if self._hub is not None and self.output_path and self._pushed_state != self._push_state():
+                if self._publish_on_close and self.output_path and self._pushed_state != self._push_state():
                     self.push_to_hub()
             finally:
                 self._release_claim()
@@ -932,12 +925,8 @@ class EvaluationTracker:
             self.close()
             return
         # the evaluation failed: keep what was logged, don't publish a partial run
-        with self._lock:
-            hub, self._hub = self._hub, None
-            try:
-                self.close()
-            finally:
-                self._hub = hub
+        self._publish_on_close = False
+        self.close()
 
 
 def _unlink_quietly(path: Path) -> None:
