@@ -158,7 +158,7 @@ def _new_run_id(flavor: str, timezone: str | None, offset_seconds: int = 0) -> s
         now = datetime.now()
     now += timedelta(seconds=offset_seconds)
     if flavor == "lm-eval":
-        return now.isoformat().replace(":", "-") if not timezone else now.replace(tzinfo=None).isoformat().replace(":", "-")
+        return now.replace(tzinfo=None).isoformat().replace(":", "-")
     return now.strftime("%Y%m%d_%H%M%S")
 
 
@@ -174,7 +174,7 @@ def _flush_all_at_exit() -> None:
             tracker.flush()
         except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
             logger.exception("could not flush streamed samples at exit")
-        if tracker._streams and not tracker._closed:
+        if any(not stream.closed for stream in tracker._streams.values()):
             logger.warning(
                 "EvaluationTracker for %s was not closed; its samples are in *%s files: "
                 "close the tracker, or run `evallog recover %s`",
@@ -182,8 +182,8 @@ def _flush_all_at_exit() -> None:
                 IN_PROGRESS_SUFFIX,
                 tracker.output_path,
             )
-        elif not tracker._streams:
-            tracker._release_claim()  # batch-only use (the anchors never close): no lock left behind
+        else:
+            tracker._release_claim()  # the anchors' callers never close: leave no lock behind
 
 
 atexit.register(_flush_all_at_exit)
