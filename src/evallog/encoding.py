@@ -43,6 +43,7 @@ __all__ = [
     "json_default",
     "to_plain",
     "describe_bytes",
+    "decode",
     "MAX_ARRAY_ELEMENTS",
 ]
 
@@ -233,3 +234,17 @@ def encode_line(record: Any, *, allow_nan: bool = False) -> bytes:
 def encode_document(document: Any, *, allow_nan: bool = False) -> bytes:
     """An indented (2 spaces) JSON document, as the anchors write results files."""
     return _encode(document, options=_DOC_OPTIONS, indent=2, allow_nan=allow_nan, what="results")
+
+
+def decode(data: bytes | str) -> Any:
+    """Parse JSON text: orjson first, the stdlib for the anchors' ``NaN``/``Infinity`` tokens.
+
+    Raises :class:`ValueError` (``orjson.JSONDecodeError`` or ``json.JSONDecodeError``,
+    or ``UnicodeDecodeError``) when the text is not JSON.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data).decode("utf-8")
+        return json.loads(data)

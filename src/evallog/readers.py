@@ -31,7 +31,6 @@ say nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -41,9 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from evallog import naming
+from evallog.encoding import decode
 from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
 
 __all__ = [
@@ -113,16 +111,6 @@ def parse_run_timestamp(run_id: str) -> datetime | None:
     return None
 
 
-def _loads(data: bytes | str) -> Any:
-    """orjson first; the stdlib for NaN/Infinity tokens the anchors may write."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        if isinstance(data, bytes):
-            data = data.decode("utf-8")
-        return json.loads(data)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -152,7 +140,7 @@ def _read_json_file(path: Path) -> Any:
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}", path=path) from exc
     try:
-        return _loads(data)
+        return decode(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReadError(f"not valid JSON: {exc}", path=path) from exc
 
@@ -219,13 +207,9 @@ class TaskSamples:
                 if not line.strip():
                     continue
                 try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
+                    record = decode(line)
+                except ValueError:
                     record = _CORRUPT
-                    try:
-                        record = json.loads(line.decode("utf-8"))
-                    except (ValueError, UnicodeDecodeError):
-                        pass
                 if type(record) is not dict:
                     truncated = not line.endswith(b"\n")
                     if truncated and self.in_progress:

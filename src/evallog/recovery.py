@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from evallog.atomic import fsync_dir, pid_alive, temp_path_for
+from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.formats import TaskHasher
 from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, parse_filename
@@ -72,14 +73,9 @@ class InterruptedRun:
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        import json
-
-        try:  # anchors' NaN / Infinity tokens
-            value = json.loads(line)
-        except ValueError:
-            return None
+        value = decode(line)
+    except ValueError:
+        return None
     return value if isinstance(value, dict) else None
 
 

@@ -45,7 +45,6 @@ from evallog.naming import (
     FORMAT_VERSION,
     IN_PROGRESS_SUFFIX,
     MANIFEST_DIR,
-    parse_filename,
     results_filename,
     samples_filename,
 )

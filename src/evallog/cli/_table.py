@@ -96,8 +96,7 @@ def _results_in(folder: str) -> list[tuple[tuple[str, str, float], str]]:
 
 def load_json(path: str) -> object:
     """Read a JSON file; the anchors' ``NaN``/``Infinity`` tokens are accepted."""
-    import orjson
-
+    from evallog.encoding import decode
     from evallog.errors import ReadError
 
     try:
@@ -106,12 +105,6 @@ def load_json(path: str) -> object:
     except OSError as exc:
         raise ReadError(f"cannot read the file: {exc.strerror or exc}", path=path) from exc
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    import json
-
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        return decode(data)
+    except ValueError as exc:
         raise ReadError(f"not valid JSON: {exc}", path=path) from exc
