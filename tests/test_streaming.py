@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from evallog import EvaluationTracker
-from evallog.errors import TrackerClosedError, WriteError
+from evallog.errors import TrackerClosedError
 from evallog.formats import task_hash
 from evallog.naming import IN_PROGRESS_SUFFIX
 from evallog.recovery import recover

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -114,6 +113,15 @@ def test_task_names_cannot_escape(tmp_path, task):
     assert len(path.name.encode()) < 255
     all_files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert all(out in p.parents for p in all_files)
+
+
+def test_paths_outside_the_output_folder_are_refused(tmp_path):
+    from evallog.paths import ensure_inside
+
+    ensure_inside(tmp_path, tmp_path / "model" / "file.json")
+    for outside in (tmp_path / ".." / "x.json", tmp_path.parent, tmp_path / "a" / ".." / ".." / "b"):
+        with pytest.raises(UnsafePathError):
+            ensure_inside(tmp_path, outside)
 
 
 @pytest.mark.parametrize("model", ["../../etc", "/abs/../../x", "..", ".hidden", "a\x00b", "x" * 500])
