@@ -289,3 +289,42 @@ def test_sequential_runs_in_the_same_second_keep_their_files(tmp_path):
     third.close()
     fourth.save_results_aggregated(RESULTS, None)
     assert third.results_path != fourth.results_path and third.results_path.exists()
+
+
+def test_remote_output_path_through_fsspec(tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    staging = tmp_path / "staging"
+    with EvaluationTracker(output_path="memory://evals/run", staging_dir=str(staging), flush_every=2) as tracker:
+        tracker.general_config_tracker.log_experiment_args("hf", "pretrained=org/model", None, None, False)
+        tracker.save_results_samples("t1", [sample(0), sample(1)])
+        for i in range(5):
+            tracker.log_sample("t2", sample(i))
+        assert not fs.exists(f"/evals/run/org__model/{tracker.run_id}_samples_t2.jsonl")  # still streaming
+        tracker.save_results_aggregated(RESULTS, None, "20240501_000000")  # renames local and remote
+    folder = "/evals/run/org__model"
+    names = sorted(p.rsplit("/", 1)[-1] for p in fs.find(folder))
+    assert names == ["20240501_000000.json", "20240501_000000_results.json",
+                     "20240501_000000_samples_t1.jsonl", "20240501_000000_samples_t2.jsonl"]
+    for name in names[1:]:
+        local = staging / "org__model" / name
+        assert fs.cat_file(f"{folder}/{name}") == local.read_bytes()
+    assert tracker.output_path == "memory://evals/run"
+    fs.rm("/evals", recursive=True)
+
+
+def test_remote_upload_failure_keeps_the_staged_file(tmp_path):
+    tracker = EvaluationTracker(output_path="memory://evals/ro", staging_dir=str(tmp_path))
+    tracker.general_config_tracker.log_experiment_args("hf", "pretrained=org/model", None, None, False)
+
+    class Broken:  # a remote that refuses every write
+        def makedirs(self, *a, **k):
+            raise PermissionError("read-only bucket")
+
+    tracker._mirror.fs = Broken()
+    with pytest.raises(WriteError) as err:
+        tracker.save_results_samples("t1", [sample(0)])
+    assert "memory://evals/ro/org__model/" in str(err.value) and "read-only bucket" in str(err.value)
+    assert (tmp_path / "org__model").glob("*_samples_t1.jsonl")
+    assert len(list((tmp_path / "org__model").glob("*_samples_t1.jsonl"))) == 1

@@ -40,6 +40,7 @@ from evallog.atomic import atomic_write_bytes, fsync_dir, pid_alive, temp_path_f
 from evallog.encoding import encode_document, encode_line
 from evallog.errors import ConfigError, EvallogError, SerializationError, WriteError
 from evallog.formats import DEFAULT_REPO_NAME, TaskHasher, hash_string, model_name_from_args, transform_sample
+from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
 from evallog.naming import (
     FLAVORS,
     FORMAT_VERSION,
@@ -279,6 +280,7 @@ class EvaluationTracker:
         flush_every: int = 100,
         flush_interval: float = 2.0,
         fsync: bool = False,
+        staging_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if flavor not in FLAVORS:
             raise ConfigError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
@@ -287,6 +289,13 @@ class EvaluationTracker:
         self.flavor = flavor
         self.general_config_tracker = _CONFIG_TRACKERS[flavor]()
         self.output_path = os.fspath(output_path) if output_path is not None else None
+        # a URL output_path: write to a local staging folder, copy final files (mirror.py)
+        self._mirror: RemoteMirror | None = None
+        self._local_output = Path(self.output_path) if self.output_path else None
+        if self.output_path and is_remote(self.output_path):
+            staging = Path(staging_dir) if staging_dir else default_staging_dir(self.output_path)
+            self._mirror = RemoteMirror(self.output_path, staging)
+            self._local_output = staging
         self.push_results_to_hub = push_results_to_hub
         self.push_samples_to_hub = push_samples_to_hub
         self.public_repo = public_repo
@@ -373,8 +382,8 @@ class EvaluationTracker:
 
     def _json_stem(self) -> Path | None:
         """lm-eval's rule: an ``output_path`` ending in ``.json`` is a file stem."""
-        if self.flavor == "lm-eval" and self.output_path and Path(self.output_path).suffix == ".json":
-            return Path(self.output_path)
+        if self.flavor == "lm-eval" and self._local_output and self._local_output.suffix == ".json":
+            return self._local_output
         return None
 
     def _run_dir(self) -> Path:
@@ -383,7 +392,7 @@ class EvaluationTracker:
         stem = self._json_stem()
         if stem is not None:
             return stem.parent
-        return Path(self.output_path) / self._model_dir_name()
+        return self._local_output / self._model_dir_name()
 
     def _results_file_for(self, run_id: str) -> Path:
         stem = self._json_stem()
@@ -396,7 +405,7 @@ class EvaluationTracker:
 
     def _root(self) -> Path:
         stem = self._json_stem()
-        return stem.parent if stem is not None else Path(self.output_path or ".")
+        return stem.parent if stem is not None else (self._local_output or Path("."))
 
     # ------------------------------------------------------------------ claiming the run id
     def _manifest_dir(self) -> Path:
@@ -492,6 +501,11 @@ class EvaluationTracker:
                 del _CLAIMS[key]
         self._claimed = None
 
+    def _upload(self, path: Path, task: str | None = None) -> None:
+        """Copy a final file to the remote output folder (URL output paths only)."""
+        if self._mirror is not None:
+            self._mirror.put(path, task=task)
+
     def _write_manifest(self, status: str) -> None:
         if self._claimed is None:
             return
@@ -555,6 +569,8 @@ class EvaluationTracker:
                 os.replace(src, dst)
             except OSError as exc:
                 raise WriteError(f"could not rename {src.name} for the new run id: {exc.strerror or exc}", path=src) from exc
+            if self._mirror is not None:
+                self._mirror.move(src, dst)
         if self._results_path is not None:
             self._results_path = self._results_file_for(new_id)
         fsync_dir(self._run_dir())
@@ -595,6 +611,7 @@ class EvaluationTracker:
         with self._lock:
             self._results_path = path
             self._write_manifest("running")
+        self._upload(path)
         logger.info("Saved aggregated results to %s", path)
         return path
 
@@ -680,6 +697,7 @@ class EvaluationTracker:
             self._task_hashes[task_name] = hasher.hexdigest()
             self._task_counts[task_name] = hasher.count
             self._write_manifest("running")
+        self._upload(path, task=task_name)
         logger.info("Saved %d samples of %s to %s", hasher.count, task_name, path)
         return path
 
@@ -784,6 +802,7 @@ class EvaluationTracker:
             self._task_hashes[task_name] = stream.hasher.hexdigest()
             self._task_counts[task_name] = stream.count
             self._write_manifest("running")
+        self._upload(stream.final_path, task=task_name)
         return stream.final_path
 
     def logged_keys(self, task_name: str) -> set[tuple[Any, str]]:
@@ -905,6 +924,8 @@ class EvaluationTracker:
                 self._flusher.stop_event.set()
             if self._claimed is not None:
                 self._write_manifest("complete" if first_error is None else "failed")
+                if first_error is None:
+                    self._upload(self._manifest_dir() / f"{self._run_id}.json")
             self._closed = True
             if first_error is not None:
                 self._release_claim()
