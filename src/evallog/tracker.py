@@ -254,6 +254,10 @@ class EvaluationTracker:
         Streaming durability: streamed samples reach the file at least every
         ``flush_every`` samples or ``flush_interval`` seconds; ``fsync=True``
         also forces them to the device on every flush.
+    staging_dir
+        With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the
+        local folder where files are written before being copied to the remote
+        folder (default ``~/.cache/evallog/staging/<hash of the URL>``).
     """
 
     def __init__(
