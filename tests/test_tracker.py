@@ -301,12 +301,14 @@ def test_remote_output_path_through_fsspec(tmp_path):
         tracker.save_results_samples("t1", [sample(0), sample(1)])
         for i in range(5):
             tracker.log_sample("t2", sample(i))
+            tracker.log_sample("t3", sample(i))
         assert not fs.exists(f"/evals/run/org__model/{tracker.run_id}_samples_t2.jsonl")  # still streaming
+        tracker.close_task("t3")  # uploaded now, under the first run id
         tracker.save_results_aggregated(RESULTS, None, "20240501_000000")  # renames local and remote
     folder = "/evals/run/org__model"
     names = sorted(p.rsplit("/", 1)[-1] for p in fs.find(folder))
-    assert names == ["20240501_000000.json", "20240501_000000_results.json",
-                     "20240501_000000_samples_t1.jsonl", "20240501_000000_samples_t2.jsonl"]
+    assert names == ["20240501_000000.json", "20240501_000000_results.json", "20240501_000000_samples_t1.jsonl",
+                     "20240501_000000_samples_t2.jsonl", "20240501_000000_samples_t3.jsonl"]
     for name in names[1:]:
         local = staging / "org__model" / name
         assert fs.cat_file(f"{folder}/{name}") == local.read_bytes()

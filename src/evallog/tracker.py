@@ -563,8 +563,8 @@ class EvaluationTracker:
         for task, path in list(self._sample_paths.items()):
             target = self._samples_file_for(task, new_id)
             stream = self._streams.get(task)
-            if stream is not None:
-                stream.rename(target, target.with_name(target.name + IN_PROGRESS_SUFFIX))
+            if stream is not None and stream.rename(target, target.with_name(target.name + IN_PROGRESS_SUFFIX)):
+                pass  # still streaming: the open in-progress file was moved
             else:
                 moves.append((path, target))
             self._sample_paths[task] = target

@@ -130,15 +130,16 @@ class TaskStream:
             logger.warning("could not truncate %s after a failed write", self.partial_path)
         self._fh = open(self.partial_path, "ab")
 
-    def rename(self, final_path: Path, partial_path: Path) -> None:
-        """Move the files of this task (the run id changed)."""
+    def rename(self, final_path: Path, partial_path: Path) -> bool:
+        """Move the in-progress file (the run id changed); False if the task is closed
+        already, in which case the caller moves the final file."""
         with self.lock:
-            if not self.closed:
-                os.replace(self.partial_path, partial_path)  # the open handle follows the file
-                self.partial_path = partial_path
-            elif self.final_path.exists():
-                os.replace(self.final_path, final_path)
             self.final_path = final_path
+            if self.closed:
+                return False
+            os.replace(self.partial_path, partial_path)  # the open handle follows the file
+            self.partial_path = partial_path
+            return True
 
     def close(self) -> None:
         """Flush, fsync and rename the in-progress file to its final name."""
