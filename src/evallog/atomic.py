@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from evallog.errors import WriteError
 
-__all__ = ["atomic_write_bytes", "temp_path_for", "fsync_dir", "pid_alive"]
+__all__ = ["atomic_writer", "atomic_write_bytes", "temp_path_for", "fsync_dir", "pid_alive"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -37,26 +40,40 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True, task: str | None = None) -> None:
-    """Write ``data`` to ``path`` atomically; raise :class:`WriteError` naming the file."""
+@contextmanager
+def atomic_writer(path: Path, *, fsync: bool = True, task: str | None = None) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` atomically when the block ends.
+
+    If the block raises, the temporary file is removed, ``path`` is left as it
+    was, and the exception propagates (an :class:`OSError` as :class:`WriteError`
+    naming ``path``).
+    """
     path = Path(path)
     tmp = temp_path_for(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        with open(tmp, "wb", buffering=1 << 20) as fh:
+            yield fh
             fh.flush()
             if fsync:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise WriteError(f"could not write: {exc.strerror or exc}", path=path, task=task) from exc
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(f"could not write: {exc.strerror or exc}", path=path, task=task) from exc
+        raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True, task: str | None = None) -> None:
+    """Write ``data`` to ``path`` atomically; raise :class:`WriteError` naming the file."""
+    with atomic_writer(path, fsync=fsync, task=task) as fh:
+        fh.write(data)
 
 
 def pid_alive(pid: int) -> bool:

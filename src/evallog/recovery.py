@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from evallog.atomic import fsync_dir, pid_alive, temp_path_for
+from evallog.atomic import atomic_writer, fsync_dir, pid_alive, temp_path_for
 from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.formats import TaskHasher
@@ -142,24 +142,16 @@ def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[Inter
 def _rewrite_valid(src: Path, dst: Path) -> tuple[int, int]:
     """Copy the valid whole lines of ``src`` to ``dst`` atomically; (kept, dropped)."""
     kept = dropped = 0
-    tmp = temp_path_for(dst)
     try:
-        with open(tmp, "wb") as out:
+        with atomic_writer(dst) as out:
             for _, raw, record in _scan(src):
                 if record is None:
                     dropped += 1
                 else:
                     out.write(raw)
                     kept += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise RecoveryError(f"could not recover samples: {exc.strerror or exc}", path=src) from exc
+        raise RecoveryError(f"could not recover samples: {exc}", path=src) from exc
     return kept, dropped
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import errno
 import logging
 import os
 import threading
@@ -36,7 +35,7 @@ from typing import Any
 import orjson
 
 from evallog import __version__
-from evallog.atomic import atomic_write_bytes, fsync_dir, pid_alive, temp_path_for
+from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive, temp_path_for
 from evallog.encoding import encode_document, encode_line
 from evallog.errors import ConfigError, EvallogError, SerializationError, WriteError
 from evallog.formats import DEFAULT_REPO_NAME, TaskHasher, hash_string, model_name_from_args, transform_sample
@@ -673,28 +672,16 @@ class EvaluationTracker:
                     self.close_task(task_name)
                     return path
             stream.discard()
-        tmp = temp_path_for(path)
         hasher = TaskHasher(self.flavor)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb", buffering=1 << 20) as fh:
+            with atomic_writer(path, fsync=self.fsync, task=task_name) as fh:
                 for index, sample in enumerate(samples):
-                    line = self._encode_sample(sample, task_name, index)
-                    fh.write(line)
+                    fh.write(self._encode_sample(sample, task_name, index))
                     hasher.update(sample)
-                fh.flush()
-                if self.fsync:
-                    os.fsync(fh.fileno())
-            os.replace(tmp, path)
         except EvallogError as exc:
-            _unlink_quietly(tmp)
             if exc.path is None:
-                exc = type(exc)(exc.message, path=path, task=task_name, sample_index=exc.sample_index)
-                raise exc from None
+                raise type(exc)(exc.message, path=path, task=task_name, sample_index=exc.sample_index) from exc.__cause__
             raise
-        except OSError as exc:
-            _unlink_quietly(tmp)
-            raise WriteError(f"could not write samples: {exc.strerror or exc}", path=path, task=task_name) from exc
         with self._lock:
             self._streams.pop(task_name, None)
             self._sample_paths[task_name] = path
@@ -952,10 +939,3 @@ class EvaluationTracker:
         self._publish_on_close = False
         self.close()
 
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            logger.warning("could not remove temporary file %s: %s", path, exc)
