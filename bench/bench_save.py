@@ -210,6 +210,8 @@ def targets(results: dict, sizes: list[int]) -> list[str]:
 
 
 def environment(info: dict) -> str:
+    if "_env" in info:  # computed once per invocation (commits may land while it runs)
+        return info["_env"]
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -223,11 +225,12 @@ def environment(info: dict) -> str:
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         rev = "?"
-    return (
+    info["_env"] = (
         f"Python {info['python']}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}; "
         f"lm_eval {v['lm_eval']}, lmms_eval {v['lmms_eval']}, evallog {v['evallog']} (git {rev}), "
         f"orjson {v['orjson']}, numpy {v['numpy']}, datasets {v['datasets']}, huggingface_hub {v['huggingface_hub']}"
     )
+    return info["_env"]
 
 
 def write_readme(block: str) -> None:
