@@ -41,11 +41,19 @@ def sanitize_list(sub: Any) -> Any:
     return str(sub)
 
 
+_GEN_ARGS = [f"gen_args_{i}" for i in range(64)]
+_ARG = [f"arg_{j}" for j in range(16)]
+
+
 def _lmeval_arguments(arguments: Any) -> dict[str, dict[str, Any]]:
-    return {
-        f"gen_args_{i}": {f"arg_{j}": value for j, value in enumerate(args)}
-        for i, args in enumerate(arguments)
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for i, args in enumerate(arguments):
+        gen = _GEN_ARGS[i] if i < 64 else f"gen_args_{i}"
+        if len(args) <= 16:
+            out[gen] = dict(zip(_ARG, args))
+        else:
+            out[gen] = {f"arg_{j}": value for j, value in enumerate(args)}
+    return out
 
 
 def _transform_lmeval(sample: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,12 @@ Three rules, applied to any JSON-like value:
 3. anything that looks like a known token (``hf_...``, ``sk-...``,
    ``AKIA...``, ``ghp_...``, ...) is replaced wherever it appears.
 
-Redaction returns a new value and never modifies its input. For samples,
-:func:`line_may_need_redaction` is a cheap pre-check on the encoded bytes so
-that the hot path pays one regular-expression scan per line.
+Redaction returns a new value and never modifies its input. Results files
+are redacted in full. For samples, :func:`record_needs_redaction` is a fast
+walk that decides whether :func:`redact` is needed: every key is checked, but
+only strings up to :data:`SAMPLE_STRING_LIMIT` characters are searched for
+token values (longer strings are prompts, generations and media), so that the
+hot path pays a few microseconds a sample.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["REDACTED", "is_credential_key", "redact", "redact_text", "line_may_need_redaction"]
+__all__ = ["REDACTED", "is_credential_key", "redact", "redact_text", "record_needs_redaction"]
 
 REDACTED = "[REDACTED]"
 
@@ -53,6 +56,9 @@ _TOKEN_VALUE = (
     r")"
 )
 _TOKEN_RE = re.compile(_TOKEN_VALUE)
+# the same tokens without the leading look-behind, so that the regex engine can skip
+# ahead to the prefixes' first characters (a fast pre-check; _TOKEN_RE decides)
+_TOKEN_PREFIX_RE = re.compile(_TOKEN_VALUE.replace("(?<![A-Za-z0-9])", "", 1))
 
 # candidate ``word = value`` / ``word: value`` pairs inside strings (model_args, metadata,
 # command lines); whether ``word`` names a credential is decided by is_credential_key
@@ -61,14 +67,7 @@ _KV_RE = re.compile(
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^,\s;&]+)"
 )
 
-# pre-check on an encoded JSON line: its keys, its ``word=`` pieces, and token-looking values
-_JSON_KEY_RE = re.compile(rb'"([^"\\]{1,64})"\s*:')
-_ASSIGN_RE = re.compile(rb"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*[=:]")
-_TOKEN_BYTES_RE = re.compile(_TOKEN_VALUE.encode())
 _KEY_CACHE: dict[str, bool] = {}
-# substrings (lowercase) without which no credential key / token value can be present
-_KEY_HINTS = re.compile(rb"key|secret|pass|credential|auth|bearer|token")
-_VALUE_HINTS = re.compile(rb"hf_|sk-|akia|asia|gh[pousr]_|github_pat_|aiza|xox|glpat-")
 
 
 def _normalize_key(key: str) -> str:
@@ -142,18 +141,72 @@ def _redact_all_strings(value: Any) -> Any:
     return value
 
 
-def line_may_need_redaction(line: bytes) -> bool:
-    """Cheap test on an encoded JSON line; False means :func:`redact` would change nothing."""
-    low = line.lower()
-    if b"token_counts" in low:  # lmms-eval's per-sample key: not a credential
-        low = low.replace(b"token_counts", b"")
-    if _KEY_HINTS.search(low):
-        for raw in _JSON_KEY_RE.findall(line):
-            if is_credential_key(raw.decode("utf-8", "replace")):
-                return True
-        for raw in _ASSIGN_RE.findall(line):
-            if is_credential_key(raw.decode("ascii")):
-                return True
-    if _VALUE_HINTS.search(low):
-        return _TOKEN_BYTES_RE.search(line) is not None
+# strings longer than this in samples are texts (prompts, generations, base64 media):
+# only credential-named keys, ``key=value`` pieces and token-looking values in shorter
+# strings are looked for there, so that the check costs a few microseconds a sample
+SAMPLE_STRING_LIMIT = 512
+_HARNESS_KEYS = frozenset(
+    {"doc_id", "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash", "token_counts"}
+)
+_ASSIGN_STR_RE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*=")
+
+
+def _string_may_hold_secret(value: str) -> bool:
+    # every token pattern has "_" or "-", or starts with AKIA / ASIA / AIza
+    if ("_" in value or "-" in value or "AKIA" in value or "ASIA" in value or "AIza" in value) and (
+        _TOKEN_PREFIX_RE.search(value) and _TOKEN_RE.search(value)
+    ):
+        return True
+    if "=" in value:
+        return any(is_credential_key(word) for word in _ASSIGN_STR_RE.findall(value))
+    return False
+
+
+def record_needs_redaction(record: Any) -> bool:
+    """Whether :func:`redact` could change a sample record (a fast walk over its structure).
+
+    Every mapping key is checked (credential names, cached); strings of up to
+    :data:`SAMPLE_STRING_LIMIT` characters are searched for token-looking
+    values and ``key=value`` credentials. Longer strings are texts and are not
+    searched: results files, by contrast, are redacted in full.
+    """
+    cache = _KEY_CACHE
+    limit = SAMPLE_STRING_LIMIT
+    if type(record) is dict:
+        # the harness's own bookkeeping (responses as number strings, hashes) holds no secrets
+        stack = [v for k, v in record.items() if k not in _HARNESS_KEYS]
+        stack.append({k: None for k in record})  # the top-level keys themselves
+    else:
+        stack = [record]
+    seen: set[int] = set()  # the same prompt string often stands in several requests
+    while stack:
+        obj = stack.pop()
+        kind = type(obj)
+        if kind is str:
+            if len(obj) <= limit and id(obj) not in seen:
+                seen.add(id(obj))
+                if _string_may_hold_secret(obj):
+                    return True
+            continue
+        if kind is dict:
+            for key in obj:
+                flagged = cache.get(key)
+                if flagged is None:
+                    flagged = is_credential_key(key)
+                if flagged:
+                    return True
+            values = obj.values()
+        elif kind is list or kind is tuple:
+            values = obj
+        else:
+            continue
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if len(value) <= limit and id(value) not in seen:
+                    seen.add(id(value))
+                    if _string_may_hold_secret(value):
+                        return True
+            elif kind is dict or kind is list or kind is tuple:
+                stack.append(value)
     return False

@@ -49,7 +49,7 @@ from evallog.naming import (
     samples_filename,
 )
 from evallog.paths import ensure_inside, model_dir_name, safe_task_component
-from evallog.redact import line_may_need_redaction, redact
+from evallog.redact import record_needs_redaction, redact
 from evallog.writer import TaskStream
 
 __all__ = ["EvaluationTracker", "GeneralConfigTracker", "LMEvalGeneralConfigTracker"]
@@ -638,9 +638,9 @@ class EvaluationTracker:
     def _encode_sample(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
         try:
             record = transform_sample(self.flavor, sample)
+            if self.redact_secrets and record_needs_redaction(record):
+                record = redact(record)
             line = encode_line(record, allow_nan=not self.strict_json)
-            if self.redact_secrets and line_may_need_redaction(line):
-                line = encode_line(redact(record), allow_nan=not self.strict_json)
         except SerializationError as exc:
             raise SerializationError(exc.message, task=task, sample_index=index) from exc.__cause__
         except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
