@@ -29,15 +29,15 @@ def hash_string(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
+
+
 def sanitize_list(sub: Any) -> Any:
     """The anchors' ``sanitize_list``: keep list/tuple nesting, every leaf becomes ``str(leaf)``."""
-    cls = type(sub)
-    if cls is str:
-        return sub
-    if cls is list or (cls is not tuple and isinstance(sub, list)):
-        return [item if type(item) is str else sanitize_list(item) for item in sub]
-    if cls is tuple or isinstance(sub, tuple):
-        return tuple([item if type(item) is str else sanitize_list(item) for item in sub])
+    if isinstance(sub, list):
+        return [str(item) if type(item) in _LEAF_TYPES else sanitize_list(item) for item in sub]
+    if isinstance(sub, tuple):
+        return tuple([str(item) if type(item) in _LEAF_TYPES else sanitize_list(item) for item in sub])
     return str(sub)
 
 

@@ -56,9 +56,6 @@ _TOKEN_VALUE = (
     r")"
 )
 _TOKEN_RE = re.compile(_TOKEN_VALUE)
-# the same tokens without the leading look-behind, so that the regex engine can skip
-# ahead to the prefixes' first characters (a fast pre-check; _TOKEN_RE decides)
-_TOKEN_PREFIX_RE = re.compile(_TOKEN_VALUE.replace("(?<![A-Za-z0-9])", "", 1))
 
 # candidate ``word = value`` / ``word: value`` pairs inside strings (model_args, metadata,
 # command lines); whether ``word`` names a credential is decided by is_credential_key
@@ -148,65 +145,98 @@ SAMPLE_STRING_LIMIT = 512
 _HARNESS_KEYS = frozenset(
     {"doc_id", "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash", "token_counts"}
 )
-_ASSIGN_STR_RE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*=")
+_PLAN_CACHE: dict[tuple[tuple[Any, ...], bool], tuple[bool, tuple[Any, ...]]] = {}
+# the literal starts of the _TOKEN_VALUE alternatives, and words every credential key contains
+_TOKEN_PREFIXES_ALWAYS = ("AKIA", "ASIA", "AIza")
+_TOKEN_PREFIXES_UNDERSCORE = ("hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+_TOKEN_PREFIXES_DASH = ("sk-", "xox", "glpat-")
+_KEY_HINTS = ("key", "token", "secret", "pass", "auth", "bearer", "credential")
+# the word just before an "=" (searched in a window ending at the "=")
+_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*\Z")
+
+
+def _has_token(text: str) -> bool:
+    """A token-looking value in ``text``: substring search for each literal prefix, then
+    the full pattern at the few places found (much faster than scanning with the regex)."""
+    prefixes = _TOKEN_PREFIXES_ALWAYS
+    if "_" in text:
+        prefixes += _TOKEN_PREFIXES_UNDERSCORE
+    if "-" in text:
+        prefixes += _TOKEN_PREFIXES_DASH
+    for prefix in prefixes:
+        i = text.find(prefix)
+        while i != -1:
+            if _TOKEN_RE.match(text, i):
+                return True
+            i = text.find(prefix, i + 1)
+    return False
+
+
+def _has_credential_assignment(text: str) -> bool:
+    low = text.lower()
+    if not any(hint in low for hint in _KEY_HINTS):
+        return False
+    i = text.find("=")
+    while i != -1:
+        m = _WORD_BEFORE.search(text, max(0, i - 80), i)
+        if m is not None and is_credential_key(m[1]):
+            return True
+        i = text.find("=", i + 1)
+    return False
 
 
 def _string_may_hold_secret(value: str) -> bool:
-    # every token pattern has "_" or "-", or starts with AKIA / ASIA / AIza
-    if ("_" in value or "-" in value or "AKIA" in value or "ASIA" in value or "AIza" in value) and (
-        _TOKEN_PREFIX_RE.search(value) and _TOKEN_RE.search(value)
-    ):
-        return True
-    if "=" in value:
-        return any(is_credential_key(word) for word in _ASSIGN_STR_RE.findall(value))
-    return False
+    return _has_token(value) or ("=" in value and _has_credential_assignment(value))
+
+
+def _walk_plan(keys: tuple[Any, ...], top: bool) -> tuple[bool, tuple[Any, ...]]:
+    """(some key names a credential, the keys whose values must be walked) for a key set."""
+    plan = _PLAN_CACHE.get((keys, top))
+    if plan is None:
+        flagged = any(is_credential_key(k) for k in keys)
+        walk = tuple(k for k in keys if not (top and k in _HARNESS_KEYS))
+        plan = (flagged, walk)
+        if len(_PLAN_CACHE) > 10_000:
+            _PLAN_CACHE.clear()
+        _PLAN_CACHE[(keys, top)] = plan
+    return plan
 
 
 def record_needs_redaction(record: Any) -> bool:
     """Whether :func:`redact` could change a sample record (a fast walk over its structure).
 
-    Every mapping key is checked (credential names, cached); strings of up to
+    Every mapping key is checked (credential names; the verdict is cached per
+    key set, since the records of a task share their keys); strings of up to
     :data:`SAMPLE_STRING_LIMIT` characters are searched for token-looking
     values and ``key=value`` credentials. Longer strings are texts and are not
-    searched: results files, by contrast, are redacted in full.
+    searched: results files, by contrast, are redacted in full. The
+    harness's own bookkeeping (``resps`` as number strings, hashes,
+    ``token_counts``) is not searched.
     """
-    cache = _KEY_CACHE
     limit = SAMPLE_STRING_LIMIT
-    if type(record) is dict:
-        # the harness's own bookkeeping (responses as number strings, hashes) holds no secrets
-        stack = [v for k, v in record.items() if k not in _HARNESS_KEYS]
-        stack.append({k: None for k in record})  # the top-level keys themselves
-    else:
-        stack = [record]
-    seen: set[int] = set()  # the same prompt string often stands in several requests
+    stack = [record]
+    top = True
+    short: list[str] = []  # searched together, in one pass
     while stack:
         obj = stack.pop()
         kind = type(obj)
-        if kind is str:
-            if len(obj) <= limit and id(obj) not in seen:
-                seen.add(id(obj))
-                if _string_may_hold_secret(obj):
-                    return True
-            continue
         if kind is dict:
-            for key in obj:
-                flagged = cache.get(key)
-                if flagged is None:
-                    flagged = is_credential_key(key)
-                if flagged:
-                    return True
-            values = obj.values()
+            flagged, walk = _walk_plan(tuple(obj), top)
+            if flagged:
+                return True
+            values: Any = [obj[k] for k in walk]
         elif kind is list or kind is tuple:
             values = obj
+        elif kind is str:
+            values = (obj,)
         else:
             continue
+        top = False
         for value in values:
             kind = type(value)
             if kind is str:
-                if len(value) <= limit and id(value) not in seen:
-                    seen.add(id(value))
-                    if _string_may_hold_secret(value):
-                        return True
+                if 6 < len(value) <= limit:
+                    short.append(value)
             elif kind is dict or kind is list or kind is tuple:
                 stack.append(value)
-    return False
+    return bool(short) and _string_may_hold_secret("\n".join(short))
