@@ -141,11 +141,11 @@ def _redact_all_strings(value: Any) -> Any:
 # strings longer than this in samples are texts (prompts, generations, base64 media):
 # only credential-named keys, ``key=value`` pieces and token-looking values in shorter
 # strings are looked for there, so that the check costs a few microseconds a sample
-SAMPLE_STRING_LIMIT = 512
+SAMPLE_STRING_LIMIT = 256
 _HARNESS_KEYS = frozenset(
     {"doc_id", "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash", "token_counts"}
 )
-_PLAN_CACHE: dict[tuple[tuple[Any, ...], bool], tuple[bool, tuple[Any, ...]]] = {}
+_SAFE_KEYS: set[Any] = set()
 # the literal starts of the _TOKEN_VALUE alternatives, and words every credential key contains
 _TOKEN_PREFIXES_ALWAYS = ("AKIA", "ASIA", "AIza")
 _TOKEN_PREFIXES_UNDERSCORE = ("hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
@@ -189,54 +189,51 @@ def _string_may_hold_secret(value: str) -> bool:
     return _has_token(value) or ("=" in value and _has_credential_assignment(value))
 
 
-def _walk_plan(keys: tuple[Any, ...], top: bool) -> tuple[bool, tuple[Any, ...]]:
-    """(some key names a credential, the keys whose values must be walked) for a key set."""
-    plan = _PLAN_CACHE.get((keys, top))
-    if plan is None:
-        flagged = any(is_credential_key(k) for k in keys)
-        walk = tuple(k for k in keys if not (top and k in _HARNESS_KEYS))
-        plan = (flagged, walk)
-        if len(_PLAN_CACHE) > 10_000:
-            _PLAN_CACHE.clear()
-        _PLAN_CACHE[(keys, top)] = plan
-    return plan
+def _keys_flagged(keys: Any) -> bool:
+    """Whether any of ``keys`` names a credential; keys found safe are remembered."""
+    if keys <= _SAFE_KEYS:  # a C-level subset test: the common case
+        return False
+    for key in keys:
+        if key not in _SAFE_KEYS:
+            if is_credential_key(key):
+                return True
+            if len(_SAFE_KEYS) < 100_000 and isinstance(key, str):
+                _SAFE_KEYS.add(key)
+    return False
 
 
 def record_needs_redaction(record: Any) -> bool:
     """Whether :func:`redact` could change a sample record (a fast walk over its structure).
 
-    Every mapping key is checked (credential names; the verdict is cached per
-    key set, since the records of a task share their keys); strings of up to
-    :data:`SAMPLE_STRING_LIMIT` characters are searched for token-looking
-    values and ``key=value`` credentials. Longer strings are texts and are not
-    searched: results files, by contrast, are redacted in full. The
-    harness's own bookkeeping (``resps`` as number strings, hashes,
-    ``token_counts``) is not searched.
+    Every mapping key is checked (credential names; keys found safe are
+    remembered); strings of up to :data:`SAMPLE_STRING_LIMIT` characters are
+    searched for token-looking values and ``key=value`` credentials. Longer
+    strings are texts and are not searched: results files, by contrast, are
+    redacted in full. The harness's own bookkeeping at the top level
+    (``resps`` as number strings, hashes, ``token_counts``) is not searched.
     """
     limit = SAMPLE_STRING_LIMIT
-    stack = [record]
-    top = True
     short: list[str] = []  # searched together, in one pass
-    while stack:
-        obj = stack.pop()
-        kind = type(obj)
-        if kind is dict:
-            flagged, walk = _walk_plan(tuple(obj), top)
-            if flagged:
-                return True
-            values: Any = [obj[k] for k in walk]
-        elif kind is list or kind is tuple:
-            values = obj
-        elif kind is str:
-            values = (obj,)
-        else:
-            continue
-        top = False
+    stack: list[Any] = []
+    if type(record) is dict:
+        if _keys_flagged(record.keys()):
+            return True
+        values: Any = [v for k, v in record.items() if k not in _HARNESS_KEYS]
+    else:
+        values = (record,)
+    while True:
         for value in values:
             kind = type(value)
             if kind is str:
                 if 6 < len(value) <= limit:
                     short.append(value)
-            elif kind is dict or kind is list or kind is tuple:
+            elif kind is dict:
+                if _keys_flagged(value.keys()):
+                    return True
+                stack.append(value.values())
+            elif kind is list or kind is tuple:
                 stack.append(value)
+        if not stack:
+            break
+        values = stack.pop()
     return bool(short) and _string_may_hold_secret("\n".join(short))

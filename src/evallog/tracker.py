@@ -638,7 +638,9 @@ class EvaluationTracker:
     def _encode_sample(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
         try:
             record = transform_sample(self.flavor, sample)
-            if self.redact_secrets and record_needs_redaction(record):
+            # lm-eval records hold what the caller's sample holds, whose arguments (tuples,
+            # not dicts) are quicker to walk; lmms-eval records hold less (no doc, no arguments)
+            if self.redact_secrets and record_needs_redaction(sample if self.flavor == "lm-eval" else record):
                 record = redact(record)
             line = encode_line(record, allow_nan=not self.strict_json)
         except SerializationError as exc:
