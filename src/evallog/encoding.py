@@ -44,6 +44,7 @@ __all__ = [
     "to_plain",
     "describe_bytes",
     "decode",
+    "LINE_OPTIONS",
     "MAX_ARRAY_ELEMENTS",
 ]
 
@@ -52,7 +53,7 @@ __all__ = [
 MAX_ARRAY_ELEMENTS = 4096
 
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
-_LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 _DOC_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
 
 
@@ -228,7 +229,7 @@ def _encode(obj: Any, *, options: int, indent: int | None, allow_nan: bool, what
 
 def encode_line(record: Any, *, allow_nan: bool = False) -> bytes:
     """One compact JSON line (with the trailing newline) for a samples file."""
-    return _encode(record, options=_LINE_OPTIONS, indent=None, allow_nan=allow_nan, what="sample")
+    return _encode(record, options=LINE_OPTIONS, indent=None, allow_nan=allow_nan, what="sample")
 
 
 def encode_document(document: Any, *, allow_nan: bool = False) -> bytes:

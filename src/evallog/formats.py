@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "transform_sample",
+    "TRANSFORMS",
     "TaskHasher",
     "task_hash",
     "model_name_from_args",
@@ -96,11 +97,12 @@ def _transform_lmms(sample: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+TRANSFORMS = {"lm-eval": _transform_lmeval, "lmms-eval": _transform_lmms}
+
+
 def transform_sample(flavor: str, sample: Mapping[str, Any]) -> dict[str, Any]:
     """The record the flavor writes for one sample; ``sample`` is not modified."""
-    if flavor == "lm-eval":
-        return _transform_lmeval(sample)
-    return _transform_lmms(sample)
+    return TRANSFORMS.get(flavor, _transform_lmms)(sample)
 
 
 class TaskHasher:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import gc
 import logging
 import os
 import threading
@@ -36,9 +37,9 @@ import orjson
 
 from evallog import __version__
 from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive, temp_path_for
-from evallog.encoding import encode_document, encode_line
+from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
 from evallog.errors import ConfigError, EvallogError, SerializationError, WriteError
-from evallog.formats import DEFAULT_REPO_NAME, TaskHasher, hash_string, model_name_from_args, transform_sample
+from evallog.formats import DEFAULT_REPO_NAME, TRANSFORMS, TaskHasher, hash_string, model_name_from_args
 from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
 from evallog.naming import (
     FLAVORS,
@@ -290,6 +291,7 @@ class EvaluationTracker:
         if flush_every < 1 or flush_interval <= 0:
             raise ConfigError("flush_every must be >= 1 and flush_interval > 0")
         self.flavor = flavor
+        self._transform = TRANSFORMS[flavor]
         self.general_config_tracker = _CONFIG_TRACKERS[flavor]()
         self.output_path = os.fspath(output_path) if output_path is not None else None
         # a URL output_path: write to a local staging folder, copy final files (mirror.py)
@@ -636,18 +638,24 @@ class EvaluationTracker:
 
     # ------------------------------------------------------------------ samples, batch
     def _encode_sample(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
+        """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
         try:
-            record = transform_sample(self.flavor, sample)
+            record = self._transform(sample)
             # lm-eval records hold what the caller's sample holds, whose arguments (tuples,
             # not dicts) are quicker to walk; lmms-eval records hold less (no doc, no arguments)
             if self.redact_secrets and record_needs_redaction(sample if self.flavor == "lm-eval" else record):
                 record = redact(record)
-            line = encode_line(record, allow_nan=not self.strict_json)
-        except SerializationError as exc:
-            raise SerializationError(exc.message, task=task, sample_index=index) from exc.__cause__
         except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
             raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
-        return line
+        if self.strict_json:
+            try:
+                return orjson.dumps(record, default=json_default, option=LINE_OPTIONS)
+            except (orjson.JSONEncodeError, TypeError):
+                pass  # a value orjson refuses: the slow path below decides
+        try:
+            return encode_line(record, allow_nan=not self.strict_json)
+        except SerializationError as exc:
+            raise SerializationError(exc.message, task=task, sample_index=index) from exc.__cause__
 
     def save_results_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> Path | None:
         """Write the samples file of ``task_name`` (atomically, replacing any earlier one).
@@ -675,6 +683,10 @@ class EvaluationTracker:
                     return path
             stream.discard()
         hasher = TaskHasher(self.flavor)
+        # the loop allocates only short-lived, acyclic objects: keep the cyclic collector
+        # from walking the caller's (possibly huge) sample graph over and over meanwhile
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             with atomic_writer(path, fsync=self.fsync, task=task_name) as fh:
                 for index, sample in enumerate(samples):
@@ -684,6 +696,9 @@ class EvaluationTracker:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task_name, sample_index=exc.sample_index) from exc.__cause__
             raise
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         with self._lock:
             self._streams.pop(task_name, None)
             self._sample_paths[task_name] = path
