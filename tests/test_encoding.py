@@ -156,3 +156,26 @@ def test_encoding_does_not_import_numpy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _anchor_sanitize_list(sub):  # lm-eval 0.4.13 / lmms-eval 0.7.3 utils.sanitize_list
+    if isinstance(sub, list):
+        return [_anchor_sanitize_list(item) for item in sub]
+    if isinstance(sub, tuple):
+        return tuple(_anchor_sanitize_list(item) for item in sub)
+    return str(sub)
+
+
+nested = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.lists(children, max_size=4).map(tuple),
+    max_leaves=20,
+)
+
+
+@given(nested)
+def test_sanitize_list_matches_the_anchors(value):
+    from evallog.formats import sanitize_list
+
+    assert sanitize_list(value) == _anchor_sanitize_list(value)
+    assert type(sanitize_list(value)) is type(_anchor_sanitize_list(value))
