@@ -923,7 +923,9 @@ class EvaluationTracker:
             if self._closed:
                 return
             first_error: BaseException | None = None
-            for task in list(self._streams):
+            for task, stream in list(self._streams.items()):
+                if stream.closed:
+                    continue
                 try:
                     self.close_task(task)
                 except EvallogError as exc:
