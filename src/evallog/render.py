@@ -312,9 +312,10 @@ def _render_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(headers)
+    # NUL cannot be written by Python 3.10's csv module: it becomes U+FFFD
+    writer.writerow([str(h).replace("\x00", "\ufffd") for h in headers])
     for row in rows:
-        writer.writerow([format_cell(v, "csv") for v in row])
+        writer.writerow([format_cell(v, "csv").replace("\x00", "\ufffd") for v in row])
     return buf.getvalue()
 
 
