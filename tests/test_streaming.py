@@ -226,3 +226,9 @@ def test_resume_continues_run_and_reports_logged_keys(tmp_path):
     expected = task_hash("lm-eval", [json.loads(x) for x in lines])
     assert json.loads(results.read_text())["task_hashes"]["gen"] == expected
     assert run_id in tracker.sample_paths["gen"].name
+
+
+def test_batch_save_accepts_a_generator(tmp_path):
+    tracker = make(tmp_path)
+    path = tracker.save_results_samples("t", (sample(i) for i in range(50)))
+    assert [json.loads(x)["doc_id"] for x in path.read_text().splitlines()] == list(range(50))

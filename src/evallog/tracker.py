@@ -660,7 +660,8 @@ class EvaluationTracker:
     def save_results_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> Path | None:
         """Write the samples file of ``task_name`` (atomically, replacing any earlier one).
 
-        The samples are not modified. If the task was streamed with
+        ``samples`` may be any iterable (a generator keeps memory bounded); they
+        are not modified. If the task was streamed with
         :meth:`log_sample`, the streamed file is replaced by these samples
         (unless they are the same samples, in which case the stream is simply
         closed): lines are never duplicated.
@@ -671,9 +672,9 @@ class EvaluationTracker:
         self._ensure_claimed()
         path = self._samples_file_for(task_name, self._run_id)
         ensure_inside(self._root(), path, task=task_name)
-        samples = samples if isinstance(samples, (list, tuple)) else list(samples)
         stream = self._streams.get(task_name)
         if stream is not None and not stream.closed:
+            samples = samples if isinstance(samples, (list, tuple)) else list(samples)
             if stream.count == len(samples):
                 hasher = TaskHasher(self.flavor)
                 for sample in samples:
