@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -47,11 +48,14 @@ def _trial(tmp_path: Path, seed: int) -> None:
     out = tmp_path / f"trial{seed}"
     rng = random.Random(seed)
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(out)], stdout=subprocess.PIPE, text=True)
-    first = proc.stdout.readline()  # the child is streaming now, however slow its start was
+    lines: list[str] = [proc.stdout.readline()]  # the child is streaming now, however slow its start
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()  # keep the pipe drained so the child never blocks on its reports
     time.sleep(rng.random() * 1.5)  # a random moment of the streaming
     os.kill(proc.pid, signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=30)
-    reported = first + rest
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
+    reported = "".join(lines)
     assert proc.returncode == -signal.SIGKILL
     logged: dict[str, int] = {}
     flushed: dict[str, int] = {}
