@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from evallog.atomic import atomic_writer, fsync_dir, pid_alive, temp_path_for
+from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive
 from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.formats import TaskHasher
@@ -97,20 +97,6 @@ def iter_valid_records(path: Path) -> Iterator[dict[str, Any]]:
     for _, _, record in _scan(path):
         if record is not None:
             yield record
-
-
-def _lock_owner_alive(folder: Path, run_id: str) -> bool:
-    lock = folder / MANIFEST_DIR / f"{run_id}.lock"
-    try:
-        pid = int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        from evallog.tracker import _CLAIMS
-
-        holder = _CLAIMS.get((str(folder.resolve()), run_id))
-        return holder is not None and not holder._closed
-    return pid_alive(pid)
 
 
 def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[InterruptedRun]:
@@ -208,9 +194,7 @@ def _mark_manifest(folder: Path, run_id: str, status: str) -> None:
         return
     data["status"] = status
     data["streaming"] = []
-    tmp = temp_path_for(manifest)
-    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, manifest)
+    atomic_write_bytes(manifest, orjson.dumps(data, option=orjson.OPT_INDENT_2), fsync=False)
 
 
 def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> RecoveryReport:
@@ -221,6 +205,8 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
     is still alive are skipped unless ``force``. Stale temporary files of
     atomic writes are removed. Returns a :class:`RecoveryReport`.
     """
+    from evallog.tracker import run_lock_held
+
     root = Path(output_dir)
     if not root.is_dir():
         raise RecoveryError("not a folder", path=root)
@@ -230,7 +216,7 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
             continue
         _remove_stale_temp_files(folder, report)
         for run in find_interrupted_runs(folder):
-            live = _lock_owner_alive(folder, run.run_id)
+            live = run_lock_held(folder, run.run_id)
             for task, partial in sorted(run.partial_files.items()):
                 final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
                 if live and not force:

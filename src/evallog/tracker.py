@@ -189,6 +189,20 @@ def _flush_all_at_exit() -> None:
 atexit.register(_flush_all_at_exit)
 
 
+def run_lock_held(folder: Path, run_id: str) -> bool:
+    """Whether a live tracker (this process's, or a running process's) owns ``run_id`` in ``folder``."""
+    lock = folder / MANIFEST_DIR / f"{run_id}.lock"
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        with _CLAIMS_LOCK:
+            holder = _CLAIMS.get((str(folder.resolve()), run_id))
+        return holder is not None and not holder._closed
+    return pid_alive(pid)
+
+
 def _create_lock(lock: Path) -> bool:
     """Create ``lock`` holding our pid, atomically (content included); False if it exists."""
     tmp = temp_path_for(lock)
@@ -466,7 +480,7 @@ class EvaluationTracker:
             try:
                 lock.parent.mkdir(parents=True, exist_ok=True)
                 created = _create_lock(lock)
-                if not created and self._lock_is_stale(lock, holder):
+                if not created and not run_lock_held(folder, run_id):
                     try:
                         lock.unlink()
                     except FileNotFoundError:
@@ -481,16 +495,6 @@ class EvaluationTracker:
             self._claimed = (folder, run_id)
             _CLAIMS[key] = self
             return True
-
-    @staticmethod
-    def _lock_is_stale(lock: Path, holder: EvaluationTracker | None) -> bool:
-        try:
-            pid = int(lock.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return True
-        if pid == os.getpid():
-            return holder is None or holder._closed
-        return not pid_alive(pid)
 
     def _release_claim(self) -> None:
         if self._claimed is None:

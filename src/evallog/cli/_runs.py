@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-FORMATS = ("markdown", "latex", "csv", "html", "json")
+from evallog.render import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

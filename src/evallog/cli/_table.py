@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-FORMATS = ("markdown", "latex", "csv", "html", "json")
+from evallog.render import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
