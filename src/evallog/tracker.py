@@ -50,6 +50,7 @@ from evallog.naming import (
     samples_filename,
 )
 from evallog.paths import ensure_inside, model_dir_name, safe_task_component
+from evallog.ranks import detect_rank
 from evallog.redact import record_needs_redaction, redact
 from evallog.writer import TaskStream
 
@@ -170,6 +171,14 @@ _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
 
 def _flush_all_at_exit() -> None:
     for tracker in list(_LIVE):
+        if tracker._dist is not None and not tracker._closed:
+            # a rank of a multi-process run: finish its shards so that the run can be merged
+            tracker._publish_on_close = False
+            try:
+                tracker.close()
+            except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
+                logger.exception("could not finish this rank's samples at exit")
+            continue
         try:
             tracker.flush()
         except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
@@ -230,7 +239,7 @@ class _Flusher(threading.Thread):
             tracker = self._tracker()
             if tracker is None:
                 return
-            for stream in list(tracker._streams.values()):
+            for stream in tracker._all_streams():
                 try:
                     stream.flush(only_if_due=True)
                 except WriteError as exc:
@@ -272,6 +281,15 @@ class EvaluationTracker:
         With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the
         local folder where files are written before being copied to the remote
         folder (default ``~/.cache/evallog/staging/<hash of the URL>``).
+    rank, world_size
+        This process's place in a data-parallel group (default: what
+        ``torch.distributed`` or the launcher's environment says, else 0 of 1).
+        With ``world_size > 1`` every rank streams its samples into its own
+        shard and the shards are merged into the usual files
+        (:mod:`evallog.distributed`); rank 0 writes the results.
+    rank_timeout
+        Seconds rank 0 waits for the other ranks (run id, merges) through the
+        file system before leaving the rest to ``evallog recover``.
     """
 
     def __init__(
@@ -299,6 +317,9 @@ class EvaluationTracker:
         flush_interval: float = 2.0,
         fsync: bool = False,
         staging_dir: str | os.PathLike[str] | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+        rank_timeout: float = 600.0,
     ) -> None:
         if flavor not in FLAVORS:
             raise ConfigError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
@@ -328,6 +349,9 @@ class EvaluationTracker:
         self.flush_interval = flush_interval
         self.fsync = fsync
         self._timezone = timezone
+        self.rank_info = detect_rank(rank, world_size)
+        if run_id is None and self.rank_info.distributed:
+            run_id = os.environ.get("EVALLOG_RUN_ID") or None
         self._explicit_run_id = run_id is not None
         self._run_id = run_id.replace(":", "-") if run_id else _new_run_id(flavor, timezone)
         self._lock = threading.RLock()
@@ -342,6 +366,11 @@ class EvaluationTracker:
         self._closed = False
         self._pushed_state: object = None
         self._resumed = False
+        self._dist: Any = None  # evallog.distributed.DistributedRun when world_size > 1
+        if self.rank_info.distributed:
+            from evallog.distributed import DistributedRun
+
+            self._dist = DistributedRun(self, self.rank_info, rank_timeout, agreed_id=self._explicit_run_id)
 
         # --- Hugging Face Hub settings (formats.md §2.2-2.3) -------------------------
         # No push flag: repo names only, no network. A push flag: the token and the
@@ -433,6 +462,8 @@ class EvaluationTracker:
     def _ensure_claimed(self) -> Path:
         """Create the run folder and take the run id for this tracker (once)."""
         with self._lock:
+            if self._dist is not None:
+                return Path(self._dist.ensure_claimed())
             folder = self._run_dir()
             if self._claimed == (folder, self._run_id):
                 return folder
@@ -516,7 +547,7 @@ class EvaluationTracker:
             self._mirror.put(path, task=task)
 
     def _write_manifest(self, status: str) -> None:
-        if self._claimed is None:
+        if self._claimed is None or not self.rank_info.is_main:
             return
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -545,6 +576,9 @@ class EvaluationTracker:
         run_id = run_id.replace(":", "-")
         with self._lock:
             if run_id == self._run_id:
+                return
+            if self._dist is not None:  # the ranks agreed on an id already: keep it
+                logger.info("multi-process run: keeping run id %s (not %s)", self._run_id, run_id)
                 return
             old_id = self._run_id
             self._explicit_run_id = True
@@ -603,7 +637,13 @@ class EvaluationTracker:
         if not self.output_path:
             logger.info("Output path not provided, skipping saving results aggregated")
             return None
-        task_hashes = self._compute_task_hashes(samples)
+        if not self.rank_info.is_main:
+            logger.info("rank %d: results are written by rank 0", self.rank_info.rank)
+            return None
+        if self._dist is not None:
+            task_hashes = {**self._compute_task_hashes(samples), **self._dist.task_hashes()}
+        else:
+            task_hashes = self._compute_task_hashes(samples)
         document = dict(results)
         document["task_hashes"] = task_hashes
         document.update(dataclasses.asdict(self.general_config_tracker))
@@ -674,6 +714,8 @@ class EvaluationTracker:
             logger.info("Output path not provided, skipping saving samples of %s", task_name)
             return None
         self._ensure_claimed()
+        if self._dist is not None:
+            return Path(self._dist.save_samples(task_name, samples))
         path = self._samples_file_for(task_name, self._run_id)
         ensure_inside(self._root(), path, task=task_name)
         stream = self._streams.get(task_name)
@@ -786,6 +828,9 @@ class EvaluationTracker:
         beyond the flush buffer.
         """
         self._raise_background_error()
+        if self._dist is not None:
+            self._dist.log(task_name, sample)
+            return
         stream = self._stream_for(task_name)
         line = self._encode_sample(sample, task_name, stream.count)
         stream.append(line, sample)
@@ -800,12 +845,40 @@ class EvaluationTracker:
 
     def flush(self) -> None:
         """Write every buffered streamed sample to its in-progress file now."""
-        for stream in list(self._streams.values()):
+        for stream in self._all_streams():
             stream.flush()
         self._raise_background_error()
 
+    def _all_streams(self) -> list[TaskStream]:
+        streams = list(self._streams.values())
+        if self._dist is not None:
+            streams += self._dist.streams()
+        return streams
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            with self._lock:
+                if self._flusher is None:
+                    self._flusher = _Flusher(self, self.flush_interval)
+                    self._flusher.start()
+
+    def expect_docs(self, task_name: str, doc_ids: Iterable[Any]) -> None:
+        """Announce the doc ids this process will log for ``task_name`` (multi-process runs).
+
+        Optional: with it, ``evallog recover`` reports exactly which doc ids a
+        killed rank did not write. A no-op in a single-process run.
+        """
+        if self._dist is not None and self.output_path:
+            self._dist.expect_docs(task_name, doc_ids)
+
     def close_task(self, task_name: str) -> Path:
-        """Finish streaming ``task_name``: its in-progress file gets its final name."""
+        """Finish streaming ``task_name``: its in-progress file gets its final name.
+
+        In a multi-process run: this rank is done with the task; the last rank
+        to finish it merges the shards into the final file.
+        """
+        if self._dist is not None:
+            return Path(self._dist.close_task(task_name))
         stream = self._streams.get(task_name)
         if stream is None:
             raise ConfigError("no samples were streamed for this task", task=task_name)
@@ -935,8 +1008,18 @@ class EvaluationTracker:
                     self.close_task(task)
                 except EvallogError as exc:
                     first_error = first_error or exc
+            complete = True
+            if self._dist is not None:
+                try:
+                    complete = bool(self._dist.close())
+                except EvallogError as exc:
+                    first_error = first_error or exc
             if self._flusher is not None:
                 self._flusher.stop_event.set()
+            if self._claimed is not None and not complete and first_error is None:
+                # other ranks' shards are still unmerged: the run stays running (lock kept) for recover
+                self._write_manifest("running")
+                self._claimed = None
             if self._claimed is not None:
                 self._write_manifest("complete" if first_error is None else "failed")
                 if first_error is None:
