@@ -26,6 +26,7 @@ from evallog.formats import TaskHasher
 from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, parse_filename
 
 if TYPE_CHECKING:
+    from evallog.shard_recovery import ShardTaskRecovery
     from evallog.writer import TaskStream
 
 __all__ = ["recover", "RecoveryReport", "TaskRecovery", "iter_valid_records", "find_interrupted_runs"]
@@ -52,6 +53,8 @@ class RecoveryReport:
     root: Path
     tasks: list[TaskRecovery] = field(default_factory=list)
     removed_temp_files: list[Path] = field(default_factory=list)
+    # tasks of multi-process runs whose rank shards were merged (evallog.shard_recovery)
+    shard_tasks: list[ShardTaskRecovery] = field(default_factory=list)
 
     @property
     def kept(self) -> int:
@@ -237,4 +240,18 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
                 except FileNotFoundError:
                     pass
                 _mark_manifest(folder, run.run_id, "recovered")
+        _recover_shards(folder, report, force=force)
     return report
+
+
+def _recover_shards(folder: Path, report: RecoveryReport, *, force: bool) -> None:
+    """Merge what the ranks of multi-process runs left in ``folder`` (evallog.shard_recovery)."""
+    from evallog.shard_recovery import recover_shards
+    from evallog.tracker import run_lock_held
+
+    entries = recover_shards(folder, force=force)
+    report.shard_tasks.extend(entries)
+    for run_id in sorted({e.run_id for e in entries if e.status == "merged"}):
+        if force or not run_lock_held(folder, run_id):
+            (folder / MANIFEST_DIR / f"{run_id}.lock").unlink(missing_ok=True)
+            _mark_manifest(folder, run_id, "recovered")
