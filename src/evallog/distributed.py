@@ -83,7 +83,9 @@ class DistributedRun:
         return self.group
 
     def final_for(self, task: str) -> Path:
-        return self.tracker._samples_file_for(task, self.tracker._run_id)
+        """The task's final file, in the folder the ranks agreed on (even if the model name changes later)."""
+        path = self.tracker._samples_file_for(task, self.tracker._run_id)
+        return self.group.run_dir / path.name if self.group is not None else path
 
     def streams(self) -> list[TaskStream]:
         return list(self.group.streams.values()) if self.group is not None else []

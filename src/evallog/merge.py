@@ -22,7 +22,7 @@ import orjson
 from evallog.atomic import atomic_writer
 from evallog.errors import ShardError
 from evallog.formats import TaskHasher
-from evallog.shards import DEFAULT_FILTER, ShardKey, merge_key, split_line
+from evallog.shards import DEFAULT_FILTER, doc_kind
 
 __all__ = ["ShardSource", "MergeResult", "merge_shards"]
 
@@ -51,9 +51,14 @@ class MergeResult:
     dropped: dict[int, int] = field(default_factory=dict)
 
 
-def _read(src: ShardSource, task: str, dropped: dict[int, int]) -> Iterator[tuple[ShardKey, dict[str, Any], bytes]]:
+Entry = tuple[int, int, Any, int, dict[str, Any], memoryview]  # segment, doc id kind, doc id, shard, prefix, line
+
+
+def _read(src: ShardSource, index: int, task: str, dropped: dict[int, int], labels: dict[int, str]) -> Iterator[Entry]:
+    """The shard's lines as heap entries, checked to be in order (the merge's hot loop)."""
     remaining = src.size
-    previous: ShardKey | None = None
+    prev: tuple[int, int, Any] = (-1, -1, None)
+    loads = orjson.loads
     with open(src.path, "rb", buffering=1 << 20) as fh:
         for raw in fh:
             if remaining is not None:
@@ -61,25 +66,41 @@ def _read(src: ShardSource, task: str, dropped: dict[int, int]) -> Iterator[tupl
                     break
                 remaining -= len(raw)
             try:
-                if not raw.endswith(b"\n"):
+                if raw[-1:] != b"\n":
                     raise ValueError("torn last line")
-                meta, payload = split_line(raw)
-                key = merge_key(meta)
-                if src.salvage and not isinstance(orjson.loads(payload), dict):
+                tab = raw.index(b"\t")
+                meta = loads(raw[:tab])
+                segment = meta["s"]
+                doc_id = meta.get("doc_id")
+                if type(doc_id) is int:
+                    kind = 0
+                else:
+                    kind, doc_id = doc_kind(doc_id)
+                if src.salvage and not isinstance(loads(raw[tab + 1 :]), dict):
                     raise ValueError("not a JSON object")
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 if not src.salvage:
                     raise ShardError(f"invalid line in the shard of rank {src.rank}: {exc}", path=src.path, task=task) from exc
                 dropped[src.rank] = dropped.get(src.rank, 0) + 1
                 continue
-            if previous is not None and key < previous:
+            if segment != prev[0]:
+                if segment < prev[0]:
+                    raise ShardError(f"the shard of rank {src.rank} goes back to an earlier filter", path=src.path, task=task)
+                label = meta.get("filter", DEFAULT_FILTER)
+                if labels.setdefault(segment, label) != label:
+                    raise ShardError(
+                        f"the ranks disagree on the filters' order (segment {segment}: {labels[segment]!r} and {label!r})",
+                        path=src.path,
+                        task=task,
+                    )
+            elif (kind, doc_id) < prev[1:]:
                 raise ShardError(
-                    f"the shard of rank {src.rank} is not in (filter, doc id) order at doc id {meta.get('doc_id')!r}",
+                    f"the shard of rank {src.rank} is not in doc id order at doc id {meta.get('doc_id')!r}",
                     path=src.path,
                     task=task,
                 )
-            previous = key
-            yield key, meta, payload
+            prev = (segment, kind, doc_id)
+            yield segment, kind, doc_id, index, meta, memoryview(raw)[tab + 1 :]
 
 
 def merge_shards(
@@ -99,39 +120,30 @@ def merge_shards(
     finished rank's shard does not hold what its marker says.
     """
     hasher = TaskHasher(flavor)
-    per_rank = {src.rank: 0 for src in sources}
+    update = hasher.update
+    counts = [0] * len(sources)
     dropped: dict[int, int] = {}
     labels: dict[int, str] = {}
-    heap: list[tuple[ShardKey, int, dict[str, Any], bytes, Iterator[tuple[ShardKey, dict[str, Any], bytes]]]] = []
-    for index, src in enumerate(sources):
-        reader = _read(src, task, dropped)
-        first = next(reader, None)
-        if first is not None:
-            heap.append((first[0], index, first[1], first[2], reader))
+    readers = [_read(src, i, task, dropped, labels) for i, src in enumerate(sources)]
+    heap = [entry for entry in (next(r, None) for r in readers) if entry is not None]
     heapq.heapify(heap)
+    replace, pop = heapq.heapreplace, heapq.heappop
     with atomic_writer(target, fsync=fsync, task=task) as out:
         write = out.write
         while heap:
-            key, index, meta, payload, reader = heap[0]
-            write(payload)
-            hasher.update(meta)
-            label = meta.get("filter", DEFAULT_FILTER)
-            known = labels.setdefault(key[0], label)
-            if known != label:
-                raise ShardError(
-                    f"the ranks disagree on the filters' order (segment {key[0]}: {known!r} and {label!r})",
-                    path=sources[index].path,
-                    task=task,
-                )
-            rank = sources[index].rank
-            per_rank[rank] += 1
+            entry = heap[0]
+            index = entry[3]
+            write(entry[5])
+            update(entry[4])
+            counts[index] += 1
             if on_line is not None:
-                on_line(rank, meta)
-            following = next(reader, None)
+                on_line(sources[index].rank, entry[4])
+            following = next(readers[index], None)
             if following is None:
-                heapq.heappop(heap)
+                pop(heap)
             else:
-                heapq.heapreplace(heap, (following[0], index, following[1], following[2], reader))
+                replace(heap, following)
+        per_rank = {src.rank: counts[i] for i, src in enumerate(sources)}
         for src in sources:
             if src.count is not None and per_rank[src.rank] != src.count:
                 raise ShardError(
