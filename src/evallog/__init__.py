@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "Leaderboard": "evallog.leaderboard",
     "render_report": "evallog.report",
     "push_run": "evallog.hub",
+    "verify": "evallog.verify",
+    "Verification": "evallog.verify",
 }
 
 __all__ = ["__version__", "errors", *sorted(_EXPORTS)]
