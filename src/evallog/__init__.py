@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "push_run": "evallog.hub",
     "verify": "evallog.verify",
     "Verification": "evallog.verify",
+    "gate": "evallog.gate",
+    "GateReport": "evallog.gate",
+    "power_analysis": "evallog.power",
 }
 
 __all__ = ["__version__", "errors", *sorted(_EXPORTS)]

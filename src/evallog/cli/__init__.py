@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "push",
     "report",
     "verify",
+    "power",
 ]
 
 
