@@ -63,7 +63,7 @@ def test_planted_aggregate_is_caught(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["verify", str(folder), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["counts"]["mismatch"] == 1
-    bad = [c for c in report["checks"] if c["status"] == "mismatch"][0]
+    bad = next(c for c in report["checks"] if c["status"] == "mismatch")
     assert bad["reported"] == 0.25 and bad["recomputed"] == 0.125
 
 

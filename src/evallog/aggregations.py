@@ -37,8 +37,8 @@ __all__ = [
     "METRIC_AGGREGATION",
     "Harness",
     "aggregate_subtask_metrics",
-    "bootstrap_stderr",
     "bootstrap_iters_for",
+    "bootstrap_stderr",
     "clustered_stderr",
     "mean",
     "mean_stderr",
@@ -108,9 +108,9 @@ def matthews_corrcoef(items: Sequence[Any]) -> float:
     labels = sorted(set(golds) | set(preds), key=repr)
     t_k = [sum(1 for g in golds if g == lab) for lab in labels]
     p_k = [sum(1 for p in preds if p == lab) for lab in labels]
-    c = sum(1 for g, p in zip(golds, preds) if g == p)
+    c = sum(1 for g, p in zip(golds, preds, strict=True) if g == p)
     s = len(golds)
-    cov_ytyp = c * s - sum(t * p for t, p in zip(t_k, p_k))
+    cov_ytyp = c * s - sum(t * p for t, p in zip(t_k, p_k, strict=True))
     cov_ypyp = s * s - sum(p * p for p in p_k)
     cov_ytyt = s * s - sum(t * t for t in t_k)
     if cov_ypyp * cov_ytyt == 0:
@@ -213,7 +213,7 @@ def clustered_stderr(scores: Sequence[float], cluster_ids: Sequence[Any]) -> flo
     var_scores = sum((s - s_bar) ** 2 for s in scores) / (n - 1)
     se_clt_squared = var_scores / n
     by_cluster: dict[Any, list[float]] = defaultdict(list)
-    for score, cid in zip(scores, cluster_ids):
+    for score, cid in zip(scores, cluster_ids, strict=True):
         by_cluster[cid].append(score)
     cross = 0.0
     for cluster_scores in by_cluster.values():
@@ -230,11 +230,13 @@ def clustered_stderr(scores: Sequence[float], cluster_ids: Sequence[Any]) -> flo
 def aggregate_subtask_metrics(metrics: Sequence[float], sizes: Sequence[int], weight_by_size: bool = True) -> float:
     if not weight_by_size:
         sizes = [1] * len(sizes)
-    return sum([m * s for m, s in zip(metrics, sizes)]) / sum(sizes)
+    return sum([m * s for m, s in zip(metrics, sizes, strict=True)]) / sum(sizes)
 
 
 def pooled_sample_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:
-    pooled_var = sum([(size - 1) * se**2 * size for size, se in zip(sizes, stderrs)]) / (sum(sizes) - len(sizes))
+    pooled_var = sum([(size - 1) * se**2 * size for size, se in zip(sizes, stderrs, strict=True)]) / (
+        sum(sizes) - len(sizes)
+    )
     return math.sqrt(pooled_var / sum(sizes))
 
 

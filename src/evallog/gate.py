@@ -27,14 +27,14 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from evallog.compare import ComparisonRow, ProgressCallback, compare
 from evallog.errors import ConfigError
 from evallog.readers import Run, load_run
 from evallog.stats import CORRECTIONS, adjust_p_values
 
-__all__ = ["GateRow", "GateReport", "gate", "decide"]
+__all__ = ["GateReport", "GateRow", "decide", "gate"]
 
 
 @dataclass
@@ -98,7 +98,7 @@ class GateReport:
             "rows": [asdict(r) for r in self.rows],
         }
 
-    HEADERS = ["Candidate", "Task", "Metric", "Baseline", "Candidate value", "Δ", "p", "p adj.", "Test", "Verdict"]
+    HEADERS: ClassVar[list[str]] = ["Candidate", "Task", "Metric", "Baseline", "Candidate value", "Δ", "p", "p adj.", "Test", "Verdict"]
 
     def render(self, fmt: str = "markdown") -> str:
         from evallog.render import render_table
@@ -171,7 +171,7 @@ def gate(
     if len(set(labels)) < len(labels):  # the same model/run id in two folders
         labels = [str(r.path) for r in runs]
     report = GateReport(base.label, labels, alpha, correction, min_effect)
-    for label, run in zip(labels, runs):
+    for label, run in zip(labels, runs, strict=True):
         cmp = compare(base, run, tasks=tasks, metrics=metrics, n_resamples=n_resamples, seed=seed,
                       alpha=alpha, skip_corrupt=skip_corrupt, progress=progress)
         report.rows.extend(_row(label, r) for r in cmp.rows)
@@ -184,7 +184,7 @@ def decide(rows: Sequence[GateRow], *, alpha: float = 0.05, correction: str = "h
     """Adjust the p-values of the tested rows as one family and mark the regressions (in place)."""
     tested = [r for r in rows if r.tested and r.p_value is not None]
     adjusted = adjust_p_values([r.p_value for r in tested if r.p_value is not None], correction)
-    for row, p_adj in zip(tested, adjusted):
+    for row, p_adj in zip(tested, adjusted, strict=True):
         row.p_adjusted = p_adj
         big_enough = row.estimate is not None and abs(row.estimate) >= min_effect
         row.regression = row.worse and p_adj <= alpha and big_enough

@@ -24,7 +24,7 @@ from typing import Any
 
 from evallog.errors import ConfigError
 
-__all__ = ["PowerResult", "min_detectable_difference", "required_n", "achieved_power", "power_analysis"]
+__all__ = ["PowerResult", "achieved_power", "min_detectable_difference", "power_analysis", "required_n"]
 
 _NORMAL = NormalDist()
 

@@ -36,7 +36,7 @@ from typing import Any
 from evallog import aggregations as agg
 from evallog.readers import Run, load_run, metric_keys
 
-__all__ = ["Check", "Verification", "verify", "DEFAULT_TOLERANCE", "DEFAULT_BOOTSTRAP_BUDGET"]
+__all__ = ["DEFAULT_BOOTSTRAP_BUDGET", "DEFAULT_TOLERANCE", "Check", "Verification", "verify"]
 
 DEFAULT_TOLERANCE = 1e-9
 # largest n * bootstrap_iters replayed for a bootstrapped stderr
@@ -148,11 +148,11 @@ def _fmt(v: Any) -> str:
 
 def _same(reported: Any, recomputed: Any, tol: float) -> bool:
     if isinstance(reported, str) or isinstance(recomputed, str):
-        return reported == recomputed
+        return bool(reported == recomputed)
     a, b = float(reported), float(recomputed)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    return bool(abs(a - b) <= tol * max(1.0, abs(a), abs(b)))
 
 
 def _is_number(v: Any) -> bool:
@@ -368,7 +368,7 @@ def _size(ctx: _Ctx, leaf: str, metric: str, filt: str) -> int:
 
 def _verify_group(ctx: _Ctx, group: str, entry: dict[str, Any], section: str) -> list[Check]:
     leaves = _leaves(ctx.run, group)
-    kw = {"section": section, "group": True}
+    kw: dict[str, Any] = {"section": section, "group": True}
     out: list[Check] = []
     for metric, filt in metric_keys(entry):
         key, se_key = f"{metric},{filt}", f"{metric}_stderr,{filt}"

@@ -45,7 +45,7 @@ EXPORTERS: dict[str, Callable[[Any, str, argparse.Namespace], list[Path]]] = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", help="write a run in another format (Every Eval Ever, HF .eval_results, ...)")
     p.add_argument("run", metavar="RUN", help="results/samples file, model folder, or FOLDER@RUN_ID")
     p.add_argument("--to", required=True, choices=sorted(EXPORTERS), help="output format")

@@ -264,9 +264,8 @@ def show_handler(args: argparse.Namespace) -> int:
 
 
 def compare_handler(args: argparse.Namespace) -> int:
-    from evallog.compare import compare
-
     from evallog.cli import _gate
+    from evallog.compare import compare
 
     if _gate.wanted(args):
         return _gate.run(args)

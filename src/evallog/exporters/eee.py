@@ -153,7 +153,8 @@ def _record(run: Run, task: str, mid: str, retrieved: str, organization: str, re
                                             "task_version": run.version(task), "task_hash": run.task_hash(task)}),
         },
         "model_info": _model_info(run, mid),
-        "eval_library": {"name": lib, "version": version, "additional_details": {"exported_by": f"evallog {__version__}"}},
+        "eval_library": {"name": lib, "version": version,
+                         "additional_details": {"exported_by": f"evallog {__version__}"}},
         "evaluation_results": [_result(run, s, source, n, when) for s in common.scores(run, task)],
     }
     if when:

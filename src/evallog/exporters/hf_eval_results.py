@@ -40,7 +40,7 @@ from evallog.exporters import _common as common
 from evallog.paths import ensure_inside, safe_task_component
 from evallog.readers import Run, load_run
 
-__all__ = ["HfExport", "export_hf_eval_results", "read_hf_eval_results", "EVAL_RESULTS_DIR"]
+__all__ = ["EVAL_RESULTS_DIR", "HfExport", "export_hf_eval_results", "read_hf_eval_results"]
 
 EVAL_RESULTS_DIR = ".eval_results"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
