@@ -196,3 +196,43 @@ def test_bootstrap_of_mean_agrees_with_closed_form() -> None:
     closed = agg.mean_stderr(xs) * math.sqrt(39 / 40)  # the bootstrap has no Bessel correction
     assert boot == pytest.approx(closed, rel=0.05)
     assert agg.bootstrap_stderr(agg.mean, xs, 4000) == boot  # seeded: the same every time
+
+
+def test_evallog_verify_is_callable_even_after_importing_the_module() -> None:
+    import evallog
+    import evallog.verify as module
+
+    assert module.Check is not None
+    assert evallog.verify(LMEVAL).ok and evallog.verify(LMMS, tolerance=0.0).counts()["mismatch"] == 0
+
+
+def test_corpus_bleu_and_its_bootstrap_are_recomputed(tmp_path: Path) -> None:
+    """A bleu-aggregated metric (lm-eval's registered corpus aggregation, via sacrebleu)."""
+    sacrebleu = pytest.importorskip("sacrebleu")
+    folder = _copy(LMEVAL, tmp_path)
+    path = next(folder.glob("samples_gt_gen_math_*.jsonl"))
+    rng = random.Random(11)
+    words = ["the", "answer", "is", "seven", "plus", "two", "makes", "nine", "not", "ten"]
+    lines, refs, preds = [], [], []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["filter"] == "strict-match":
+            ref, pred = " ".join(rng.choices(words, k=9)), " ".join(rng.choices(words, k=9))
+            rec["bleu"] = [ref, pred]
+            rec["metrics"] = [*rec["metrics"], "bleu"]
+            refs.append(ref)
+            preds.append(pred)
+        lines.append(json.dumps(rec))
+    path.write_text("\n".join(lines) + "\n")
+    expected = sacrebleu.corpus_bleu(preds, [refs]).score
+
+    def edit(d: dict) -> None:  # type: ignore[type-arg]
+        d["configs"]["gt_gen_math"]["metric_list"].append({"metric": "bleu", "aggregation": "bleu"})
+        d["results"]["gt_gen_math"]["bleu,strict-match"] = expected
+        d["results"]["gt_gen_math"]["bleu_stderr,strict-match"] = 123.0  # planted
+
+    _edit_results(folder, edit)
+    by_key = {c.key: c for c in verify(folder, tasks=["gt_gen_math"]).checks}
+    assert by_key["bleu,strict-match"].status == "match" and expected > 0
+    se = by_key["bleu_stderr,strict-match"]
+    assert se.status == "mismatch" and "100 resamples" in se.how and 0 < se.recomputed < expected

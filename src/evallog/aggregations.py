@@ -125,6 +125,61 @@ def brier_score(items: Sequence[Any]) -> float:
     return total / len(items)
 
 
+# ------------------------------------------------- corpus MT metrics (sacrebleu)
+
+
+def _non_str_iterable(obj: Any) -> bool:
+    return isinstance(obj, (list, tuple))
+
+
+def _sacreformat(refs: list[Any], preds: list[Any]) -> tuple[list[Any], list[str]]:
+    """The harnesses' reshaping: refs to ``[refs of stream 1, refs of stream 2, ...]``, preds to strings."""
+    if not _non_str_iterable(refs[0]):
+        refs = [[ref] for ref in refs]
+    streams = [list(s) for s in zip(*refs)]  # noqa: B905 -- the harness's zip truncates to the shortest
+    if _non_str_iterable(preds[0]):
+        preds = [pred[0] for pred in preds]
+    return streams, preds
+
+
+def sacrebleu_available() -> bool:
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _corpus(kind: str, items: Sequence[Any]) -> float:
+    import sacrebleu
+
+    refs, preds = _sacreformat([x[0] for x in items], [x[1] for x in items])
+    if kind == "bleu":
+        return float(sacrebleu.corpus_bleu(preds, refs).score)
+    if kind == "ter":
+        return float(sacrebleu.corpus_ter(preds, refs).score)
+    return float(sacrebleu.corpus_chrf(preds, refs, word_order=2 if kind == "chrf++" else 0).score)
+
+
+def bleu(items: Sequence[Any]) -> float:
+    return _corpus("bleu", items)
+
+
+def chrf(items: Sequence[Any]) -> float:
+    return _corpus("chrf", items)
+
+
+def chrfpp(items: Sequence[Any]) -> float:
+    return _corpus("chrf++", items)
+
+
+def ter(items: Sequence[Any]) -> float:
+    return _corpus("ter", items)
+
+
+# aggregations that need the optional sacrebleu package (pip install "evallog[verify]")
+NEEDS_SACREBLEU: frozenset[str] = frozenset({"bleu", "chrf", "chrf++", "ter"})
+
 # name -> (function, shape of one per-sample item: "number" or "pair")
 AGGREGATIONS: dict[str, tuple[AggFn, str]] = {
     "mean": (mean, "number"),
@@ -137,6 +192,10 @@ AGGREGATIONS: dict[str, tuple[AggFn, str]] = {
     "f1": (f1_score, "pair"),
     "matthews_corrcoef": (matthews_corrcoef, "pair"),
     "brier_score": (brier_score, "pair"),
+    "bleu": (bleu, "pair"),
+    "chrf": (chrf, "pair"),
+    "chrf++": (chrfpp, "pair"),
+    "ter": (ter, "pair"),
 }
 
 # aggregations each harness registers (those not in AGGREGATIONS cannot be recomputed here)

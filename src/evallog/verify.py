@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -279,6 +281,9 @@ def _verify_metric(ctx: _Ctx, task: str, metric: str, filt: str, entry: dict[str
     if name is None or name not in agg.AGGREGATIONS:
         reason = why or f"{name} aggregation is not re-implemented by evallog (needs the harness's scorer)"
         recomputable = False
+    elif name in agg.NEEDS_SACREBLEU and not agg.sacrebleu_available():
+        reason = f"{name} needs sacrebleu (pip install 'evallog[verify]')"
+        recomputable = False
     else:
         fn, shape = agg.AGGREGATIONS[name]
         recomputable = _shape_ok(items, shape)
@@ -463,3 +468,22 @@ def verify(
             if group in groups and isinstance(entry, dict) and (wanted is None or group in wanted):
                 result.checks.extend(_verify_group(ctx, group, entry, section))
     return result
+
+
+class _CallableModule(types.ModuleType):
+    """``evallog.verify(...)`` keeps working after ``import evallog.verify`` has bound the module there."""
+
+    def __call__(
+        self,
+        run: Run | str | os.PathLike[str],
+        *,
+        tolerance: float = DEFAULT_TOLERANCE,
+        tasks: Iterable[str] | None = None,
+        bootstrap_budget: int = DEFAULT_BOOTSTRAP_BUDGET,
+        skip_corrupt: bool = False,
+    ) -> Verification:
+        return verify(run, tolerance=tolerance, tasks=tasks, bootstrap_budget=bootstrap_budget,
+                      skip_corrupt=skip_corrupt)
+
+
+sys.modules[__name__].__class__ = _CallableModule
