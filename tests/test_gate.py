@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evallog.cli import main
 from evallog.gate import GateRow, decide, gate
@@ -186,3 +189,16 @@ def test_gate_library(runs: tuple[Path, Path, Path, Path]) -> None:
     report = gate(base, [worse, same], correction="none")
     assert report.failed and [r.task for r in report.regressions] == ["t1"]
     assert report.n_tests == 6 and "REGRESSION" in report.render()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=30))
+def test_adjusted_p_values_properties(ps: list[float]) -> None:
+    holm, bh = adjust_p_values(ps, "holm"), adjust_p_values(ps, "bh")
+    for p, h, b in zip(ps, holm, bh, strict=True):
+        assert p <= b + 1e-12 and b <= h + 1e-12 and h <= 1.0  # raw <= BH <= Holm <= 1
+        assert h <= min(1.0, len(ps) * p) + 1e-12  # Holm never exceeds Bonferroni
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    for seq in (holm, bh):  # adjusted p-values keep the order of the raw ones
+        adj = [seq[i] for i in order]
+        assert all(x <= y + 1e-12 for x, y in itertools.pairwise(adj))

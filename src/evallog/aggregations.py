@@ -40,6 +40,7 @@ __all__ = [
     "bootstrap_iters_for",
     "bootstrap_stderr",
     "clustered_stderr",
+    "computed_by",
     "mean",
     "mean_stderr",
     "pooled_sample_stderr",
@@ -49,6 +50,16 @@ __all__ = [
 
 Harness = str  # "lm-eval" or "lmms-eval"
 AggFn = Callable[[Sequence[Any]], float]
+
+
+def computed_by(results: dict[str, Any], flavor: str) -> Harness:
+    """Which harness computed a results dict: its ``lmms_eval_version`` / ``lm_eval_version`` key,
+    else the file-name ``flavor`` (lm-eval results saved through an lmms-eval tracker stay lm-eval)."""
+    if "lmms_eval_version" in results:
+        return "lmms-eval"
+    if "lm_eval_version" in results:
+        return "lm-eval"
+    return flavor
 
 
 # ------------------------------------------------------------ aggregations

@@ -187,11 +187,7 @@ class _Ctx:
 
 
 def _harness(run: Run) -> str:
-    if "lmms_eval_version" in run.results:
-        return "lmms-eval"
-    if "lm_eval_version" in run.results:
-        return "lm-eval"
-    return run.flavor
+    return agg.computed_by(run.results, run.flavor)
 
 
 def _stat_key(metric: str, statistic: str, filt: str) -> str:

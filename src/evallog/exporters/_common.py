@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from evallog.aggregations import computed_by
 from evallog.readers import Run
 
 # metrics whose aggregate lies in [0, 1] in both harnesses
@@ -21,12 +22,9 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def harness(run: Run) -> tuple[str, str]:
     """(library name as the harness calls itself, its version or ``"unknown"``)."""
-    res = run.results
-    if "lmms_eval_version" in res:
-        return "lmms_eval", str(res.get("lmms_eval_version") or "unknown")
-    if "lm_eval_version" in res or run.flavor == "lm-eval":
-        return "lm_eval", str(res.get("lm_eval_version") or "unknown")
-    return "lmms_eval", "unknown"
+    if computed_by(run.results, run.flavor) == "lmms-eval":
+        return "lmms_eval", str(run.results.get("lmms_eval_version") or "unknown")
+    return "lm_eval", str(run.results.get("lm_eval_version") or "unknown")
 
 
 def model_id(run: Run) -> str:
