@@ -12,8 +12,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -194,31 +192,3 @@ def test_rank_killed_at_a_random_moment(tmp_path: Path, monkeypatch: pytest.Monk
     for name in (p.name for p in group_dir.iterdir() if p.suffix == ".jsonl"):
         single = single_dir / name
         assert (group_dir / name).read_bytes() == (single.read_bytes() if single.exists() else b"")
-
-
-def test_recover_cli_reports_ranks_and_missing_doc_ids(tmp_path: Path) -> None:
-    """Two ranks in one process (rank keywords): rank 1 stops before finishing; the CLI reports it."""
-    run_id = "2025-01-02T03-04-05"
-    trackers = [EvaluationTracker(tmp_path, flavor="lm-eval", run_id=run_id, rank=r, world_size=2, rank_timeout=0.2)
-                for r in range(2)]
-    for r, tracker in enumerate(trackers):
-        tracker.general_config_tracker.log_experiment_args("hf", "pretrained=tiny-model", None, None, False)
-        tracker.expect_docs("arc_easy", workers.rank_docs("arc_easy", r, 2))
-    for sample in workers.samples_of("lm-eval", "arc_easy", workers.rank_docs("arc_easy", 0, 2)):
-        trackers[0].log_sample("arc_easy", sample)
-    for sample in workers.samples_of("lm-eval", "arc_easy", [1, 3, 5])[:3]:
-        trackers[1].log_sample("arc_easy", sample)
-    trackers[1].flush()
-    trackers[0].close()  # rank 1 never finishes: rank 0 gives up after rank_timeout
-    run_dir = tmp_path / "tiny-model"
-    assert sorted(p.name for p in run_dir.iterdir() if ".rank-" in p.name) == [
-        f"samples_arc_easy_{run_id}.jsonl.rank-{r}-of-2.partial" for r in range(2)
-    ]
-    assert not (run_dir / f"samples_arc_easy_{run_id}.jsonl").exists()
-    proc = subprocess.run(
-        [sys.executable, "-m", "evallog", "recover", "--force", str(tmp_path)], capture_output=True, text=True, check=True
-    )
-    assert "merged 15 samples of task arc_easy from 2 ranks (rank 0: 12, rank 1: 3 (unfinished))" in proc.stdout
-    assert "missing doc ids (8, expected ids announced by the ranks): 7, 9, 11, 13, 15, 17, 19, 21" in proc.stdout
-    run = list_runs(tmp_path)[0]
-    assert "arc_easy" in run.sample_files and not run.in_progress

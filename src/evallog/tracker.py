@@ -1017,10 +1017,10 @@ class EvaluationTracker:
             if self._flusher is not None:
                 self._flusher.stop_event.set()
             if self._claimed is not None and not complete and first_error is None:
-                # other ranks' shards are still unmerged: the run stays running (lock kept) for recover
+                # other ranks' shards are still unmerged: the run stays "running" until they finish
+                # or `evallog recover` merges them (live ranks are known by their rank locks)
                 self._write_manifest("running")
-                self._claimed = None
-            if self._claimed is not None:
+            elif self._claimed is not None:
                 self._write_manifest("complete" if first_error is None else "failed")
                 if first_error is None:
                     self._upload(self._manifest_dir() / f"{self._run_id}.json")
