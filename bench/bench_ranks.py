@@ -255,7 +255,8 @@ def main() -> None:
             print(f"  {world} shards, {m['shard_mib']:.0f} MiB in, {m['merged_mib']:.0f} MiB out: merge {m['merge_s']:.2f} s "
                   f"({m['merged_mib'] / m['merge_s']:.0f} MiB/s), cat {m['cat_s']:.2f} s "
                   f"({m['shard_mib'] / m['cat_s']:.0f} MiB/s); merge/cat = {m['merge_s'] / m['cat_s']:.2f}x wall, "
-                  f"{m['merge_cpu'] / max(m['cat_cpu'], 1e-9):.2f}x CPU ({m['merge_cpu']:.2f} s vs {m['cat_cpu']:.2f} s)", flush=True)
+                  f"{m['merge_cpu'] / max(m['cat_cpu'], 1e-9):.2f}x CPU ({m['merge_cpu']:.2f} s vs {m['cat_cpu']:.2f} s)",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import _rank_workers as workers
 import fsspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import _rank_workers as workers
 from evallog.errors import ConfigError, ShardError
 from evallog.merge import ShardSource, merge_shards
 from evallog.ranks import detect_rank
@@ -77,7 +77,9 @@ def _shard(path: Path, lines: list[tuple[str, Any]]) -> Path:
     filters=st.lists(st.sampled_from(["none", "strict", "flex"]), min_size=1, max_size=3, unique=True),
     owners=st.lists(st.integers(0, 3), min_size=40, max_size=40),
 )
-def test_merge_is_single_process_order_for_any_split(tmp_path_factory: Any, n: int, filters: list[str], owners: list[int]) -> None:
+def test_merge_is_single_process_order_for_any_split(
+    tmp_path_factory: Any, n: int, filters: list[str], owners: list[int]
+) -> None:
     """Docs split over 4 shards in any way (not only strided): the merge is filter by filter, ids ascending."""
     tmp = tmp_path_factory.mktemp("m")
     sources = []

@@ -137,10 +137,10 @@ class DistributedRun:
             t._task_hashes[marker.task] = marker.task_hash
             t._task_counts[marker.task] = marker.samples
 
-    def wait_merged(self) -> bool:
+    def wait_merged(self, timeout: float | None = None) -> bool:
         """Rank 0: wait for every task's merge; True when all are merged."""
         group = self._group()
-        merged = group.wait_merged(self.final_for)
+        merged = group.wait_merged(self.final_for, timeout)
         for marker in merged.values():
             self._record(marker)
         return all(task in merged for task in group.known_tasks())
@@ -154,8 +154,9 @@ class DistributedRun:
         self.wait_merged()
         return {task: self.tracker._task_hashes[task] for task in self.tracker._sample_paths}
 
-    def close(self) -> bool:
-        """Finish this rank's tasks; rank 0 also waits for the merges. True if the run is complete."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Finish this rank's tasks; rank 0 also waits for the merges (``timeout``, default
+        ``rank_timeout``). True if the run is complete."""
         if self.group is None:
             return True
         group = self.group
@@ -163,6 +164,6 @@ class DistributedRun:
             group.finish_all(self.final_for)
             if not self.info.is_main:
                 return True
-            return self.wait_merged()
+            return self.wait_merged(timeout)
         finally:
             group.release()

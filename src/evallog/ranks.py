@@ -106,5 +106,5 @@ def detect_rank(
         return _checked(detected)
     r = detected.rank if rank is None else int(rank)
     w = detected.world_size if world_size is None else int(world_size)
-    local = detected.local_rank if rank is None else r
+    local = detected.local_rank if detected.source != "default" else r
     return _checked(RankInfo(r, w, local, "keywords"))

@@ -173,7 +173,9 @@ def _flush_all_at_exit() -> None:
     for tracker in list(_LIVE):
         if tracker._dist is not None and not tracker._closed:
             # a rank of a multi-process run: finish its shards so that the run can be merged
+            # (rank 0 waits at most a minute for the others here; `evallog recover` does the rest)
             tracker._publish_on_close = False
+            tracker._exit_wait = min(60.0, tracker._dist.timeout)
             try:
                 tracker.close()
             except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
@@ -1011,7 +1013,7 @@ class EvaluationTracker:
             complete = True
             if self._dist is not None:
                 try:
-                    complete = bool(self._dist.close())
+                    complete = bool(self._dist.close(getattr(self, "_exit_wait", None)))
                 except EvallogError as exc:
                     first_error = first_error or exc
             if self._flusher is not None:
