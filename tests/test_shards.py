@@ -189,3 +189,22 @@ def test_remote_output_uploads_only_merged_files(tmp_path: Path) -> None:
     assert merged == (tmp_path / "stage" / "tiny-model" / f"samples_gsm8k_{RUN_ID}.jsonl").read_bytes()
     assert len(merged.splitlines()) == 18
     fs.rm("/ranks-test", recursive=True)
+
+
+def test_finishing_twice_keeps_the_shard_and_logging_after_raises(tmp_path: Path) -> None:
+    from evallog.errors import TrackerClosedError
+
+    trackers = [EvaluationTracker(tmp_path, flavor="lm-eval", run_id=RUN_ID, rank=r, world_size=2) for r in range(2)]
+    trackers[0].log_samples("one", workers.samples_of("lm-eval", "one", [0]))
+    trackers[0].close_task("one")
+    trackers[0].close_task("one")  # again (the harness saves what it gathered): nothing lost
+    trackers[0].save_results_samples("one", [])  # rank 0's gathered list is empty under `evallog run`
+    with pytest.raises(TrackerClosedError):
+        trackers[0].log_sample("one", workers.make_sample("lm-eval", "one", 2, "none", 1))
+    trackers[1].close()
+    trackers[0].close()
+    single = EvaluationTracker(tmp_path / "single", flavor="lm-eval", run_id=RUN_ID)
+    single.log_samples("one", workers.samples_of("lm-eval", "one", [0]))
+    single.close()
+    name = f"samples_one_{RUN_ID}.jsonl"
+    assert (tmp_path / "model" / name).read_bytes() == (tmp_path / "single" / "model" / name).read_bytes()

@@ -114,13 +114,12 @@ class DistributedRun:
         """This rank's samples of ``task``, as one batch (replacing what it streamed, unless the same)."""
         group = self._group()
         stream = group.streams.get(task)
-        if stream is not None and not stream.closed:
+        if stream is not None:
             samples = samples if isinstance(samples, (list, tuple)) else list(samples)
-            if stream.count != len(samples):
-                stream.discard()
-                del group.streams[task]
-            else:
-                return self.close_task(task)
+            if stream.closed or stream.count == len(samples):
+                return self.close_task(task)  # the samples this rank streamed
+            stream.discard()
+            del group.streams[task]
         for sample in samples:
             self.log(task, sample)
         return self.close_task(task)
@@ -158,8 +157,10 @@ class DistributedRun:
         """Finish this rank's tasks; rank 0 also waits for the merges (``timeout``, default
         ``rank_timeout``). True if the run is complete."""
         if self.group is None:
-            return True
-        group = self.group
+            if not self.tracker.output_path:
+                return True
+            self.ensure_claimed()  # a rank that logged nothing still tells the others it is done
+        group = self._group()
         try:
             group.finish_all(self.final_for)
             if not self.info.is_main:

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from evallog.atomic import atomic_write_bytes, fsync_dir, pid_alive, temp_path_for
-from evallog.errors import RankTimeoutError, ShardError, WriteError
+from evallog.errors import RankTimeoutError, ShardError, TrackerClosedError, WriteError
 from evallog.merge import ShardSource, merge_shards
 from evallog.naming import MANIFEST_DIR
 from evallog.ranks import RankInfo
@@ -191,6 +191,8 @@ class RankGroup:
         if stream is not None and not stream.closed:
             return stream
         with self._lock:
+            if stream is not None:
+                raise TrackerClosedError(f"rank {self.info.rank} finished this task already", task=task)
             path = shard_path(final, self.info.rank, self.info.world_size)
             stream = TaskStream(
                 task, path, path, self.flavor,
@@ -212,7 +214,13 @@ class RankGroup:
         write_plan(self.dir, task, self.info.rank, doc_ids)
 
     def finish_task(self, task: str, final: Path) -> MergedMarker | None:
-        """This rank is done with ``task``: close its shard, mark it, merge if every rank is done."""
+        """This rank is done with ``task``: close its shard, mark it, merge if every rank is done.
+
+        Finishing a task again only tries the merge again.
+        """
+        stream = self.streams.get(task)
+        if stream is not None and stream.closed:
+            return self.try_merge(task, final)
         stream = self.stream_for(task, final)  # a rank without samples leaves an empty shard
         stream.close()
         size = stream.partial_path.stat().st_size
