@@ -71,3 +71,55 @@ def test_a_connection_that_cannot_be_opened_is_not_retried(endpoint, monkeypatch
     with pytest.raises(HubError, match=f"cannot connect to {endpoint}"):
         hub_settings(push_results_to_hub=True, token="hf_x", retry=RetryPolicy(sleep=slept.append))
     assert slept == []
+
+
+# ------------------------------------------------------------- 1. the demo
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo-output"
+    r = evallog("demo", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    (out / "stdout.txt").write_text(r.stdout)
+    return out
+
+
+def test_demo_writes_three_models_and_says_what_to_try_next(demo):
+    folders = sorted(p.name for p in demo.iterdir() if p.is_dir())
+    assert folders == ["evallog__toy-large", "evallog__toy-medium", "evallog__toy-small"]
+    out = (demo / "stdout.txt").read_text()
+    tail = out.rstrip().splitlines()[-6:]
+    assert tail[0].startswith("  # ") and "evallog leaderboard" in out.rstrip().splitlines()[-5]
+    assert any(line.strip().startswith("evallog compare") for line in tail)
+    assert tail[-1].strip().startswith("evallog report")
+
+
+def test_demo_leaderboard_ranks_the_models(demo):
+    r = evallog("leaderboard", str(demo), "--metric", "acc", "--fmt", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    models = [row["Model"] for row in rows]
+    assert len(models) == 3
+    arith = {row["Model"]: row["demo_arith"] for row in rows}
+    assert arith["evallog/toy-small"] < arith["evallog/toy-medium"] < arith["evallog/toy-large"]
+
+
+def test_demo_compare_shows_deltas_and_flips_both_ways(demo):
+    r = evallog("compare", str(demo / "evallog__toy-medium"), str(demo / "evallog__toy-large"), "--fmt", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert all(row["diff"] is not None for row in rows)
+    assert sum(1 for row in rows if row["diff"] > 0) > len(rows) / 2  # the larger model is better
+    assert sum(row["wrong_to_right"] or 0 for row in rows) > 0
+    assert sum(row["right_to_wrong"] or 0 for row in rows) > 0  # and yet some samples flip the other way
+
+
+def test_demo_seed_changes_the_numbers(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, "0"), (b, "0"), (c, "7")):
+        assert evallog("demo", "--output", str(out), "--seed", seed).returncode == 0
+
+    def scores(root: Path) -> list[float]:
+        r = evallog("leaderboard", str(root), "--metric", "acc", "--fmt", "json")
+        return [row["demo_arith"] for row in json.loads(r.stdout)]
+
+    assert scores(a) == scores(b) != scores(c)

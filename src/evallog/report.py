@@ -47,14 +47,15 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from evallog.dates import format_time, results_datetime, run_datetime
 from evallog.errors import ConfigError
+from evallog.tally import correctness
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -279,13 +280,7 @@ def _metric_value(value: Any, max_text: int) -> Any:
     return compact_text(_as_json(value), max_text)
 
 
-def _correct(value: Any) -> int | None:
-    """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return int(value)
-    return None
+_correct = correctness  # 1 / 0 when the main metric of a sample says right / wrong, else None
 
 
 def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()) -> list[str]:
@@ -436,7 +431,8 @@ def _resolve_runs(paths: Any) -> list[Any]:
     return runs
 
 
-def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
+def _config_summary(results: Mapping[str, Any], run_id: str | None = None,
+                    flavor: str | None = None) -> list[list[str]]:
     """Key facts of a run's configuration, as [label, text] pairs."""
     from evallog.redact import redact
 
@@ -460,10 +456,8 @@ def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     add("seeds", ", ".join(f"{k.replace('_seed', '')}={cfg[k]}" for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed") if k in cfg))
     add("version", results.get("lm_eval_version") or results.get("lmms_eval_version"))
     add("git_hash", results.get("git_hash"))
-    date = results.get("date")
-    if isinstance(date, (int, float)) and not isinstance(date, bool) and 0 < date < 1e11:
-        date = datetime.fromtimestamp(date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    add("date", date)
+    add("run id", run_id)
+    add("date", format_time(results_datetime(results, run_id, flavor)))
     duration = results.get("total_evaluation_time_seconds")
     try:
         duration = f"{float(duration):,.1f} s" if duration is not None else None
@@ -490,6 +484,13 @@ def _depths(group_subtasks: Mapping[str, Any]) -> dict[str, int]:
         if name not in children:
             walk(name, 0, ())
     return depth
+
+
+def _column_headers() -> dict[str, str]:
+    """Headers of the results tables' optional columns, the CLI's (``stderr_clt`` -> ``Stderr_CLT``)."""
+    from evallog.table import optional_column_headers
+
+    return optional_column_headers()
 
 
 def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, Any]] | None:
@@ -803,11 +804,11 @@ def build_report(
             "model": run.name,
             "flavor": run.flavor,
             "run_id": run.run_id,
-            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
+            "timestamp": format_time(run_datetime(run)),
             "path": os.fspath(run.path),
             "tasks": list(run.tasks),
             "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results),
+            "config": _config_summary(run.results, run.run_id, run.flavor),
             "results_table": _table_records(run.results, "results"),
             "groups_table": _table_records(run.results, "groups"),
         })
@@ -849,7 +850,8 @@ def build_report(
 
     meta = {
         "title": title or _default_title(run_meta),
-        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "generated": format_time(time.time()),
+        "column_headers": _column_headers(),
         "version": _version(),
         "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
         "runs": run_meta,

@@ -1,0 +1,106 @@
+"""The report as a new user reads it (issue 16), in headless Chromium.
+
+Dates in one ISO 8601 rendering with the zone and the run id labelled as such,
+per-filter counts in the sample browser, the CLI's column names, and the
+prompt column showing the end of the prompt with the whole text on hover.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install evallog[test])")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from test_report_browser import CHROMEDRIVER, CHROMIUM, driver, open_page, open_task, rows, wait, wait_rows  # noqa: E402,F401
+
+from evallog.readers import load_run  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+LMEVAL = DATA / "lmeval_run1" / "lmeval_output" / "bu6tyawv"
+LMMS = DATA / "lmms_run1" / "lmms_output"
+ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("everyday")
+    exe = Path(sys.executable).parent / "evallog"
+    cmd = [str(exe) if exe.exists() else shutil.which("evallog") or "evallog"]
+    subprocess.run([*cmd, "demo", "--output", str(root / "demo")], check=True, capture_output=True)
+    out = root / "report.html"
+    subprocess.run([*cmd, "report", str(root / "demo" / "evallog__toy-small"), str(LMEVAL), str(LMMS),
+                    "-o", str(out)], check=True, capture_output=True)
+    return out
+
+
+def config_of(drv, i: int) -> dict[str, str]:
+    card = drv.find_element(By.ID, f"run-card-{i}")
+    dts = [e.text for e in card.find_elements(By.TAG_NAME, "dt")]
+    dds = [e.text for e in card.find_elements(By.TAG_NAME, "dd")]
+    return dict(zip(dts, dds))
+
+
+def test_dates_are_iso_with_zone_and_run_ids_are_labelled(driver, page):
+    open_page(driver, page)
+    dates = []
+    for i, (run_id, flavor) in enumerate([(None, "lmms-eval"), ("2026-11-26T14-50-01.009042", "lm-eval"),
+                                          ("20261126_225343", "lmms-eval")]):
+        cfg = config_of(driver, i)
+        assert ISO.match(cfg["date"]), cfg
+        if run_id:
+            assert cfg["run id"] == run_id
+            assert f"run id {run_id}" in driver.find_element(By.ID, f"run-card-{i}").text
+        dates.append(cfg["date"])
+    # lm-eval's start (epoch 1795704599) and lmms-eval's id in its default zone (UTC+08:00), both in UTC
+    assert dates[1] == "2026-11-26T14:49:59Z"
+    assert dates[2] == "2026-11-26T14:53:43Z"
+    assert "generated" in driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_counts_are_per_filter(driver, page):
+    open_page(driver, page)
+    open_task(driver, "demo_gen_math")
+    wait_rows(driver, 32)
+    summary = driver.find_element(By.ID, "samples-summary").text
+    run = load_run(page.parent / "demo" / "evallog__toy-small")
+    shown = re.findall(r"(strict-match|flexible-extract): (\d+) samples, (\d+) correct \(([\d.]+)% by exact_match\)",
+                       summary)
+    assert [f for f, *_ in shown] == ["strict-match", "flexible-extract"], summary
+    for filt, n, right, pct in shown:
+        recs = [r for r in run.samples("demo_gen_math") if r["filter"] == filt]
+        correct = sum(1 for r in recs if r["exact_match"] == 1.0)
+        assert (int(n), int(right)) == (len(recs), correct)
+        assert abs(float(pct) - 100 * correct / len(recs)) <= 0.0501  # rounded to one decimal
+    rates = {f: int(r) / int(n) for f, n, r, _ in shown}
+    assert rates["strict-match"] != rates["flexible-extract"]  # mixing them would hide this
+
+
+def test_results_table_headers_are_the_clis(driver, page):
+    open_page(driver, page)
+    headers = [th.text for th in driver.find_element(By.ID, "results-table-0").find_elements(By.CSS_SELECTOR, "thead th")]
+    assert "Stderr_CLT" in headers and "stderr_clt" not in headers
+    md = subprocess.run([sys.executable, "-m", "evallog", "table", str(page.parent / "demo" / "evallog__toy-small")],
+                        capture_output=True, text=True, check=True).stdout
+    assert "Stderr_CLT" in md.splitlines()[0]
+
+
+def test_prompt_column_shows_the_end_and_the_whole_prompt_on_hover(driver, page):
+    open_page(driver, page)
+    open_task(driver, "gt_mc_arith")
+    wait(driver, lambda d: len(rows(d)) > 0)
+    first = rows(driver)[0]
+    cell = first.find_element(By.CSS_SELECTOR, "td.prompt")
+    rec = json.loads((next(LMEVAL.glob("samples_gt_mc_arith_*.jsonl"))).read_text().splitlines()[0])
+    prompt = rec["arguments"]["gen_args_0"]["arg_0"]
+    assert cell.get_attribute("title") == prompt
+    shown = cell.text.replace(" \u23ce ", "\n")
+    assert shown.rstrip().endswith(prompt.rstrip()[-20:].replace("\n", "\n").strip())
+    assert "What is" in cell.text  # the question, not a fragment of its middle
