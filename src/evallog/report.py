@@ -45,7 +45,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -56,6 +56,8 @@ import orjson
 from evallog.dates import format_time, results_datetime, run_datetime
 from evallog.errors import ConfigError
 from evallog.tally import correctness
+
+_Progress = Callable[[str, int, "int | None"], None]  # evallog.compare.ProgressCallback
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -581,6 +583,7 @@ def _sample_block(
     budget: int,
     max_text: int,
     compress: bool,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[_BlockWriter, str, int, int, str | None, int]:
     """The data block of one run and task.
 
@@ -607,6 +610,8 @@ def _sample_block(
     samples = run.samples(task, skip_corrupt=True)
     for sample in samples:
         total += 1
+        if tick is not None and not total % 1000:
+            tick(total)
         doc = sample.get("doc_id")
         try:
             hash(doc)
@@ -710,7 +715,8 @@ def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
     }
 
 
-def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int,
+                 progress: _Progress | None = None) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -718,7 +724,7 @@ def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip
     out = []
     for a, b in pairs:
         try:
-            comp = compare(runs[a], runs[b], skip_corrupt=True)
+            comp = compare(runs[a], runs[b], skip_corrupt=True, progress=progress)
         except ConfigError as exc:
             log.info("no comparison of runs %d and %d: %s", a, b, exc)
             continue
@@ -767,6 +773,7 @@ def build_report(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_text: int = DEFAULT_MAX_TEXT,
     compress: bool = True,
+    progress: _Progress | None = None,
 ) -> Report:
     """Gather ``paths`` into one HTML page; see the module docstring.
 
@@ -774,7 +781,8 @@ def build_report(
     list of them, each run named by index (in the order given / found), run id
     or model name. By default the first run is compared with each later run
     that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
-    sample browser out.
+    sample browser out. ``progress(stage, done, total)`` is called while
+    samples are read and compared (see :data:`evallog.compare.ProgressCallback`).
     """
     if max_samples < 1 or max_bytes < 1 or max_text < 16:
         raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
@@ -832,8 +840,10 @@ def build_report(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
+            seen = stats.samples_total
+            tick = None if progress is None else (lambda done, seen=seen: progress("reading samples", seen + done, None))
             writer, payload, n, total, reason, skipped = _sample_block(
-                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress, tick=tick)
             remaining -= len(payload)
             block_id = f"evallog-samples-{len(blocks)}"
             blocks.append(_Block(i, task, block_id, payload, writer.encoding))
@@ -857,7 +867,7 @@ def build_report(
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
         "leaderboard": _leaderboard(runs),
-        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
+        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS, progress=progress),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))
