@@ -327,3 +327,20 @@ def test_progress_on_a_terminal_only_and_quiet_with_quiet(demo, tmp_path, comman
     assert code == 0 and b"/s]" not in term, term
     r = evallog(*args)  # stderr is a pipe: no bar
     assert r.returncode == 0 and "/s]" not in r.stderr and "\r" not in r.stderr
+
+
+# ------------------------------------------------------------- 8. README
+def test_readme_setup_commands_each_make_a_fresh_environment_and_list_the_differences():
+    import re
+
+    readme = (HERE.parent / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    venvs = [re.match(r"python3 -m venv (\S+) && \. (\S+)/bin/activate && ", c) for c in commands]
+    assert all(m and m.group(1) == m.group(2) for m in venvs)
+    assert venvs[0].group(1) != venvs[1].group(1)  # type: ignore[union-attr]
+    assert commands[0].endswith("evallog demo --output demo-output")
+    table = readme.split("What changes compared with the anchors", 1)[1].split("\n\n## ", 1)[0]
+    for needle in ("start_time", "end_time", "perf_counter", "separators", "Version column", "0.5000", "blanked"):
+        assert needle in table, needle
