@@ -235,14 +235,14 @@ def build_run(
     tasks["demo_gen_math"] = (gen, gm)
     for name, rows in (("demo_science", _SCIENCE), ("demo_history", _HISTORY)):
         docs = [{"question": q, "choices": c, "label": label} for q, c, label in rows]
-        samples, m = _mc_task(name, docs, flavor, toy)
-        tasks[name] = (samples, {"none": m})
+        mc_samples, m = _mc_task(name, docs, flavor, toy)
+        tasks[name] = (mc_samples, {"none": m})
 
     aliases = {"demo_science": "Science", "demo_history": "History"}
     results: dict[str, Any] = {}
     group = "demo_knowledge"
     sub = ["demo_history", "demo_science"]
-    pooled = {"acc": [], "acc_norm": []}
+    pooled: dict[str, list[float]] = {"acc": [], "acc_norm": []}
     for t in sub:
         for metric in pooled:
             pooled[metric] += tasks[t][1]["none"][metric]
@@ -299,7 +299,8 @@ def _run_model(output: str | Path, flavor: str, model: str, skill: float, seed: 
     results, samples = build_run(flavor, model, skill, seed)
     with EvaluationTracker(output_path=str(output), flavor=flavor) as tracker:
         tracker.general_config_tracker.log_experiment_args(
-            model_source="toy", model_args=model_args, system_instruction=None, chat_template=None, fewshot_as_multiturn=False
+            model_source="toy", model_args=model_args, system_instruction=None, chat_template=None,
+            fewshot_as_multiturn=False,
         )
         if flavor == "lmms-eval":
             results["date"] = tracker.run_id

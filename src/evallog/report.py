@@ -644,6 +644,11 @@ def _sample_block(
     return writer, writer.finish(), n, total, reason, samples.skipped
 
 
+def _tick(progress: _Progress, seen: int) -> Callable[[int], None]:
+    """Report samples read so far (``seen`` before this block) as the ``reading samples`` stage."""
+    return lambda done: progress("reading samples", seen + done, None)
+
+
 def _main_score(run: Any, task: str) -> dict[str, Any] | None:
     """The first ``metric,filter`` the results report for ``task`` (for the sample browser's header)."""
     pairs = run.metrics(task)
@@ -840,8 +845,7 @@ def build_report(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
-            seen = stats.samples_total
-            tick = None if progress is None else (lambda done, seen=seen: progress("reading samples", seen + done, None))
+            tick = None if progress is None else _tick(progress, stats.samples_total)
             writer, payload, n, total, reason, skipped = _sample_block(
                 run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress, tick=tick)
             remaining -= len(payload)

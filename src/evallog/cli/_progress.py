@@ -35,7 +35,7 @@ class Progress:
             self._open(desc, total)
 
     def _open(self, desc: str, total: int | None) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
 
         self.close()
         self.desc = desc

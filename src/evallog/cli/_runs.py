@@ -18,7 +18,7 @@ from evallog.cli._progress import progress as _progress
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "ls",
         help="list the runs under a folder",
@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ helpers
 
 
-def _load(spec: str):
+def _load(spec: str) -> Any:
     """``load_run`` on a path, or on ``FOLDER@RUN_ID``."""
     import os
 
@@ -152,11 +152,6 @@ def ls_handler(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ show
-
-
-def _is_wrong(rec: dict[str, Any], metric: str) -> bool:
-    v = rec.get(metric)
-    return (type(v) in (int, float, bool)) and float(v) == 0.0
 
 
 def _prompt(rec: dict[str, Any]) -> Any:
