@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evallog.aggregations import pooled_sample_stderr
+
 __all__ = ["run_demo", "DemoRun", "MODELS"]
 
 MODELS: tuple[tuple[str, float], ...] = (
@@ -247,6 +249,12 @@ def build_run(
         for metric in pooled:
             pooled[metric] += tasks[t][1]["none"][metric]
     group_entry = _task_entry(group, "Knowledge (group)", flavor, {"none": pooled})
+    for metric in pooled:  # the harnesses pool the subtasks' stderrs
+        stderrs = [float(_mean_stderr(tasks[t][1]["none"][metric])[1]) for t in sub]
+        sizes = [len(tasks[t][1]["none"][metric]) for t in sub]
+        group_entry[f"{metric}_stderr,none"] = pooled_sample_stderr(stderrs, sizes)
+        if flavor == "lmms-eval":
+            del group_entry[f"{metric}_stderr_clt,none"], group_entry[f"{metric}_stderr_clustered,none"]
     if flavor == "lm-eval":
         group_entry["sample_count"] = {"acc,none": len(pooled["acc"]), "acc_norm,none": len(pooled["acc_norm"])}
     for name in ("demo_arith", "demo_gen_math", group, *sub):
@@ -274,7 +282,7 @@ def build_run(
         "higher_is_better": {k: higher[k] for k in sorted(higher)},
         "n-samples": {name: {"original": len({s["doc_id"] for s in tasks[name][0]}), "effective": len({s["doc_id"] for s in tasks[name][0]})} for name in sorted(tasks)},
         "config": {"model": "toy", "model_args": f"pretrained={model},api_key=sk-demo-not-a-real-key-000000000000",
-                   "batch_size": 1, "device": "cpu", "limit": None, "bootstrap_iters": 0, "random_seed": seed},
+                   "batch_size": 1, "device": "cpu", "limit": None, "bootstrap_iters": 100000, "random_seed": seed},
         "git_hash": None,
         "date": time.time() if flavor == "lm-eval" else None,
     }

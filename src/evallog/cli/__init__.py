@@ -13,7 +13,9 @@ Exit codes, the same for every command (:data:`EXIT_CODES`):
   --wrong`` with no wrong sample); a note goes to stderr;
 * 1 — error: what was asked cannot be done (no such file or run, unknown
   task or metric, a corrupt file, nothing to build a leaderboard from, the
-  Hub unreachable); one ``evallog: error: ...`` line on stderr;
+  Hub unreachable), one ``evallog: error: ...`` line on stderr; or a check
+  that fails (``verify`` finds a mismatch, ``compare --fail-on-regression``
+  finds a regression), reported on stdout;
 * 2 — usage: the command line itself is wrong (unknown command or option,
   missing argument, invalid value); argparse prints the usage on stderr.
 
@@ -51,16 +53,20 @@ COMMAND_TABLE: list[Command] = [
     Command("compare", "runs", "Compare",
             "evallog compare demo-output/evallog__toy-small demo-output/evallog__toy-large"),
     Command("leaderboard", "runs", "Compare", "evallog leaderboard demo-output --metric acc"),
+    Command("power", "power", "Compare", "evallog power --n 500 --baseline 0.7"),
+    Command("verify", "verify", "Check", "evallog verify demo-output/evallog__toy-large"),
     Command("push", "push", "Publish", "evallog push demo-output --repo ORG/evals --dry-run"),
+    Command("export", "export", "Publish", "evallog export demo-output/evallog__toy-large --to eee exported"),
     Command("recover", "recover", "Maintain", "evallog recover demo-output"),
 ]
 
-GROUPS: list[str] = ["Start here", "Read runs", "Compare", "Publish", "Maintain"]
+GROUPS: list[str] = ["Start here", "Read runs", "Compare", "Check", "Publish", "Maintain"]
 
 # subcommand modules, imported in this order
 COMMANDS: list[str] = list(dict.fromkeys(c.module for c in COMMAND_TABLE))
 
-EXIT_CODES = {0: "done (also when nothing was found)", 1: "error", 2: "usage: the command line is wrong"}
+EXIT_CODES = {0: "done (also when nothing was found)", 1: "error, or a check that fails (verify, --fail-on-regression)",
+              2: "usage: the command line is wrong"}
 
 
 def _grouped_help(helps: dict[str, str]) -> str:
