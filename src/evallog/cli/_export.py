@@ -14,10 +14,12 @@ from typing import Any
 
 
 def _eee(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
+    from evallog.cli._progress import progress
     from evallog.exporters.eee import export_eee
 
-    res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
-                     instances=not args.no_instances, skip_corrupt=args.skip_corrupt)
+    with progress(args, "exporting samples", unit="sample") as bar:
+        res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
+                         instances=not args.no_instances, skip_corrupt=args.skip_corrupt, progress=bar)
     for note in res.skipped:
         print(f"note: {note}", file=sys.stderr)
     return res.paths
