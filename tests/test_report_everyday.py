@@ -103,14 +103,21 @@ def test_results_table_headers_are_the_clis(browser, page):
 
 def test_prompt_column_shows_the_end_and_the_whole_prompt_on_hover(browser, page):
     open_page(browser, page)
-    open_task(browser, "gt_mc_arith")
-    wait(browser, lambda d: len(rows(d)) > 0)
-    first = rows(browser)[0]
-    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#view-samples thead th")]
-    cell = first.find_elements(By.TAG_NAME, "td")[heads.index("Prompt")]
-    rec = json.loads((next(LMEVAL.glob("samples_gt_mc_arith_*.jsonl"))).read_text().splitlines()[0])
-    prompt = rec["arguments"]["gen_args_0"]["arg_0"]
-    assert cell.get_attribute("title") == prompt
-    shown = cell.text.replace(" \u23ce ", "\n")
-    assert shown.rstrip().endswith(prompt.rstrip()[-20:].replace("\n", "\n").strip())
-    assert "What is" in cell.text  # the question, not a fragment of its middle
+    for task, question, path in (
+        ("gt_mc_arith", "What is 23 + 11?", next(LMEVAL.glob("samples_gt_mc_arith_*.jsonl"))),
+        ("demo_gen_math", "Compute ", next(_small(page.parent).glob("*_samples_demo_gen_math.jsonl"))),
+    ):
+        open_task(browser, task)
+        wait(browser, lambda d: len(rows(d)) > 0)
+        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#view-samples thead th")]
+        cell = rows(browser)[0].find_elements(By.TAG_NAME, "td")[heads.index("Prompt")]
+        rec = json.loads(path.read_text().splitlines()[0])
+        prompt = rec["arguments"]["gen_args_0"]["arg_0"] if "arguments" in rec else rec["input"]  # lm-eval, lmms-eval
+        assert cell.get_attribute("title") == prompt  # the whole prompt on hover
+        text = browser.execute_script("return arguments[0].textContent", cell)
+        # the end of the prompt, up to the ending all prompts of the task share ("\nAnswer:", an
+        # instruction): the question is what shows at the right end of the cell, not a middle fragment
+        core = text.removesuffix(" \u2026").replace(" \u23ce ", "\n")
+        assert core.lstrip("\u2026") in prompt
+        assert question in text and text.index(question) > len(text) - 60, text
+        assert not text.startswith("\u2026") or len(prompt) > 240

@@ -55,11 +55,30 @@
     if (s.length > (max || 240)) s = s.slice(0, max || 240) + '\u2026';
     return s.replace(/\s*\n\s*/g, ' \u23ce ');
   }
-  // Row previews of prompts show the end of the prompt, where the question is (few-shot examples
-  // and instructions come first); the whole prompt is the cell's tooltip and opens with the row.
-  function promptPreview(text) {
-    var s = String(text === null || text === undefined ? '' : text).replace(/\s+$/, '').replace(/\s*\n\s*/g, ' \u23ce ');
-    return s.length > 240 ? '\u2026' + s.slice(s.length - 240) : s;
+  // Row previews of prompts show the end of the prompt, where the question is (few-shot examples and
+  // instructions come first). An ending every prompt of the task shares ("\nAnswer:", a fixed
+  // instruction) is left out, marked with a trailing ellipsis, so that the question itself shows; the
+  // cell is cut at its start. The whole prompt is the cell's tooltip and opens with the row.
+  function promptSuffix(samples) {
+    var n = Math.min(samples.length, 200);
+    if (n < 2) return '';
+    var first = samples[0].i, suf = first.length;
+    for (var k = 1; k < n; k++) {
+      var t = samples[k].i, m = Math.min(suf, t.length), j = 0;
+      while (j < m && t.charCodeAt(t.length - 1 - j) === first.charCodeAt(first.length - 1 - j)) j++;
+      suf = j;
+    }
+    var suffix = first.slice(first.length - suf), ws = suffix.search(/\s/);  // whole words only
+    suffix = ws >= 0 ? suffix.slice(ws) : '';
+    return suffix.length >= 8 ? suffix : '';
+  }
+  function promptPreview(block, text) {
+    if (block.suffix === undefined) block.suffix = promptSuffix(block.samples);
+    var s = String(text === null || text === undefined ? '' : text), trail = '';
+    var suf = block.suffix;
+    if (suf && s.length > suf.length && s.slice(s.length - suf.length) === suf) { s = s.slice(0, s.length - suf.length); trail = ' \u2026'; }
+    s = s.replace(/\s+$/, '').replace(/\s*\n\s*/g, ' \u23ce ');
+    return (s.length > 240 ? '\u2026' + s.slice(s.length - 240) : s) + trail;
   }
   function plural(n, word) { return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's'); }
 
@@ -749,7 +768,7 @@
         showFilter ? h('td', { class: 'clip dim' }, B.filters[s.f] || '') : null,
         h('td', null, correctBadge(s.c)),
         h('td', { class: 'num' }, fmtNum(s.v[0])),
-        h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(s.i))),
+        h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(B, s.i))),
         h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
         h('td', { class: 'clip' }, oneLine(s.r, 200)),
         hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
