@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "ls",
         help="list the runs under a folder",
         description="List every run under ROOT (lm-eval, lmms-eval or evallog output): model, run id, "
-        "date, flavor, tasks and sample counts.",
+        "date (ISO 8601, UTC), flavor, tasks (groups in their own column) and samples per filter (a task "
+        "with several filters logs each document once per filter).",
     )
     p.add_argument("root", metavar="ROOT", help="output folder to search (recursively)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
