@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evallog.errors import ConfigError
-from evallog.rankgroup import RankGroup, await_run_id, launch_key, next_tracker_index, publish_run_id
+from evallog.rankgroup import (
+    RankGroup,
+    await_run_id,
+    launch_key,
+    next_tracker_index,
+    publish_run_id,
+)
 from evallog.ranks import RankInfo
 from evallog.shards import MergedMarker
 from evallog.writer import TaskStream
