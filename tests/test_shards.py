@@ -208,3 +208,36 @@ def test_finishing_twice_keeps_the_shard_and_logging_after_raises(tmp_path: Path
     single.close()
     name = f"samples_one_{RUN_ID}.jsonl"
     assert (tmp_path / "model" / name).read_bytes() == (tmp_path / "single" / "model" / name).read_bytes()
+
+
+# --------------------------------------------------------------------------- publishing
+def test_only_rank_0_publishes_the_merged_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every rank is built with the push flags (as the harness CLI does); one commit per repo, from rank 0."""
+    from hubserver import FakeHub
+
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    fake = FakeHub()
+    fake.add_user("tester", orgs={"test-org": "write"})
+    fake.add_token("hf_write", "tester")
+    monkeypatch.setenv("HF_ENDPOINT", fake.start())
+    try:
+        trackers = [
+            EvaluationTracker(tmp_path, hub_results_org="test-org", details_repo_name="details",
+                              results_repo_name="results", push_results_to_hub=True, push_samples_to_hub=True,
+                              token="hf_write", flavor="lm-eval", run_id=RUN_ID, rank=r, world_size=2)
+            for r in range(2)
+        ]
+        for rank, tracker in enumerate(trackers):
+            tracker.general_config_tracker.log_experiment_args("hf", "pretrained=org/tiny", None, None, False)
+            tracker.log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", workers.rank_docs("gsm8k", rank, 2)))
+        trackers[1].close()
+        trackers[0].save_results_aggregated({"results": {"gsm8k": {"alias": "gsm8k"}}})
+        trackers[0].close()
+        details, results = "test-org/details-private", "test-org/results-private"
+        assert (fake.commit_posts(details), fake.commit_posts(results)) == (1, 1)
+        name = f"samples_gsm8k_{RUN_ID}.jsonl"
+        merged = (tmp_path / "org__tiny" / name).read_bytes()
+        assert fake.files(details)[f"org__tiny/{name}"] == merged and len(merged.splitlines()) == 18
+        assert not any(".rank-" in p for p in fake.files(details))
+    finally:
+        fake.stop()

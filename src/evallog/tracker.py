@@ -1031,7 +1031,7 @@ class EvaluationTracker:
                 self._release_claim()
                 raise first_error
             try:
-                if self._publish_on_close and self.output_path and self._pushed_state != self._push_state():
+                if self._publish_on_close and self.rank_info.is_main and self.output_path and self._pushed_state != self._push_state():
                     self.push_to_hub()
             finally:
                 self._release_claim()
