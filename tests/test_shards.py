@@ -241,3 +241,22 @@ def test_only_rank_0_publishes_the_merged_run(monkeypatch: pytest.MonkeyPatch, t
         assert not any(".rank-" in p for p in fake.files(details))
     finally:
         fake.stop()
+
+
+def test_ranks_that_did_not_split_the_docs_leave_one_copy(tmp_path: Path) -> None:
+    """lm-eval's HF model on CPU under torchrun evaluates every doc in every process: the merged
+    file is still the one-process file (one copy per doc), and the duplicates are counted."""
+    trackers = [EvaluationTracker(tmp_path, flavor="lm-eval", run_id=RUN_ID, rank=r, world_size=2) for r in range(2)]
+    for tracker in trackers:
+        tracker.log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", list(range(9))))
+    trackers[1].close()
+    trackers[0].close()
+    single = EvaluationTracker(tmp_path / "single", flavor="lm-eval", run_id=RUN_ID)
+    single.log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", list(range(9))))
+    single.close()
+    name = f"samples_gsm8k_{RUN_ID}.jsonl"
+    assert (tmp_path / "model" / name).read_bytes() == (tmp_path / "single" / "model" / name).read_bytes()
+    a = _shard(tmp_path / "a", [("none", 0), ("none", 1)])
+    b = _shard(tmp_path / "b", [("none", 0), ("none", 1)])
+    result = merge_shards([ShardSource(a, 0, count=2), ShardSource(b, 1, count=2)], tmp_path / "o", "lm-eval", task="t")
+    assert (result.samples, result.duplicates, result.per_rank) == (2, 2, {0: 2, 1: 0})

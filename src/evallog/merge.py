@@ -49,6 +49,7 @@ class MergeResult:
     task_hash: str
     per_rank: dict[int, int] = field(default_factory=dict)
     dropped: dict[int, int] = field(default_factory=dict)
+    duplicates: int = 0  # lines skipped because another rank wrote the same (filter, doc id)
 
 
 Entry = tuple[int, int, Any, int, dict[str, Any], memoryview]  # segment, doc id kind, doc id, shard, prefix, line
@@ -121,18 +122,33 @@ def merge_shards(
     """
     hasher = TaskHasher(flavor)
     update = hasher.update
-    counts = [0] * len(sources)
+    counts = [0] * len(sources)  # lines written, by shard
+    read = [0] * len(sources)  # lines read, by shard (duplicates included)
     dropped: dict[int, int] = {}
     labels: dict[int, str] = {}
     readers = [_read(src, i, task, dropped, labels) for i, src in enumerate(sources)]
     heap = [entry for entry in (next(r, None) for r in readers) if entry is not None]
     heapq.heapify(heap)
     replace, pop = heapq.heapreplace, heapq.heappop
+    duplicates = 0
+    last: tuple[int, int, Any, int] = (-1, -1, None, -1)
     with atomic_writer(target, fsync=fsync, task=task) as out:
         write = out.write
         while heap:
             entry = heap[0]
             index = entry[3]
+            read[index] += 1
+            if entry[2] == last[2] and entry[:2] == last[:2] and index != last[3]:
+                # another rank wrote this doc already: the ranks did not split the docs (lm-eval's
+                # HF model on CPU under torchrun runs every doc in every process); keep one copy
+                duplicates += 1
+                following = next(readers[index], None)
+                if following is None:
+                    pop(heap)
+                else:
+                    replace(heap, following)
+                continue
+            last = (entry[0], entry[1], entry[2], index)
             write(entry[5])
             update(entry[4])
             counts[index] += 1
@@ -144,12 +160,14 @@ def merge_shards(
             else:
                 replace(heap, following)
         per_rank = {src.rank: counts[i] for i, src in enumerate(sources)}
-        for src in sources:
-            if src.count is not None and per_rank[src.rank] != src.count:
+        for i, src in enumerate(sources):
+            if src.count is not None and read[i] != src.count:
                 raise ShardError(
-                    f"rank {src.rank} reported {src.count} samples but its shard holds {per_rank[src.rank]}",
+                    f"rank {src.rank} reported {src.count} samples but its shard holds {read[i]}",
                     path=src.path,
                     task=task,
                 )
+    if duplicates:
+        logger.warning("%s: %d samples were written by more than one rank; one copy of each is kept", task, duplicates)
     logger.info("merged %d shards of %s into %s (%d samples)", len(sources), task, target, hasher.count)
-    return MergeResult(target, hasher.count, hasher.hexdigest(), per_rank, dropped)
+    return MergeResult(target, hasher.count, hasher.hexdigest(), per_rank, dropped, duplicates)
