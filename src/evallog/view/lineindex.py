@@ -1,0 +1,204 @@
+"""Byte offsets of the lines of a JSONL file: built once, on demand, extended as the file grows.
+
+A :class:`LineIndex` never reads more of a file than it has to: asking for
+record 50 reads until the 51st line is found, so the first page of a 3 GB
+file costs a few megabytes of reading. :meth:`LineIndex.extend` picks up
+where the last call stopped, which is how a growing (``.partial``) file is
+followed: only the new bytes are read. A file that shrinks or is replaced
+(another inode) is indexed again from the start.
+
+Blank lines are not records. The unterminated last line of a file that is
+still being written is the record in flight and is not indexed; in a
+finished file it is a record (and, if it is cut, shown as corrupt).
+
+Memory: 12 bytes per record (``array`` of offsets and lengths), so a file
+of a million samples costs 12 MB however big the samples are.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["LineIndex", "IndexCache"]
+
+_CHUNK = 4 << 20
+_WS = frozenset(b" \t\r\n\x0b\x0c")
+
+
+class LineIndex:
+    """Offsets of the records (non-blank lines) of one file; thread-safe."""
+
+    def __init__(self, path: str | os.PathLike[str], *, growing: bool = False) -> None:
+        self.path = Path(path)
+        self.growing = growing
+        self._starts = array("Q")
+        self._lens = array("I")
+        self._scanned = 0  # bytes consumed (always just after a newline, or at a tail record's end)
+        self._tail = False  # the last record has no newline (finished files only)
+        self._ident: tuple[int, int] | None = None
+        self._size = 0
+        self._eof = False
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def count(self) -> int:
+        """Records indexed so far."""
+        return len(self._starts)
+
+    @property
+    def complete(self) -> bool:
+        """True when the index reached the end of the file as it was at the last look."""
+        return self._eof
+
+    @property
+    def size(self) -> int:
+        """Size of the file at the last look."""
+        return self._size
+
+    def _check_file(self) -> int:
+        """Stat the file; reset the index when it was replaced or shrank. Returns its size."""
+        st = os.stat(self.path)
+        ident = (st.st_dev, st.st_ino)
+        if self._ident is not None and (ident != self._ident or st.st_size < self._scanned):
+            self._starts = array("Q")
+            self._lens = array("I")
+            self._scanned = 0
+            self._tail = False
+        self._ident = ident
+        if st.st_size != self._size:
+            self._eof = False
+            if self._tail:  # a finished file grew after all: its last record was not the last
+                self._starts.pop()
+                self._lens.pop()
+                self._tail = False
+        self._size = st.st_size
+        return st.st_size
+
+    # ------------------------------------------------------------------ building
+
+    def extend(self, until: int | None = None, *, deadline: float | None = None) -> int:
+        """Index records until ``until`` are known (all when ``None``) or ``deadline`` passes.
+
+        Returns the number of records indexed. Cheap when nothing changed.
+        """
+        with self._lock:
+            size = self._check_file()
+            if self._eof or (until is not None and self.count >= until):
+                return self.count
+            with open(self.path, "rb") as fh:
+                fh.seek(self._scanned)
+                pos = self._scanned
+                carry = b""
+                while pos + len(carry) < size or carry:
+                    data = fh.read(_CHUNK)
+                    if not data:
+                        break
+                    buf = carry + data if carry else data
+                    base = pos
+                    start = 0
+                    find = buf.find
+                    starts, lens = self._starts, self._lens
+                    while True:
+                        nl = find(b"\n", start)
+                        if nl < 0:
+                            break
+                        if nl > start and not (buf[start] in _WS and buf[start:nl].isspace()):
+                            starts.append(base + start)
+                            lens.append(nl - start)
+                        start = nl + 1
+                    pos = base + start
+                    carry = buf[start:]
+                    self._scanned = pos
+                    if until is not None and self.count >= until:
+                        return self.count
+                    if deadline is not None and time.monotonic() > deadline:
+                        return self.count
+                if carry and not self.growing and not carry.isspace():
+                    self._starts.append(pos)
+                    self._lens.append(len(carry))
+                    self._scanned = pos + len(carry)
+                    self._tail = True
+                self._eof = True
+            return self.count
+
+    # ------------------------------------------------------------------ reading
+
+    def span(self, i: int) -> tuple[int, int]:
+        """(offset, length) of record ``i`` (0-based); extends the index as needed."""
+        if i >= self.count:
+            self.extend(i + 1)
+        if i < 0 or i >= self.count:
+            raise IndexError(i)
+        return self._starts[i], self._lens[i]
+
+    def read(self, i: int) -> bytes:
+        """The bytes of record ``i`` (without its newline)."""
+        off, n = self.span(i)
+        with open(self.path, "rb") as fh:
+            return os.pread(fh.fileno(), n, off)
+
+    def read_range(self, start: int, stop: int) -> list[bytes]:
+        """Records ``start`` .. ``stop - 1`` (fewer at the end of the file)."""
+        if stop > self.count:
+            self.extend(stop)
+        stop = min(stop, self.count)
+        if start >= stop:
+            return []
+        out = []
+        with open(self.path, "rb") as fh:
+            fd = fh.fileno()
+            for i in range(start, stop):
+                out.append(os.pread(fd, self._lens[i], self._starts[i]))
+        return out
+
+    def iter_from(self, start: int = 0, *, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+        """``(record number, bytes)`` from ``start`` to the end, reading sequentially in big blocks."""
+        i = start
+        with open(self.path, "rb") as fh:
+            fd = fh.fileno()
+            buf = b""
+            buf_off = 0
+            while True:
+                if i >= self.count:
+                    self.extend(i + 4096)
+                    if i >= self.count:
+                        return
+                off, n = self._starts[i], self._lens[i]
+                if off < buf_off or off + n > buf_off + len(buf):
+                    buf_off = off
+                    buf = os.pread(fd, max(chunk, n), off)
+                    if len(buf) < n:
+                        return
+                rel = off - buf_off
+                yield i, buf[rel:rel + n]
+                i += 1
+
+
+class IndexCache:
+    """At most ``capacity`` :class:`LineIndex` objects, least recently used dropped first."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Path, LineIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str | os.PathLike[str], *, growing: bool = False) -> LineIndex:
+        key = Path(path)
+        with self._lock:
+            idx = self._items.get(key)
+            if idx is None:
+                idx = self._items[key] = LineIndex(key, growing=growing)
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+            else:
+                idx.growing = growing
+                self._items.move_to_end(key)
+            return idx
