@@ -36,7 +36,7 @@ class LineIndex:
 
     def __init__(self, path: str | os.PathLike[str], *, growing: bool = False) -> None:
         self.path = Path(path)
-        self.growing = growing
+        self._growing = growing
         self._starts = array("Q")
         self._lens = array("I")
         self._scanned = 0  # bytes consumed (always just after a newline, or at a tail record's end)
@@ -47,6 +47,18 @@ class LineIndex:
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def growing(self) -> bool:
+        """True while the file is being written (its unterminated last line is not a record yet)."""
+        return self._growing
+
+    @growing.setter
+    def growing(self, value: bool) -> None:
+        with self._lock:
+            if self._growing and not value:
+                self._eof = False  # look at the tail again: it is a record now
+            self._growing = value
 
     @property
     def count(self) -> int:

@@ -54,6 +54,39 @@ def _url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
+def _server_class() -> Any:
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopping gracefully on SIGINT / SIGTERM and then returning normally.
+
+        (uvicorn re-raises the signal after its shutdown, which would end the
+        process with a signal status instead of exit code 0.)
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def _stop(self, sig: int, frame: Any) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server
+
+
 def serve(
     roots: Sequence[Any],
     *,
@@ -86,7 +119,7 @@ def serve(
     url = _url(host, real_port, token)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     if on_ready is not None:
         on_ready(url)
     if open_browser:
