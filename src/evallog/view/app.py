@@ -301,7 +301,14 @@ def create_app(state: ViewState, *, token: str | None = None, hosts: set[str] | 
         entry = entry_of(request)
         task = request.query_params.get("task", "")
         src = state.source(entry, task)
-        n = int(request.query_params.get("n", "-1"))
+        key = request.query_params.get("key")
+        if key is not None:  # doc id + "\x01" + filter name
+            found = src.find(key)
+            if found is None:
+                raise KeyError(f"no sample for doc {key.partition(chr(1))[0]!r}")
+            n = int(found["n"])
+        else:
+            n = int(request.query_params.get("n", "-1"))
         if n < 0:
             raise ValueError("n must be a record number")
         try:
