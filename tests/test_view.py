@@ -157,10 +157,25 @@ def test_pages_are_the_file_records_in_order(server: Server, root: Path) -> None
         assert data["total"] == len(lines) and data["complete"]
         got.extend(data["samples"])
     assert len(got) == len(lines)
-    for n, (rec, line) in enumerate(zip(got, lines)):
+    for n, (rec, line) in enumerate(zip(got, lines, strict=True)):
         line.setdefault("filter", run.filters(task)[0])
         want = compact_sample(line, metrics=metrics, filter_index=0)
         assert rec == {**want, "n": n}
+
+
+def test_every_task_pages_like_the_reader(server: Server, root: Path) -> None:
+    """Doc ids and filter names (inferred for lmms-eval's multi-filter lines) agree with readers.TaskSamples."""
+    meta = server.json("/api/meta")
+    for run in list_runs(root):
+        key = next(r["key"] for r in meta["runs"] if r["run_id"] == run.run_id and r["flavor"] == run.flavor)
+        for task in run.sample_files:
+            want = [(s["doc_id"], s["filter"]) for s in run.samples(task, skip_corrupt=True)]
+            data = server.json("/api/samples", run=key, task=task, size=500)
+            got = [(r["d"], data["filters"][r["f"]]) for r in data["samples"] if not r.get("bad")]
+            assert got == want, (run.flavor, task)
+            for name in set(data["filters"]):
+                only = server.json("/api/samples", run=key, task=task, size=500, filter=name)
+                assert [r["d"] for r in only["samples"]] == [d for d, f in want if f == name]
 
 
 def test_search_and_filters_run_on_the_server(server: Server, root: Path) -> None:

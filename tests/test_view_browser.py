@@ -68,7 +68,7 @@ def open_task(drv: Any, task: str, run_label: str | None = None) -> None:
     wait(drv, lambda d: (ready_samples(d) or "").endswith("\u0001" + task))
 
 
-def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Path) -> None:
+def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Path) -> None:  # noqa: F811
     open_app(driver, server)
     table = driver.find_element(By.ID, "run-list")
     trs = table.find_elements(By.CSS_SELECTOR, "tbody tr")
@@ -102,7 +102,7 @@ def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Pat
     assert not errors(driver)
 
 
-def test_corrupt_lines_and_planted_script_are_text(driver: Any, server: Server) -> None:
+def test_corrupt_lines_and_planted_script_are_text(driver: Any, server: Server) -> None:  # noqa: F811
     open_app(driver, server)
     lm = driver.execute_script("return Array.from(document.querySelectorAll('#run-list tbody tr'))"
                                ".findIndex(function (tr) { return tr.cells[5].textContent === 'lm-eval'; });")
@@ -122,7 +122,7 @@ def test_corrupt_lines_and_planted_script_are_text(driver: Any, server: Server) 
     assert not errors(driver)
 
 
-def test_compare_any_two_runs(driver: Any, server: Server) -> None:
+def test_compare_any_two_runs(driver: Any, server: Server) -> None:  # noqa: F811
     open_app(driver, server, "#/compare")
     wait(driver, lambda d: (d.find_element(By.ID, "view-compare").get_attribute("data-compare-ready") or "") not in ("", "error"))
     a = Select(driver.find_element(By.ID, "compare-a"))
@@ -172,7 +172,7 @@ STREAMER = textwrap.dedent("""
 """)
 
 
-def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) -> None:
+def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) -> None:  # noqa: F811
     root = tmp_path / "root"
     shutil.copytree(LMEVAL, root / "old" / LMEVAL.name)
     srv = Server([root])
@@ -191,12 +191,11 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
             found = d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="running"]')
             return found[0] if found else None
 
-        try:
-            wait(driver, lambda d: live_row(d) is not None
-                 and live_row(d).find_element(By.CSS_SELECTOR, ".run-samples").get_attribute("textContent") == "5", timeout=10)
-        except Exception:
-            print(driver.execute_script("return document.getElementById('app').outerHTML")[:3000], driver.current_url)
-            raise
+        def count(d: Any) -> str | None:
+            row = live_row(d)
+            return row.find_element(By.CSS_SELECTOR, ".run-samples").get_attribute("textContent") if row else None
+
+        wait(driver, lambda d: count(d) == "5", timeout=10)
         seen_after = time.monotonic() - t0
         means = live_row(driver).find_element(By.CSS_SELECTOR, ".run-means").text
         assert "acc 0.600 (5)" in means  # docs 0, 2, 4 right out of 5

@@ -63,7 +63,10 @@ __all__ = [
     "Report",
     "ReportStats",
     "build_report",
+    "comparisons_data",
     "compact_sample",
+    "leaderboard_data",
+    "main_score",
     "render_app_page",
     "render_report",
     "run_summary",
@@ -641,7 +644,7 @@ def _sample_block(
     return writer, writer.finish(), n, total, reason, samples.skipped
 
 
-def _main_score(run: Any, task: str) -> dict[str, Any] | None:
+def main_score(run: Any, task: str) -> dict[str, Any] | None:
     """The first ``metric,filter`` the results report for ``task`` (for the sample browser's header)."""
     pairs = run.metrics(task)
     if not pairs:
@@ -651,7 +654,7 @@ def _main_score(run: Any, task: str) -> dict[str, Any] | None:
     return {"metric": metric, "filter": filt, "value": value if value is None or math.isfinite(value) else None}
 
 
-def _leaderboard(runs: Sequence[Any]) -> dict[str, Any] | None:
+def leaderboard_data(runs: Sequence[Any]) -> dict[str, Any] | None:
     """The leaderboard of the runs (latest run per model) when they hold two models or more."""
     if len({run.name for run in runs if run.task_results}) < 2:
         return None
@@ -712,7 +715,7 @@ def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
     }
 
 
-def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
+def comparisons_data(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -815,7 +818,7 @@ def build_report(
     remaining = max_bytes
     for k, (i, task) in enumerate(jobs):
         run = runs[i]
-        entry: dict[str, Any] = {"run": i, "score": _main_score(run, task), "block": None,
+        entry: dict[str, Any] = {"run": i, "score": main_score(run, task), "block": None,
                                  "n_total": 0, "n_embedded": 0, "capped": None}
         has_samples = run.has_samples(task)
         if samples and has_samples:
@@ -843,8 +846,8 @@ def build_report(
         "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
-        "leaderboard": _leaderboard(runs),
-        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
+        "leaderboard": leaderboard_data(runs),
+        "comparisons": comparisons_data(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))

@@ -54,6 +54,7 @@ class ViewState:
         self.indexes = IndexCache()
         self.title = title
         self._sources: dict[tuple[str, str, str], TaskSource] = {}
+        self._meta: tuple[int, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self.catalog.refresh(force=True)
 
@@ -82,7 +83,7 @@ class ViewState:
         if task not in run.sample_files:
             return None
         if not run.in_progress:
-            reported = run.reported_samples(task)
+            reported: int | None = run.reported_samples(task)
             if reported is not None:
                 return reported
         try:
@@ -93,16 +94,30 @@ class ViewState:
         return src.index.count
 
     def meta(self) -> dict[str, Any]:
+        """The page's data (the static report's shape): computed once per catalog version."""
+        with self._lock:
+            cached = self._meta
+        if cached is not None and cached[0] == self.catalog.version:
+            return cached[1]
+        version = self.catalog.version
+        meta = self._build_meta()
+        with self._lock:
+            self._meta = (version, meta)
+        return meta
+
+    def _build_meta(self) -> dict[str, Any]:
+        from collections import Counter
+
         from evallog import __version__
-        from evallog.report import _leaderboard, _main_score, run_summary
+        from evallog.report import leaderboard_data, main_score, run_summary
 
         entries = self.catalog.entries
-        names = [e.run.name for e in entries]
+        names = Counter(e.run.name for e in entries)
         runs = []
         tasks: dict[str, dict[str, Any]] = {}
         for i, e in enumerate(entries):
             run = e.run
-            summary = run_summary(run, short=run.name if names.count(run.name) == 1 else run.label)
+            summary = run_summary(run, short=run.name if names[run.name] == 1 else run.label)
             root = self.catalog.roots[e.root_index]
             summary["path"] = os.fspath(root / e.rel) if e.rel != "." else os.fspath(root)
             counts = {t: self.task_count(e, t) for t in run.tasks}
@@ -111,7 +126,7 @@ class ViewState:
             for t in run.tasks:
                 entry = tasks.setdefault(t, {"name": t, "runs": []})
                 has = t in run.sample_files
-                entry["runs"].append({"run": i, "score": _main_score(run, t), "block": "live" if has else None,
+                entry["runs"].append({"run": i, "score": main_score(run, t), "block": "live" if has else None,
                                       "n_total": counts.get(t) or 0, "n_embedded": counts.get(t) or 0,
                                       "capped": None})
         return {
@@ -122,7 +137,7 @@ class ViewState:
             "limits": {"max_samples": 0, "max_bytes": 0, "max_text": 2000},
             "runs": runs,
             "tasks": list(tasks.values()),
-            "leaderboard": _leaderboard([e.run for e in entries]),
+            "leaderboard": leaderboard_data([e.run for e in entries]),
             "comparisons": [],
             "errors": self.catalog.errors,
         }
@@ -325,13 +340,13 @@ def create_app(state: ViewState, *, token: str | None = None, hosts: set[str] | 
         return json(out)
 
     def comparison(request: Request) -> Response:
-        from evallog.report import _comparisons
+        from evallog.report import comparisons_data
 
         a, b = entry_of(request, "a"), entry_of(request, "b")
         if a.key == b.key:
             raise ValueError("cannot compare a run with itself")
         keys = [e.key for e in state.catalog.entries]
-        found = _comparisons([a.run, b.run], [(0, 1)], max_flip_ids=2000)
+        found = comparisons_data([a.run, b.run], [(0, 1)], max_flip_ids=2000)
         if not found:
             return json({"comparison": None, "message": "these two runs share no task with comparable results"})
         comp = found[0]

@@ -21,7 +21,7 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,16 +132,18 @@ class TaskSource:
         if not self.infer_filters:
             return self.filters[0]
         with self._lock:
-            while len(self._ordinals) <= n:
-                k = len(self._ordinals)
-                try:
-                    doc = decode(self.index.read(k)).get("doc_id")
-                    hash(doc)
-                except (ValueError, AttributeError, TypeError):
-                    doc = None
-                seen = self._ord_seen.get(doc, 0)
-                self._ord_seen[doc] = seen + 1
-                self._ordinals.append(min(seen, 65535))
+            if len(self._ordinals) <= n:
+                for k, raw in self.index.iter_from(len(self._ordinals)):
+                    try:
+                        doc = decode(raw).get("doc_id")
+                        hash(doc)
+                    except (ValueError, AttributeError, TypeError):
+                        doc = None
+                    seen = self._ord_seen.get(doc, 0)
+                    self._ord_seen[doc] = seen + 1
+                    self._ordinals.append(min(seen, 65535))
+                    if k >= n:
+                        break
             k = self._ordinals[n]
         return self.filters[k] if k < len(self.filters) else f"{self.filters[0]}#{k}"
 
@@ -378,6 +380,6 @@ class TaskSource:
                     where.setdefault(self.key_of(rec), n)
             with self._lock:
                 self._where = (self.index.size, where)
-        n = where.get(key)
-        return None if n is None else self.record(n, self.index.read(n))
+        found = where.get(key)
+        return None if found is None else self.record(found, self.index.read(found))
 
