@@ -222,11 +222,14 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20, help="pages per client")
     ap.add_argument("--no-report", action="store_true", help="skip `evallog report` on the big run")
     ap.add_argument("--dir", help="work folder (default: a temp dir, deleted at the end)")
+    ap.add_argument("--only", choices=("many", "big"), help="run one part only")
     args = ap.parse_args()
     tmp = Path(args.dir or tempfile.mkdtemp(prefix="bench_view_"))
     try:
-        bench_many(tmp, args.runs)
-        bench_big(tmp, args.gb, args.clients, args.requests, not args.no_report)
+        if args.only != "big":
+            bench_many(tmp, args.runs)
+        if args.only != "many":
+            bench_big(tmp, args.gb, args.clients, args.requests, not args.no_report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -110,6 +110,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines.insert(2, '{"doc_id": 99, "cut in the midd\n')
     lines.insert(4, "[1, 2, 3]\n")
     bad.write_text("".join(lines), encoding="utf-8")
+    # lmms-eval itself writes no "filter" key: the k-th line of a doc belongs to the k-th filter
+    lmms = base / "lmms-eval" / "lmms_output" / "20261126_120000_samples_gt_gen_math.jsonl"
+    recs = read_jsonl(lmms)
+    assert len({r["filter"] for r in recs}) == 2
+    lmms.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "filter"}) + "\n" for r in recs),
+                    encoding="utf-8")
     return base
 
 
