@@ -220,3 +220,38 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
             if proc.stdout:
                 proc.stdout.close()
         srv.stop()
+
+
+def test_browser_with_token_and_refused_paths(driver: Any, tmp_path: Path) -> None:  # noqa: F811
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP SECRET\n")
+    root = copy_tree(tmp_path / "root")
+    (root / "escape.txt").symlink_to(outside / "secret.txt")
+    srv = Server([root], "--host", "0.0.0.0")
+    try:
+        base = f"http://127.0.0.1:{srv.port}/"
+        driver.get("about:blank")
+        driver.get(base)  # no token: refused
+        assert "valid token is required" in driver.find_element(By.TAG_NAME, "body").text
+        driver.get("about:blank")
+        driver.get(f"{base}?token={srv.token}")
+        wait(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") == "1")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 2
+        # from inside the page: traversal and a symlink out of the root are refused, a file inside is served
+        statuses = driver.execute_async_script("""
+            var done = arguments[arguments.length - 1];
+            var paths = ['raw/0/%2e%2e/outside/secret.txt', 'raw/0/..%2foutside%2fsecret.txt', 'raw/0/escape.txt',
+                         'raw/0/%2fetc%2fpasswd', 'raw/0/lm-eval/bu6tyawv/results_2026-11-26T14-50-01.009042.json'];
+            Promise.all(paths.map(function (p) {
+              return fetch(p).then(function (r) { return r.text().then(function (t) { return [r.status, t.indexOf('TOP SECRET') >= 0]; }); });
+            })).then(done);
+        """)
+        # (the browser itself resolves %2e%2e: that request reaches no route at all)
+        assert [s for s, _ in statuses[:4]] == [404, 403, 403, 403] and not any(leak for _, leak in statuses)
+        assert statuses[4][0] == 200
+        driver.get("about:blank")
+        driver.get(base + "raw/0/escape.txt")
+        assert "TOP SECRET" not in driver.page_source
+    finally:
+        srv.stop()
