@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from evallog.readers import list_runs
 from evallog.report import compact_sample, sample_metrics
 from evallog.view.lineindex import LineIndex
+from evallog.view.samples import Query
 from test_report import LMEVAL, LMMS_FROM, read_jsonl
 
 pytest.importorskip("starlette", reason="evallog[view] is not installed")
@@ -42,7 +43,7 @@ pytest.importorskip("uvicorn", reason="evallog[view] is not installed")
 
 
 class Server:
-    def __init__(self, roots: list[Path], *args: str) -> None:
+    def __init__(self, roots: list[Any], *args: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evallog", "view", *map(str, roots), "--port", "0", *args],
@@ -374,3 +375,54 @@ def test_line_index_follows_a_file_written_in_pieces(tmp_path_factory: pytest.Te
     assert index.count == len(want) and index.complete
     assert index.read_range(0, len(want)) == want
     assert [raw for _, raw in index.iter_from(0, chunk=7)] == want
+
+
+# --------------------------------------------------------------------------- fsspec roots
+
+
+def test_remote_root_is_copied_and_kept_in_step() -> None:
+    import fsspec
+
+    from evallog.view.app import ViewState
+
+    fs = fsspec.filesystem("memory")
+    base = "/bucket-view/out"
+    for f in LMEVAL.iterdir():
+        fs.pipe(f"{base}/org__a/{f.name}", f.read_bytes())
+    state = ViewState([f"memory://{base}"])
+    try:
+        meta = state.meta()
+        assert [r["path"] for r in meta["runs"]] == [f"memory://{base}/org__a"]
+        entry = state.catalog.entries[0]
+        page = state.source(entry, "gt_mc_arith").page(Query())
+        assert page["total"] == len(read_jsonl(LMEVAL / "samples_gt_mc_arith_2026-11-26T14-50-01.009042.jsonl"))
+        # a run pushed later appears; a run deleted remotely goes
+        remote = state.catalog.remotes[0]
+        remote.interval = 0
+        for f in LMMS_FROM.iterdir():
+            fs.pipe(f"{base}/org__b/{f.name}", f.read_bytes())
+        assert state.catalog.refresh(force=True)
+        assert sorted(e.run.flavor for e in state.catalog.entries) == ["lm-eval", "lmms-eval"]
+        fs.rm(f"{base}/org__a", recursive=True)
+        state.catalog.refresh(force=True)
+        assert [e.run.flavor for e in state.catalog.entries] == ["lmms-eval"]
+        cache = remote.cache
+        assert cache.is_dir()
+    finally:
+        state.catalog.close()
+        fs.rm("/bucket-view", recursive=True)
+    assert not cache.exists()
+
+
+def test_server_over_an_fsspec_url(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path / "bucket")
+    srv = Server([f"local://{root}"])  # fsspec's "local" protocol goes through the remote path
+    try:
+        meta = srv.json("/api/meta")
+        assert sorted(r["path"] for r in meta["runs"]) == sorted(
+            [f"local://{root}/lm-eval/{LMEVAL.name}", f"local://{root}/lmms-eval/lmms_output"])
+        key = meta["runs"][0]["key"]
+        task = meta["runs"][0]["tasks"][0]
+        assert srv.json("/api/samples", run=key, task=task)["samples"]
+    finally:
+        assert srv.stop() == 0

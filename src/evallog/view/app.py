@@ -118,8 +118,7 @@ class ViewState:
         for i, e in enumerate(entries):
             run = e.run
             summary = run_summary(run, short=run.name if names[run.name] == 1 else run.label)
-            root = self.catalog.roots[e.root_index]
-            summary["path"] = os.fspath(root / e.rel) if e.rel != "." else os.fspath(root)
+            summary["path"] = self.catalog.location(e)
             counts = {t: self.task_count(e, t) for t in run.tasks}
             summary.update(key=e.key, status=e.status, counts=counts)
             runs.append(summary)

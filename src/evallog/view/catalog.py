@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -32,16 +33,10 @@ _MIN_RESCAN_S = 0.5
 
 
 def root_path(root: str | os.PathLike[str]) -> Path:
-    """A root as a local folder: a path or a ``file://`` URL; other URLs are refused."""
+    """A local root as a folder: a path or a ``file://`` URL."""
     text = os.fspath(root)
-    if "://" in text:
-        scheme, _, rest = text.partition("://")
-        if scheme != "file":
-            raise ConfigError(
-                f"evallog view reads local folders (or file:// URLs); {scheme}:// roots are not supported yet: "
-                f"copy the runs locally first (for example with fsspec's get)"
-            )
-        text = rest
+    if text.startswith("file://"):
+        text = text[len("file://"):]
     path = Path(text).expanduser()
     if not path.is_dir():
         raise ConfigError(f"not a folder: {text!r}")
@@ -98,7 +93,28 @@ class Catalog:
     def __init__(self, roots: list[str | os.PathLike[str]]) -> None:
         if not roots:
             raise ConfigError("give at least one folder of runs")
-        self.roots = [root_path(r) for r in roots]
+        from evallog.mirror import is_remote
+
+        self.labels: list[str] = []
+        self.roots: list[Path] = []
+        self.remotes: dict[int, Any] = {}
+        try:
+            for i, r in enumerate(roots):
+                text = os.fspath(r)
+                if is_remote(text):
+                    from evallog.view.remote import RemoteRoot
+
+                    remote = RemoteRoot(text, Path(tempfile.mkdtemp(prefix="evallog-view-")))
+                    self.remotes[i] = remote
+                    remote.sync(force=True)
+                    self.roots.append(remote.cache.resolve())
+                    self.labels.append(text.rstrip("/"))
+                else:
+                    self.roots.append(root_path(text))
+                    self.labels.append(os.fspath(self.roots[-1]))
+        except BaseException:
+            self.close()
+            raise
         self.entries: list[Entry] = []
         self.by_key: dict[str, Entry] = {}
         self.version = 0
@@ -125,6 +141,11 @@ class Catalog:
             if not force and now - self._checked < _MIN_RESCAN_S:
                 return False
             self._checked = now
+            for remote in self.remotes.values():
+                try:
+                    force = remote.sync() or force
+                except ReadError as exc:
+                    log.warning("%s", exc)
             sig = self._walk_signature()
             if sig == self._signature and not force:
                 return False
@@ -155,6 +176,16 @@ class Catalog:
         self.entries = entries
         self.by_key = {e.key: e for e in entries}
         self.errors = errors
+
+    def location(self, entry: Entry) -> str:
+        """Where the run is, as the user named its root (a folder or a URL)."""
+        label = self.labels[entry.root_index]
+        return label if entry.rel == "." else f"{label}/{entry.rel}"
+
+    def close(self) -> None:
+        """Delete the local copies of remote roots."""
+        for remote in self.remotes.values():
+            remote.close()
 
     def get(self, key: str) -> Entry:
         entry = self.by_key.get(key)

@@ -101,13 +101,21 @@ def serve(
     A host that is not a loopback address gets a random token, part of the
     URL, required by every request.
     """
-    try:
-        import uvicorn
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError("evallog view needs the view extra: pip install 'evallog[view]'") from exc
-    from evallog.view.app import ViewState, create_app
+    from evallog.view import require_extra
+
+    require_extra()
+    from evallog.view.app import ViewState
 
     state = ViewState(list(roots), title=title)
+    try:
+        _run(state, host, port, on_ready, open_browser)
+    finally:
+        state.catalog.close()
+
+
+def _run(state: Any, host: str, port: int, on_ready: Callable[[str], None] | None, open_browser: bool) -> None:
+    from evallog.view.app import create_app
+
     loopback = is_loopback(host)
     token = None if loopback else secrets.token_urlsafe(24)
     sock = bind(host, port)
@@ -117,8 +125,7 @@ def serve(
         hosts = {"localhost", "127.0.0.1", "::1", host.strip("[]")}
     app = create_app(state, token=token, hosts=hosts)
     url = _url(host, real_port, token)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn_config(app)
     server = _server_class()(config)
     if on_ready is not None:
         on_ready(url)
@@ -130,3 +137,9 @@ def serve(
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def uvicorn_config(app: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
