@@ -426,3 +426,16 @@ def test_server_over_an_fsspec_url(tmp_path: Path) -> None:
         assert srv.json("/api/samples", run=key, task=task)["samples"]
     finally:
         assert srv.stop() == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(st.text("abAB\u00e9 x", max_size=30), max_size=30), needle=st.text("abx", min_size=1, max_size=3),
+       chunk=st.integers(min_value=1, max_value=64), start=st.integers(min_value=0, max_value=5))
+def test_grep_finds_the_records_containing_the_needle(tmp_path_factory: pytest.TempPathFactory, lines: list[str],
+                                                      needle: str, chunk: int, start: int) -> None:
+    path = tmp_path_factory.mktemp("grep") / "f.jsonl"
+    path.write_bytes("".join(line + "\n" for line in lines).encode())
+    index = LineIndex(path)
+    records = [ln.encode() for ln in lines if ln.strip()]
+    want = [n for n, raw in enumerate(records) if n >= start and needle.encode() in raw.lower()]
+    assert list(index.grep(needle.encode(), start, chunk=chunk)) == want

@@ -310,10 +310,12 @@ class TaskSource:
             if scan.sorted is not None and (scan.pos < self.index.count or not self.index.complete):
                 scan.sorted = None  # the file grew
             deadline: float | None = None
-            for n, raw in self.index.iter_from(scan.pos):
-                if prefilter is not None and prefilter not in raw.lower():
-                    scan.pos = n + 1
-                    continue
+            exhausted = True
+            candidates = (
+                ((n, self.index.read(n)) for n in self.index.grep(prefilter, scan.pos))
+                if prefilter is not None else self.index.iter_from(scan.pos)
+            )
+            for n, raw in candidates:
                 rec = self.record(n, raw)
                 scan.pos = n + 1
                 if not match(rec):
@@ -330,7 +332,10 @@ class TaskSource:
                 elif deadline is None and len(scan.matches) >= need:
                     deadline = time.monotonic() + _COUNT_BUDGET_S
                 if deadline is not None and time.monotonic() > deadline:
+                    exhausted = False
                     break
+            if exhausted and prefilter is not None:
+                scan.pos = max(scan.pos, self.index.count)  # every record in between failed the prefilter
             complete = scan.pos >= self.index.count and self.index.complete
             if ordered:
                 if scan.sorted is None:
