@@ -1045,6 +1045,10 @@
     views.samples.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
     views.samples.setAttribute('data-samples-ready', B.id);
     views.samples.setAttribute('data-total', String(page.total));
+    if (LIVE && (page.total_complete === false || !page.complete)) {  // the server is still counting
+      var sig = B.id + '|' + state.page;
+      setTimeout(function () { if (current.block === B && sig === B.id + '|' + state.page && openPos === -1) refresh(); }, 1500);
+    }
     writeHash();
     if (state.open !== null && openPos === -1) {
       var want = state.open;

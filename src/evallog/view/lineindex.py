@@ -45,6 +45,7 @@ class LineIndex:
         self._ident: tuple[int, int] | None = None
         self._size = 0
         self._eof = False
+        self._bg: threading.Thread | None = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ state
@@ -141,6 +142,25 @@ class LineIndex:
                     self._tail = True
                 self._eof = True
             return self.count
+
+    def finish_in_background(self) -> None:
+        """Index the rest of the file in a daemon thread, in short slices (readers are not held up)."""
+        with self._lock:
+            if self._eof or self._bg is not None:
+                return
+            self._bg = threading.Thread(target=self._finish, name=f"index {self.path.name}", daemon=True)
+            self._bg.start()
+
+    def _finish(self) -> None:
+        try:
+            while not self._eof:
+                self.extend(deadline=time.monotonic() + 0.05)
+                time.sleep(0.001)  # let waiting requests take the lock
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._bg = None
 
     # ------------------------------------------------------------------ reading
 

@@ -34,6 +34,7 @@ __all__ = ["Query", "TaskSource", "PAGE_SIZE"]
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 _COUNT_BUDGET_S = 0.25
+_SYNC_COUNT_S = 0.05
 _DETAIL_TEXT = 200_000
 _PLAIN_QUERY = re.compile(r"^[a-z0-9 _.,:;!?()'=+*#%@-]+$")
 SORTS = ("doc", "doc-desc", "metric-desc", "metric-asc", "input-len", "resp-len")
@@ -227,8 +228,10 @@ class TaskSource:
             recs = [self.record(start + k, raw) for k, raw in enumerate(raws)]
             if len(raws) < size:
                 self.index.extend()  # the end is near: know the total
-            else:
-                self.index.extend(deadline=time.monotonic() + _COUNT_BUDGET_S)
+            elif not self.index.complete:
+                self.index.extend(deadline=time.monotonic() + _SYNC_COUNT_S)
+                if not self.index.complete:
+                    self.index.finish_in_background()  # a big file: the total comes with a later page
             matched, complete = self.index.count, self.index.complete
             counts: tuple[int, int] | None = None
         else:
@@ -307,8 +310,10 @@ class TaskSource:
         ordered = query.sort != "doc"
         need = start + size
         with scan.lock:
-            if scan.sorted is not None and (scan.pos < self.index.count or not self.index.complete):
-                scan.sorted = None  # the file grew
+            if ordered:
+                self.index.extend()
+                if scan.sorted is not None and scan.pos < self.index.count:
+                    scan.sorted = None  # the file grew
             deadline: float | None = None
             exhausted = True
             candidates = (
