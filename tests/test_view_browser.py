@@ -42,6 +42,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines[0] = json.dumps(rec) + "\n"
     lines.insert(1, '{"doc_id": 42, "this line is cut\n')
     math_file.write_text("".join(lines), encoding="utf-8")
+    # the lmms-eval run disagrees with the lm-eval run on docs 0-2 of gt_mc_arith: flips to open
+    arith = base / "lmms-eval" / "lmms_output" / "20261126_120000_samples_gt_mc_arith.jsonl"
+    recs = read_jsonl(arith)
+    for r in recs:
+        if r["doc_id"] in (0, 1, 2):
+            r["acc"] = 1.0 - r["acc"]
+    arith.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
     return base
 
 
@@ -137,12 +144,11 @@ def test_compare_any_two_runs(driver: Any, server: Server) -> None:  # noqa: F81
     assert "gt_mc_arith" in table.text
     assert driver.current_url.endswith(f"#/compare?a={lm}&b={lmms}")
     flips = driver.find_elements(By.CSS_SELECTOR, "#compare-flips .doc-link")
-    if flips:  # the two fixture runs disagree on some samples: open one side by side
-        doc = flips[0].get_attribute("data-doc")
-        flips[0].click()
-        wait(driver, lambda d: d.find_elements(By.ID, "side-by-side"))
-        assert f"doc {doc}" in driver.find_element(By.ID, "detail-title").text
-        assert driver.find_element(By.ID, "sbs-b").text
+    assert sorted(f.get_attribute("data-doc") for f in flips) == ["0", "1", "2"]
+    flips[1].click()  # opens the sample of both runs side by side
+    wait(driver, lambda d: d.find_elements(By.ID, "side-by-side"))
+    assert driver.find_element(By.ID, "detail-title").text.startswith(f"gt_mc_arith \u00b7 doc {flips[1].get_attribute('data-doc')}")
+    assert "20261126_120000" in driver.find_element(By.ID, "sbs-b").text
     assert not errors(driver)
 
 
