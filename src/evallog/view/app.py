@@ -24,15 +24,15 @@ import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from evallog.errors import ReadError, UnsafePathError
-from evallog.view.catalog import Catalog, Entry, check_inside, resolve_under
+from evallog.view.catalog import Catalog, Entry, resolve_under
 from evallog.view.lineindex import IndexCache
 from evallog.view.samples import SORTS, Query, TaskSource
 
-__all__ = ["create_app", "ViewState", "Guard", "TOKEN_COOKIE"]
+__all__ = ["create_app", "Api", "ViewState", "Guard", "TOKEN_COOKIE"]
 
 log = logging.getLogger(__name__)
 
@@ -211,118 +211,100 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def create_app(state: ViewState, *, token: str | None = None, hosts: set[str] | None = None) -> Any:
-    """The ASGI application over ``state`` (needs the ``evallog[view]`` extra)."""
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-    from starlette.routing import Route
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
 
-    from evallog.report import render_app_page
 
-    security_headers = {
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Cache-Control": "no-store",
-    }
+def _json(data: Any, status: int = 200) -> Any:
+    """A JSON response (orjson; non-finite floats as strings), with the security headers."""
+    import orjson
+    from starlette.responses import Response
 
-    class OrjsonResponse(JSONResponse):
-        def render(self, content: Any) -> bytes:
-            import orjson
+    try:
+        body = orjson.dumps(data, default=str)
+    except (TypeError, orjson.JSONEncodeError):
+        import json
 
-            try:
-                return orjson.dumps(content, default=str)
-            except (TypeError, orjson.JSONEncodeError):
-                import json
+        body = json.dumps(_finite(data), default=str).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=_SECURITY_HEADERS)
 
-                return json.dumps(_finite(content), default=str).encode()
 
-    def json(data: Any, status: int = 200) -> Response:
-        return OrjsonResponse(data, status_code=status, headers=security_headers)
+def _query(params: Mapping[str, str]) -> Query:
+    sort = params.get("sort", "doc")
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    return Query(q=params.get("q", "")[:500], correct=params.get("correct", "all"), filter=params.get("filter", ""),
+                 agree=params.get("agree", "all"), sort=sort, page=int(params.get("page", "0") or 0),
+                 size=int(params.get("size", "50") or 50))
 
-    def error(status: int, message: str) -> Response:
-        return json({"error": message}, status)
 
-    def entry_of(request: Request, name: str = "run") -> Entry:
-        key = request.query_params.get(name, "")
+class Api:
+    """The endpoints; each takes the query parameters and returns a response (run in a worker thread)."""
+
+    def __init__(self, state: ViewState, token: str | None) -> None:
+        self.state = state
+        self.token = token
+
+    def entry(self, params: Mapping[str, str], name: str = "run") -> Entry:
+        key = params.get(name, "")
         try:
-            return state.catalog.get(key)
+            return self.state.catalog.get(key)
         except KeyError:
-            state.catalog.refresh(force=True)
-            return state.catalog.get(key)
+            self.state.catalog.refresh(force=True)
+            return self.state.catalog.get(key)
 
-    def wrap(fn: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await run_in_threadpool(fn, request)
-            except UnsafePathError as exc:
-                return error(403, str(exc))
-            except KeyError as exc:
-                return error(404, f"not found: {exc.args[0] if exc.args else ''}")
-            except (ValueError, ReadError) as exc:
-                return error(400, str(exc))
-            except OSError as exc:
-                return error(404, f"cannot read: {exc.strerror or exc}")
+    def other(self, params: Mapping[str, str], task: str) -> TaskSource | None:
+        if params.get("other", "none") in ("", "none"):
+            return None
+        other = self.entry(params, "other")
+        return self.state.source(other, task) if task in other.run.sample_files else None
 
-        return endpoint
+    def page(self, params: Mapping[str, str]) -> Any:
+        from starlette.responses import HTMLResponse
 
-    def page(request: Request) -> Response:
-        meta = {"live": {"api": "api/"}, "title": state.title or "evallog view", "version": "", "runs": [],
+        from evallog.report import render_app_page
+
+        meta = {"live": {"api": "api/"}, "title": self.state.title or "evallog view", "version": "", "runs": [],
                 "tasks": []}
         html, csp = render_app_page(meta)
-        resp = HTMLResponse(html, headers={**security_headers, "Content-Security-Policy": csp})
-        if token is not None and request.query_params.get("token"):
-            resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+        resp = HTMLResponse(html, headers={**_SECURITY_HEADERS, "Content-Security-Policy": csp})
+        if self.token is not None and params.get("token"):
+            resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/")
         return resp
 
-    def meta(request: Request) -> Response:
-        state.catalog.refresh()
-        return json(state.meta())
+    def meta(self, params: Mapping[str, str]) -> Any:
+        self.state.catalog.refresh()
+        return _json(self.state.meta())
 
-    def status(request: Request) -> Response:
-        return json(state.status())
+    def status(self, params: Mapping[str, str]) -> Any:
+        return _json(self.state.status())
 
-    def run_detail(request: Request) -> Response:
+    def run(self, params: Mapping[str, str]) -> Any:
         from evallog.report import run_tables
 
-        entry = entry_of(request)
-        return json({"key": entry.key, **run_tables(entry.run)})
+        entry = self.entry(params)
+        return _json({"key": entry.key, **run_tables(entry.run)})
 
-    def _query(request: Request) -> Query:
-        p = request.query_params
-        sort = p.get("sort", "doc")
-        if sort not in SORTS:
-            raise ValueError(f"unknown sort {sort!r}")
-        return Query(q=p.get("q", "")[:500], correct=p.get("correct", "all"), filter=p.get("filter", ""),
-                     agree=p.get("agree", "all"), sort=sort, page=int(p.get("page", "0") or 0),
-                     size=int(p.get("size", "50") or 50))
+    def samples(self, params: Mapping[str, str]) -> Any:
+        task = params.get("task", "")
+        src = self.state.source(self.entry(params), task)
+        return _json(src.page(_query(params), self.other(params, task)))
 
-    def _other(request: Request, task: str) -> TaskSource | None:
-        if not request.query_params.get("other") or request.query_params.get("other") == "none":
-            return None
-        other = entry_of(request, "other")
-        return state.source(other, task) if task in other.run.sample_files else None
-
-    def samples(request: Request) -> Response:
-        entry = entry_of(request)
-        task = request.query_params.get("task", "")
-        src = state.source(entry, task)
-        return json(src.page(_query(request), _other(request, task)))
-
-    def sample(request: Request) -> Response:
-        entry = entry_of(request)
-        task = request.query_params.get("task", "")
-        src = state.source(entry, task)
-        key = request.query_params.get("key")
+    def sample(self, params: Mapping[str, str]) -> Any:
+        task = params.get("task", "")
+        src = self.state.source(self.entry(params), task)
+        key = params.get("key")
         if key is not None:  # doc id + "\x01" + filter name
             found = src.find(key)
             if found is None:
                 raise KeyError(f"no sample for doc {key.partition(chr(1))[0]!r}")
             n = int(found["n"])
         else:
-            n = int(request.query_params.get("n", "-1"))
+            n = int(params.get("n", "-1"))
         if n < 0:
             raise ValueError("n must be a record number")
         try:
@@ -330,50 +312,74 @@ def create_app(state: ViewState, *, token: str | None = None, hosts: set[str] | 
         except IndexError:
             raise KeyError(f"record {n}") from None
         out: dict[str, Any] = {"sample": rec, "metrics": src.metrics or [], "filters": src.filters}
-        other = _other(request, task)
+        other = self.other(params, task)
         if other is not None and not rec.get("bad"):
             o = other.find(src.key_of(rec))
             out["other"] = other.detail(o["n"]) if o is not None else None
             out["other_metrics"] = other.metrics or []
             out["other_filters"] = other.filters
-        return json(out)
+        return _json(out)
 
-    def comparison(request: Request) -> Response:
+    def compare(self, params: Mapping[str, str]) -> Any:
         from evallog.report import comparisons_data
 
-        a, b = entry_of(request, "a"), entry_of(request, "b")
+        a, b = self.entry(params, "a"), self.entry(params, "b")
         if a.key == b.key:
             raise ValueError("cannot compare a run with itself")
-        keys = [e.key for e in state.catalog.entries]
         found = comparisons_data([a.run, b.run], [(0, 1)], max_flip_ids=2000)
         if not found:
-            return json({"comparison": None, "message": "these two runs share no task with comparable results"})
+            return _json({"comparison": None, "message": "these two runs share no task with comparable results"})
+        keys = [e.key for e in self.state.catalog.entries]
         comp = found[0]
         comp["a"], comp["b"] = keys.index(a.key), keys.index(b.key)
-        return json({"comparison": comp})
+        return _json({"comparison": comp})
 
-    def raw(request: Request) -> Response:
-        index = int(request.path_params["root"])
-        if not 0 <= index < len(state.catalog.roots):
-            raise KeyError(f"root {index}")
-        root = state.catalog.roots[index]
-        path = resolve_under(root, request.path_params["path"])
+    def raw(self, root: int, relative: str) -> Any:
+        from starlette.responses import FileResponse
+
+        if not 0 <= root < len(self.state.catalog.roots):
+            raise KeyError(f"root {root}")
+        base = self.state.catalog.roots[root]
+        path = resolve_under(base, relative)
         if not path.is_file():
-            raise KeyError(request.path_params["path"])
-        check_inside(root, path)
-        return FileResponse(path, headers={**security_headers, "Content-Security-Policy": "default-src 'none'",
-                                           "Content-Disposition": "attachment"},
-                            media_type="application/octet-stream")
+            raise KeyError(relative)
+        headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'",
+                   "Content-Disposition": "attachment"}
+        return FileResponse(path, headers=headers, media_type="application/octet-stream")
 
-    routes = [
-        Route("/", wrap(page)),
-        Route("/api/meta", wrap(meta)),
-        Route("/api/status", wrap(status)),
-        Route("/api/run", wrap(run_detail)),
-        Route("/api/samples", wrap(samples)),
-        Route("/api/sample", wrap(sample)),
-        Route("/api/compare", wrap(comparison)),
-        Route("/raw/{root:int}/{path:path}", wrap(raw)),
-    ]
-    app = Starlette(routes=routes)
-    return Guard(app, token=token, hosts=hosts)
+
+def _endpoint(call: Callable[[Any], Any]) -> Callable[[Any], Awaitable[Any]]:
+    """An async endpoint running ``call(request)`` in a worker thread, errors as JSON with their status."""
+    from starlette.concurrency import run_in_threadpool
+
+    async def endpoint(request: Any) -> Any:
+        try:
+            return await run_in_threadpool(call, request)
+        except UnsafePathError as exc:
+            return _json({"error": str(exc)}, 403)
+        except KeyError as exc:
+            return _json({"error": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
+        except (ValueError, ReadError) as exc:
+            return _json({"error": str(exc)}, 400)
+        except OSError as exc:
+            return _json({"error": f"cannot read: {exc.strerror or exc}"}, 404)
+
+    return endpoint
+
+
+def create_app(state: ViewState, *, token: str | None = None, hosts: set[str] | None = None) -> Any:
+    """The ASGI application over ``state`` (needs the ``evallog[view]`` extra)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    api = Api(state, token)
+    routes = [Route("/", _endpoint(lambda r: api.page(r.query_params)))]
+
+    def with_params(method: Callable[[Mapping[str, str]], Any]) -> Callable[[Any], Any]:
+        return lambda request: method(request.query_params)
+
+    for name in ("meta", "status", "run", "samples", "sample", "compare"):
+        routes.append(Route(f"/api/{name}", _endpoint(with_params(getattr(api, name)))))
+    routes.append(Route("/raw/{root:int}/{path:path}",
+                        _endpoint(lambda r: api.raw(int(r.path_params["root"]), r.path_params["path"]))))
+    return Guard(Starlette(routes=routes), token=token, hosts=hosts)

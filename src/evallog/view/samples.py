@@ -343,18 +343,22 @@ class TaskSource:
                 scan.pos = max(scan.pos, self.index.count)  # every record in between failed the prefilter
             complete = scan.pos >= self.index.count and self.index.complete
             if ordered:
-                if scan.sorted is None:
-                    keys = scan.keys or []
-                    desc = query.sort in ("doc-desc", "metric-desc", "input-len", "resp-len")
-                    order = sorted(range(len(keys)), key=lambda k: keys[k], reverse=desc)
-                    scan.sorted = [scan.matches[k] for k in order]
-                chosen = scan.sorted[start:need]
+                chosen = self._sorted(scan, query.sort)[start:need]
             else:
                 chosen = list(scan.matches[start:need])
             counts = (scan.n_correct, scan.n_binary) if complete else None
             matched = len(scan.matches)
         recs = [self.record(n, self.index.read(n)) for n in chosen]
         return recs, matched, complete, counts
+
+    @staticmethod
+    def _sorted(scan: _Scan, sort: str) -> list[int]:
+        if scan.sorted is None:
+            keys = scan.keys or []
+            desc = sort in ("doc-desc", "metric-desc", "input-len", "resp-len")
+            order = sorted(range(len(keys)), key=lambda k: keys[k], reverse=desc)
+            scan.sorted = [scan.matches[k] for k in order]
+        return scan.sorted
 
     # ------------------------------------------------------------------ pairing with another run
 
