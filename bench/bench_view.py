@@ -56,20 +56,36 @@ def write_big_run(folder: Path, gb: float) -> tuple[Path, int]:
         while written < target:
             block = []
             for _ in range(1000):
-                rec = {"doc_id": n, "doc": {"q": n}, "target": str(n % 7),
-                       "arguments": {"gen_args_0": {"arg_0": f"Question {n}: {filler}\nAnswer:", "arg_1": {"until": ["\n"]}}},
-                       "resps": [[f"The answer is {n % 5}."]], "filtered_resps": [str(n % 5)], "filter": "none",
-                       "metrics": ["exact_match"], "doc_hash": "h", "prompt_hash": "p", "target_hash": "t",
-                       "exact_match": float(n % 7 == n % 5)}
+                rec = {
+                    "doc_id": n,
+                    "doc": {"q": n},
+                    "target": str(n % 7),
+                    "arguments": {
+                        "gen_args_0": {"arg_0": f"Question {n}: {filler}\nAnswer:", "arg_1": {"until": ["\n"]}}
+                    },
+                    "resps": [[f"The answer is {n % 5}."]],
+                    "filtered_resps": [str(n % 5)],
+                    "filter": "none",
+                    "metrics": ["exact_match"],
+                    "doc_hash": "h",
+                    "prompt_hash": "p",
+                    "target_hash": "t",
+                    "exact_match": float(n % 7 == n % 5),
+                }
                 block.append(json.dumps(rec))
                 n += 1
             data = ("\n".join(block) + "\n").encode()
             fh.write(data)
             written += len(data)
-    results = {"results": {"big": {"alias": "big", "exact_match,none": 0.2, "exact_match_stderr,none": 0.0}},
-               "n-samples": {"big": {"original": n, "effective": n}}, "model_name": "bench/big",
-               "versions": {"big": 1}, "n-shot": {"big": 0}, "higher_is_better": {"big": {"exact_match": True}},
-               "config": {"model": "hf", "model_args": "pretrained=bench/big"}}
+    results = {
+        "results": {"big": {"alias": "big", "exact_match,none": 0.2, "exact_match_stderr,none": 0.0}},
+        "n-samples": {"big": {"original": n, "effective": n}},
+        "model_name": "bench/big",
+        "versions": {"big": 1},
+        "n-shot": {"big": 0},
+        "higher_is_better": {"big": {"exact_match": True}},
+        "config": {"model": "hf", "model_args": "pretrained=bench/big"},
+    }
     (folder / f"results_{RUN_ID}.json").write_text(json.dumps(results))
     return path, n
 
@@ -95,8 +111,12 @@ def write_many_runs(root: Path, n: int) -> None:
 class View:
     def __init__(self, root: Path) -> None:
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "evallog", "view", str(root), "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evallog", "view", str(root), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         self.start_s = time.perf_counter() - t0
@@ -146,16 +166,23 @@ def bench_big(tmp: Path, gb: float, clients: int, requests_each: int, report: bo
         t_page, page = view.get(f"/api/samples?run={key}&task=big&page=0")
         assert len(page["samples"]) == 50
         rss_first = view.rss_mib()
-        print(f"[1] first page of a {size / 1e9:.2f} GB file: meta {t_meta * 1000:.0f} ms + page {t_page * 1000:.0f} ms "
-              f"= {(t_meta + t_page) * 1000:.0f} ms (goal < 2000 ms); server start {view.start_s:.2f} s; RSS {rss_first:.0f} MiB")
+        print(
+            f"[1] first page of a {size / 1e9:.2f} GB file: meta {t_meta * 1000:.0f} ms + page {t_page * 1000:.0f} ms "
+            f"= {(t_meta + t_page) * 1000:.0f} ms (goal < 2000 ms); server start {view.start_s:.2f} s; "
+            f"RSS {rss_first:.0f} MiB"
+        )
         t0 = time.perf_counter()
         last = view.get(f"/api/samples?run={key}&task=big&page={n // 50 - 1}")[1]
-        print(f"    last page (index over the whole file): {time.perf_counter() - t0:.2f} s, total {last['total']:,}, "
-              f"RSS {view.rss_mib():.0f} MiB")
+        print(
+            f"    last page (index over the whole file): {time.perf_counter() - t0:.2f} s, total {last['total']:,}, "
+            f"RSS {view.rss_mib():.0f} MiB"
+        )
         t0 = time.perf_counter()
         found = view.get(f"/api/samples?run={key}&task=big&q=question+{n - 3}%3A")[1]
-        print(f"    search for the third-last doc (streaming scan of the file): {time.perf_counter() - t0:.2f} s, "
-              f"{found['matched']} match")
+        print(
+            f"    search for the third-last doc (streaming scan of the file): {time.perf_counter() - t0:.2f} s, "
+            f"{found['matched']} match"
+        )
 
         lat: list[float] = []
         errors: list[str] = []
@@ -188,9 +215,11 @@ def bench_big(tmp: Path, gb: float, clients: int, requests_each: int, report: bo
         wall = time.perf_counter() - t0
         lat.sort()
         q = statistics.quantiles(lat, n=20) if len(lat) >= 2 else lat * 19
-        print(f"[3] {clients} clients x {requests_each} random pages: p50 {statistics.median(lat) * 1000:.0f} ms, "
-              f"p95 {q[18] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms, {len(lat) / wall:.0f} pages/s, "
-              f"errors {len(errors)}, server RSS peak {peak:.0f} MiB")
+        print(
+            f"[3] {clients} clients x {requests_each} random pages: p50 {statistics.median(lat) * 1000:.0f} ms, "
+            f"p95 {q[18] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms, {len(lat) / wall:.0f} pages/s, "
+            f"errors {len(errors)}, server RSS peak {peak:.0f} MiB"
+        )
         for e in errors[:5]:
             print("    error:", e)
     finally:
@@ -198,9 +227,11 @@ def bench_big(tmp: Path, gb: float, clients: int, requests_each: int, report: bo
     if report:
         out = tmp / "report.html"
         secs, rss, code = peak_rss_of([sys.executable, "-m", "evallog", "report", str(tmp / "big"), "-o", str(out)])
-        print(f"[4] evallog report on the same run: {secs:.1f} s, peak RSS {rss:.0f} MiB, exit {code}, "
-              f"page {out.stat().st_size / 1e6 if out.exists() else 0:.1f} MB (first 5,000 samples embedded); "
-              f"view's first page is {secs / (t_meta + t_page):.0f}x sooner")
+        print(
+            f"[4] evallog report on the same run: {secs:.1f} s, peak RSS {rss:.0f} MiB, exit {code}, "
+            f"page {out.stat().st_size / 1e6 if out.exists() else 0:.1f} MB (first 5,000 samples embedded); "
+            f"view's first page is {secs / (t_meta + t_page):.0f}x sooner"
+        )
 
 
 def bench_many(tmp: Path, runs: int, repeat: int = 5) -> None:
@@ -217,14 +248,19 @@ def bench_many(tmp: Path, runs: int, repeat: int = 5) -> None:
             t_again, _ = view.get("/api/meta")
             t_status, _ = view.get("/api/status")
             totals.append(view.start_s + t_meta)
-            print(f"[2.{k}] {runs:,} runs: server start (process start to URL: imports + first scan) {view.start_s:.2f} s, "
-                  f"run list /api/meta {t_meta * 1000:.0f} ms (again {t_again * 1000:.0f} ms; live poll /api/status "
-                  f"{t_status * 1000:.0f} ms); start + list {view.start_s + t_meta:.2f} s; RSS {view.rss_mib():.0f} MiB; "
-                  f"load average {load:.1f}")
+            print(
+                f"[2.{k}] {runs:,} runs: server start (process start to URL: imports + first scan) "
+                f"{view.start_s:.2f} s, "
+                f"run list /api/meta {t_meta * 1000:.0f} ms (again {t_again * 1000:.0f} ms; live poll /api/status "
+                f"{t_status * 1000:.0f} ms); start + list {view.start_s + t_meta:.2f} s; RSS {view.rss_mib():.0f} MiB; "
+                f"load average {load:.1f}"
+            )
         finally:
             view.stop()
-    print(f"[2] start + list of {runs:,} runs: min {min(totals):.2f} s, median {statistics.median(totals):.2f} s, "
-          f"max {max(totals):.2f} s (goal < 2 s)")
+    print(
+        f"[2] start + list of {runs:,} runs: min {min(totals):.2f} s, median {statistics.median(totals):.2f} s, "
+        f"max {max(totals):.2f} s (goal < 2 s)"
+    )
 
 
 def bench_live(tmp: Path, rounds: int = 20) -> None:
@@ -256,10 +292,12 @@ def bench_live(tmp: Path, rounds: int = 20) -> None:
                     break
                 time.sleep(0.02)
             lat.append(time.perf_counter() - t0)
-        print(f"[5] live: a new run is listed {appear * 1000:.0f} ms after its first line reaches disk; "
-              f"a new line is counted by /api/status within p50 {statistics.median(lat) * 1000:.0f} ms, "
-              f"max {max(lat) * 1000:.0f} ms; the page polls every 1000 ms, so it shows them within "
-              f"{(max(appear, max(lat)) + 1.0):.1f} s at worst (goal 2 s)")
+        print(
+            f"[5] live: a new run is listed {appear * 1000:.0f} ms after its first line reaches disk; "
+            f"a new line is counted by /api/status within p50 {statistics.median(lat) * 1000:.0f} ms, "
+            f"max {max(lat) * 1000:.0f} ms; the page polls every 1000 ms, so it shows them within "
+            f"{(max(appear, max(lat)) + 1.0):.1f} s at worst (goal 2 s)"
+        )
     finally:
         view.stop()
 

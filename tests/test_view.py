@@ -47,19 +47,25 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evallog", "view", *map(str, roots), "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http://"):
             self.proc.kill()
-            raise AssertionError(f"no URL on stdout: {self.url!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise AssertionError(
+                f"no URL on stdout: {self.url!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
+            )
         parsed = urllib.parse.urlsplit(self.url)
         self.host, self.port = parsed.hostname or "", parsed.port or 0
         self.token = urllib.parse.parse_qs(parsed.query).get("token", [None])[0]
 
-    def request(self, path: str, *, headers: dict[str, str] | None = None, host: str | None = None,
-                token: bool = True) -> tuple[int, bytes, dict[str, str]]:
+    def request(
+        self, path: str, *, headers: dict[str, str] | None = None, host: str | None = None, token: bool = True
+    ) -> tuple[int, bytes, dict[str, str]]:
         """GET ``path`` sent exactly as given (no normalisation of ``..``)."""
         if token and self.token:
             path += ("&" if "?" in path else "?") + "token=" + self.token
@@ -115,8 +121,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lmms = base / "lmms-eval" / "lmms_output" / "20261126_120000_samples_gt_gen_math.jsonl"
     recs = read_jsonl(lmms)
     assert len({r["filter"] for r in recs}) == 2
-    lmms.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "filter"}) + "\n" for r in recs),
-                    encoding="utf-8")
+    lmms.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "filter"}) + "\n" for r in recs), encoding="utf-8"
+    )
     return base
 
 
@@ -263,19 +270,22 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     srv.stop()
 
 
-@pytest.mark.parametrize("path", [
-    "/raw/0/../outside/secret.txt",
-    "/raw/0/%2e%2e/outside/secret.txt",
-    "/raw/0/..%2foutside%2fsecret.txt",
-    "/raw/0//etc/passwd",
-    "/raw/0/%2fetc%2fpasswd",
-    "/raw/0/escape.txt",
-    "/raw/0/escape_dir/secret.txt",
-    "/raw/0/~/secret.txt",
-    "/raw/1/inside.txt",
-    "/raw/0/inside.txt%00.json",
-    "/../outside/secret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/raw/0/../outside/secret.txt",
+        "/raw/0/%2e%2e/outside/secret.txt",
+        "/raw/0/..%2foutside%2fsecret.txt",
+        "/raw/0//etc/passwd",
+        "/raw/0/%2fetc%2fpasswd",
+        "/raw/0/escape.txt",
+        "/raw/0/escape_dir/secret.txt",
+        "/raw/0/~/secret.txt",
+        "/raw/1/inside.txt",
+        "/raw/0/inside.txt%00.json",
+        "/../outside/secret.txt",
+    ],
+)
 def test_nothing_outside_the_roots_is_served(guarded: tuple[Server, Path, Path], path: str) -> None:
     srv, _, _ = guarded
     status, body, _ = srv.request(path)
@@ -335,14 +345,20 @@ def test_stops_cleanly_on_sigterm_and_ctrl_c(tmp_path: Path, sig: int) -> None:
 def test_port_in_use_is_an_error_and_missing_extra_names_it(tmp_path: Path) -> None:
     srv = Server([copy_tree(tmp_path)])
     try:
-        proc = subprocess.run([sys.executable, "-m", "evallog", "view", str(tmp_path), "--port", str(srv.port)],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "evallog", "view", str(tmp_path), "--port", str(srv.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert proc.returncode == 1 and "cannot listen" in proc.stderr
     finally:
         srv.stop()
-    code = ("import sys; sys.modules['uvicorn'] = None\n"
-            "import evallog, evallog.cli; assert 'starlette' not in sys.modules\n"
-            "sys.exit(evallog.cli.main(['view', '.', '--port', '0']))")
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "import evallog, evallog.cli; assert 'starlette' not in sys.modules\n"
+        "sys.exit(evallog.cli.main(['view', '.', '--port', '0']))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "evallog[view]" in proc.stderr
 
@@ -352,12 +368,13 @@ def test_port_in_use_is_an_error_and_missing_extra_names_it(tmp_path: Path) -> N
 
 @settings(max_examples=60, deadline=None)
 @given(
-    lines=st.lists(st.one_of(st.just(""), st.just("  "), st.text("ab{}\"é ", min_size=1, max_size=40)), max_size=40),
+    lines=st.lists(st.one_of(st.just(""), st.just("  "), st.text('ab{}"é ', min_size=1, max_size=40)), max_size=40),
     cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=6),
     final_newline=st.booleans(),
 )
-def test_line_index_follows_a_file_written_in_pieces(tmp_path_factory: pytest.TempPathFactory, lines: list[str],
-                                                     cuts: list[int], final_newline: bool) -> None:
+def test_line_index_follows_a_file_written_in_pieces(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], cuts: list[int], final_newline: bool
+) -> None:
     data = "\n".join(lines).encode("utf-8") + (b"\n" if final_newline and lines else b"")
     path = tmp_path_factory.mktemp("idx") / "f.jsonl"
     path.write_bytes(b"")
@@ -420,7 +437,8 @@ def test_server_over_an_fsspec_url(tmp_path: Path) -> None:
     try:
         meta = srv.json("/api/meta")
         assert sorted(r["path"] for r in meta["runs"]) == sorted(
-            [f"local://{root}/lm-eval/{LMEVAL.name}", f"local://{root}/lmms-eval/lmms_output"])
+            [f"local://{root}/lm-eval/{LMEVAL.name}", f"local://{root}/lmms-eval/lmms_output"]
+        )
         key = meta["runs"][0]["key"]
         task = meta["runs"][0]["tasks"][0]
         assert srv.json("/api/samples", run=key, task=task)["samples"]
@@ -429,10 +447,15 @@ def test_server_over_an_fsspec_url(tmp_path: Path) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(lines=st.lists(st.text("abAB\u00e9 x", max_size=30), max_size=30), needle=st.text("abx", min_size=1, max_size=3),
-       chunk=st.integers(min_value=1, max_value=64), start=st.integers(min_value=0, max_value=5))
-def test_grep_finds_the_records_containing_the_needle(tmp_path_factory: pytest.TempPathFactory, lines: list[str],
-                                                      needle: str, chunk: int, start: int) -> None:
+@given(
+    lines=st.lists(st.text("abAB\u00e9 x", max_size=30), max_size=30),
+    needle=st.text("abx", min_size=1, max_size=3),
+    chunk=st.integers(min_value=1, max_value=64),
+    start=st.integers(min_value=0, max_value=5),
+)
+def test_grep_finds_the_records_containing_the_needle(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], needle: str, chunk: int, start: int
+) -> None:
     path = tmp_path_factory.mktemp("grep") / "f.jsonl"
     path.write_bytes("".join(line + "\n" for line in lines).encode())
     index = LineIndex(path)

@@ -66,7 +66,9 @@ def open_app(drv: Any, srv: Server, fragment: str = "") -> None:
 
 
 def ready_samples(drv: Any) -> str | None:
-    return drv.execute_script("var v = document.getElementById('view-samples'); return v && v.getAttribute('data-samples-ready');")
+    return drv.execute_script(
+        "var v = document.getElementById('view-samples'); return v && v.getAttribute('data-samples-ready');"
+    )
 
 
 def open_task(drv: Any, task: str, run_label: str | None = None) -> None:
@@ -86,7 +88,9 @@ def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Pat
     lm = next(i for i, tr in enumerate(trs) if tr.find_elements(By.TAG_NAME, "td")[5].text == "lm-eval")
     trs[lm].click()
     wait(driver, lambda d: d.find_elements(By.ID, f"results-table-{lm}"))
-    tasks = [r.get_attribute("data-task") for r in driver.find_elements(By.CSS_SELECTOR, f"#results-table-{lm} tbody tr")]
+    tasks = [
+        r.get_attribute("data-task") for r in driver.find_elements(By.CSS_SELECTOR, f"#results-table-{lm} tbody tr")
+    ]
     assert "gt_mc_arith" in tasks
     # a task: samples paged by the server, in file order
     open_task(driver, "gt_mc_arith")
@@ -97,13 +101,21 @@ def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Pat
     assert driver.find_element(By.ID, "samples-summary").text.startswith(f"{len(want)} samples")
     # server-side filter
     Select(driver.find_element(By.ID, "filter-correct")).select_by_value("incorrect")
-    wrong = [str(r["doc_id"]) for r in read_jsonl(LMEVAL / "samples_gt_mc_arith_2026-11-26T14-50-01.009042.jsonl") if r["acc"] == 0]
+    wrong = [
+        str(r["doc_id"])
+        for r in read_jsonl(LMEVAL / "samples_gt_mc_arith_2026-11-26T14-50-01.009042.jsonl")
+        if r["acc"] == 0
+    ]
     wait(driver, lambda d: [r.get_attribute("data-doc") for r in rows(d)] == wrong)
     # a sample: the whole record from /api/sample
     rows(driver)[0].click()
     wait(driver, lambda d: d.find_elements(By.ID, "detail-title"))
     assert driver.find_element(By.ID, "detail-title").text.startswith(f"gt_mc_arith \u00b7 doc {wrong[0]}")
-    rec = next(r for r in read_jsonl(LMEVAL / "samples_gt_mc_arith_2026-11-26T14-50-01.009042.jsonl") if str(r["doc_id"]) == wrong[0])
+    rec = next(
+        r
+        for r in read_jsonl(LMEVAL / "samples_gt_mc_arith_2026-11-26T14-50-01.009042.jsonl")
+        if str(r["doc_id"]) == wrong[0]
+    )
     assert driver.find_element(By.ID, "detail-input").text == rec["arguments"]["gen_args_0"]["arg_0"].strip()
     driver.find_element(By.ID, "detail-close").click()
     assert not errors(driver)
@@ -111,8 +123,10 @@ def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Pat
 
 def test_corrupt_lines_and_planted_script_are_text(driver: Any, server: Server) -> None:  # noqa: F811
     open_app(driver, server)
-    lm = driver.execute_script("return Array.from(document.querySelectorAll('#run-list tbody tr'))"
-                               ".findIndex(function (tr) { return tr.cells[5].textContent === 'lm-eval'; });")
+    lm = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#run-list tbody tr'))"
+        ".findIndex(function (tr) { return tr.cells[5].textContent === 'lm-eval'; });"
+    )
     open_task(driver, "gt_gen_math")
     Select(driver.find_element(By.ID, "run-select")).select_by_value(str(lm))
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#sample-rows tr.corrupt"))
@@ -131,7 +145,12 @@ def test_corrupt_lines_and_planted_script_are_text(driver: Any, server: Server) 
 
 def test_compare_any_two_runs(driver: Any, server: Server) -> None:  # noqa: F811
     open_app(driver, server, "#/compare")
-    wait(driver, lambda d: (d.find_element(By.ID, "view-compare").get_attribute("data-compare-ready") or "") not in ("", "error"))
+    wait(
+        driver,
+        lambda d: (
+            (d.find_element(By.ID, "view-compare").get_attribute("data-compare-ready") or "") not in ("", "error")
+        ),
+    )
     a = Select(driver.find_element(By.ID, "compare-a"))
     b = Select(driver.find_element(By.ID, "compare-b"))
     labels = [o.text for o in a.options]
@@ -147,7 +166,9 @@ def test_compare_any_two_runs(driver: Any, server: Server) -> None:  # noqa: F81
     assert sorted(f.get_attribute("data-doc") for f in flips) == ["0", "1", "2"]
     flips[1].click()  # opens the sample of both runs side by side
     wait(driver, lambda d: d.find_elements(By.ID, "side-by-side"))
-    assert driver.find_element(By.ID, "detail-title").text.startswith(f"gt_mc_arith \u00b7 doc {flips[1].get_attribute('data-doc')}")
+    assert driver.find_element(By.ID, "detail-title").text.startswith(
+        f"gt_mc_arith \u00b7 doc {flips[1].get_attribute('data-doc')}"
+    )
     assert "20261126_120000" in driver.find_element(By.ID, "sbs-b").text
     assert not errors(driver)
 
@@ -188,8 +209,9 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
         open_app(driver, srv)
         driver.execute_script("window.__marker = 1")  # survives only without a reload
         assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 1
-        proc = subprocess.Popen([sys.executable, "-c", STREAMER, str(root / "live"), str(go), "12"],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", STREAMER, str(root / "live"), str(go), "12"], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "five"
         t0 = time.monotonic()
 
@@ -213,8 +235,14 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
         assert proc.wait(30) == 0
         wait(driver, lambda d: len(rows(d)) == 12, timeout=10)
         driver.find_element(By.ID, "tab-overview").click()
-        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')
-             and len(d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')) == 2, timeout=10)
+        wait(
+            driver,
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')
+                and len(d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')) == 2
+            ),
+            timeout=10,
+        )
         assert driver.execute_script("return window.__marker") == 1
         assert seen_after < 4  # polled every second: well within 2 s of the bytes, plus the test's own waits
         assert not errors(driver)
@@ -250,7 +278,9 @@ def test_browser_with_token_and_refused_paths(driver: Any, tmp_path: Path) -> No
             var paths = ['raw/0/%2e%2e/outside/secret.txt', 'raw/0/..%2foutside%2fsecret.txt', 'raw/0/escape.txt',
                          'raw/0/%2fetc%2fpasswd', 'raw/0/lm-eval/bu6tyawv/results_2026-11-26T14-50-01.009042.json'];
             Promise.all(paths.map(function (p) {
-              return fetch(p).then(function (r) { return r.text().then(function (t) { return [r.status, t.indexOf('TOP SECRET') >= 0]; }); });
+              return fetch(p).then(function (r) {
+                return r.text().then(function (t) { return [r.status, t.indexOf('TOP SECRET') >= 0]; });
+              });
             })).then(done);
         """)
         # (the browser itself resolves %2e%2e: that request reaches no route at all)
