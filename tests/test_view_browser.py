@@ -61,6 +61,7 @@ def server(root: Path) -> Iterator[Server]:
 
 def open_app(drv: Any, srv: Server, fragment: str = "") -> None:
     drv.get("about:blank")
+    drv.get_log("browser")  # drop what an earlier page (polling a stopped server) logged
     drv.get(srv.url + fragment)
     wait(drv, lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") == "1")
 
@@ -199,16 +200,21 @@ STREAMER = textwrap.dedent("""
 """)
 
 
-def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("empty", [False, True], ids=["beside-a-run", "empty-root"])
+def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path, empty: bool) -> None:  # noqa: F811
     root = tmp_path / "root"
-    shutil.copytree(LMEVAL, root / "old" / LMEVAL.name)
+    root.mkdir()
+    if not empty:
+        shutil.copytree(LMEVAL, root / "old" / LMEVAL.name)
     srv = Server([root])
     go = tmp_path / "go"
     proc = None
     try:
         open_app(driver, srv)
         driver.execute_script("window.__marker = 1")  # survives only without a reload
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 1
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == (0 if empty else 1)
+        if empty:
+            assert driver.find_element(By.ID, "no-runs").text.startswith("No runs under these folders yet")
         proc = subprocess.Popen(
             [sys.executable, "-c", STREAMER, str(root / "live"), str(go), "12"], stdout=subprocess.PIPE, text=True
         )
@@ -239,7 +245,7 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
             driver,
             lambda d: (
                 d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')
-                and len(d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')) == 2
+                and len(d.find_elements(By.CSS_SELECTOR, '#run-list tbody tr[data-status="complete"]')) == 2 - empty
             ),
             timeout=10,
         )
@@ -247,6 +253,7 @@ def test_live_run_appears_and_grows_without_reload(driver: Any, tmp_path: Path) 
         assert seen_after < 4  # polled every second: well within 2 s of the bytes, plus the test's own waits
         assert not errors(driver)
     finally:
+        driver.get("about:blank")  # stop polling before the server goes
         go.touch()
         if proc is not None:
             proc.kill()
@@ -290,4 +297,5 @@ def test_browser_with_token_and_refused_paths(driver: Any, tmp_path: Path) -> No
         driver.get(base + "raw/0/escape.txt")
         assert "TOP SECRET" not in driver.page_source
     finally:
+        driver.get("about:blank")
         srv.stop()
