@@ -279,6 +279,10 @@ def test_browser_with_token_and_refused_paths(driver: Any, tmp_path: Path) -> No
         driver.get(f"{base}?token={srv.token}")
         wait(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") == "1")
         assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 2
+        assert "token" not in driver.current_url  # taken out of the address bar; the cookie carries it
+        driver.refresh()
+        wait(driver, lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") == "1")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 2
         # from inside the page: traversal and a symlink out of the root are refused, a file inside is served
         statuses = driver.execute_async_script("""
             var done = arguments[arguments.length - 1];

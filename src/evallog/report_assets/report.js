@@ -103,6 +103,9 @@
 
   // ------------------------------------------------------------------ live: the server's JSON endpoints
   var TOKEN = new URLSearchParams(location.search).get('token');
+  if (LIVE && TOKEN) {  // the server set a cookie: keep the token out of the address bar and history
+    try { history.replaceState(null, '', location.pathname + location.hash); } catch (e) { /* ignore */ }
+  }
   function api(path, params) {
     var qs = new URLSearchParams();
     Object.keys(params || {}).forEach(function (k) {
