@@ -815,12 +815,12 @@
     }
     S.summary.textContent = 'Loading ' + fmtInt(tr.n_embedded) + ' samples\u2026';
     var otherTr = state.other !== 'none' ? taskRun(state.task, parseInt(state.other, 10)) : null;
+    current.filtersShown = null;
     if (LIVE) {
       current.block = { id: runKey(state.run) + '\u0001' + state.task, live: true, samples: [], filters: [], metrics: [] };
       current.other = otherTr ? { id: runKey(otherTr.run), live: true } : null;
       current.otherRun = otherTr ? otherTr.run : null;
       current.sig = '';
-      current.filtersShown = null;
       refresh();
       return;
     }
