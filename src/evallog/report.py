@@ -65,6 +65,7 @@ __all__ = [
     "build_report",
     "comparisons_data",
     "compact_sample",
+    "correct_of",
     "leaderboard_data",
     "main_score",
     "render_app_page",
@@ -285,7 +286,7 @@ def _metric_value(value: Any, max_text: int) -> Any:
     return compact_text(_as_json(value), max_text)
 
 
-def _correct(value: Any) -> int | None:
+def correct_of(value: Any) -> int | None:
     """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
     if isinstance(value, bool):
         return int(value)
@@ -334,7 +335,7 @@ def compact_sample(
     rec: dict[str, Any] = {"d": sample.get("doc_id"), "f": filter_index}
     values = [_metric_value(sample.get(m), max_text) for m in metrics]
     rec["v"] = values
-    rec["c"] = _correct(sample.get(metrics[0])) if metrics else None
+    rec["c"] = correct_of(sample.get(metrics[0])) if metrics else None
 
     reqs = _requests(sample)
     prompt = reqs[0][0] if reqs else None

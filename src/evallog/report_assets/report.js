@@ -701,7 +701,7 @@
       h('option', { value: 'all' }, 'All'), h('option', { value: 'differs' }, 'Differs'),
       h('option', { value: 'a-only' }, 'Only this run correct'), h('option', { value: 'b-only' }, 'Only the other correct'));
     S.sort = h('select', { id: 'sort', 'aria-label': 'Sort' },
-      h('option', { value: 'doc' }, 'Doc id \u2191'), h('option', { value: 'doc-desc' }, 'Doc id \u2193'),
+      h('option', { value: 'doc' }, LIVE ? 'File order' : 'Doc id \u2191'), h('option', { value: 'doc-desc' }, 'Doc id \u2193'),
       h('option', { value: 'metric-desc' }, 'Metric \u2193'), h('option', { value: 'metric-asc' }, 'Metric \u2191'),
       h('option', { value: 'input-len' }, 'Longest prompt'), h('option', { value: 'resp-len' }, 'Longest response'));
     S.runField = h('label', { class: 'field' }, h('span', null, 'Run'), S.run);

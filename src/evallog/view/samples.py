@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evallog.encoding import decode
-from evallog.report import compact_sample, sample_metrics
+from evallog.report import compact_sample, correct_of, sample_metrics
 from evallog.view.lineindex import LineIndex
 
 __all__ = ["Query", "TaskSource", "PAGE_SIZE"]
@@ -121,8 +121,7 @@ class TaskSource:
         self._lock = threading.Lock()
         self._stats_pos = 0
         self._sums: dict[str, list[float]] = {}
-        self._corr: tuple[int, dict[str, int | None]] | None = None
-        self._where: tuple[int, dict[str, int]] | None = None
+        self._pair: tuple[int, dict[str, int], dict[str, int | None]] | None = None
 
     # ------------------------------------------------------------------ records
 
@@ -362,38 +361,39 @@ class TaskSource:
 
     # ------------------------------------------------------------------ pairing with another run
 
-    def correctness(self) -> dict[str, int | None]:
-        """``doc\\x01filter`` -> 1/0/None for every record (a full pass, cached while the file does not grow)."""
+    def _pairing(self) -> tuple[dict[str, int], dict[str, int | None]]:
+        """``doc\\x01filter`` -> record number and -> 1/0/None, for every record.
+
+        One pass that parses each line but compacts none (cached while the file does not grow).
+        """
         with self._lock:
-            cached = self._corr
+            cached = self._pair
             if cached is not None and cached[0] == self.index.size and self.index.complete:
-                return cached[1]
-        out: dict[str, int | None] = {}
+                return cached[1], cached[2]
+        where: dict[str, int] = {}
+        corr: dict[str, int | None] = {}
         self.index.extend()
         for n, raw in self.index.iter_from(0):
-            rec = self.record(n, raw)
-            if not rec.get("bad"):
-                out[self.key_of(rec)] = rec.get("c")
+            sample = self.parse(n, raw)
+            if sample is None:
+                continue
+            if self.metrics is None:
+                self.metrics = sample_metrics(sample, self.result_metrics)
+            name = self._filter_of(n, sample)
+            self._filter_index(name)
+            key = f"{sample.get('doc_id')}\u0001{name}"
+            if key not in where:
+                where[key] = n
+                corr[key] = correct_of(sample.get(self.metrics[0])) if self.metrics else None
         with self._lock:
-            self._corr = (self.index.size, out)
-        return out
+            self._pair = (self.index.size, where, corr)
+        return where, corr
+
+    def correctness(self) -> dict[str, int | None]:
+        """``doc\\x01filter`` -> 1/0/None (the main metric) of every record."""
+        return self._pairing()[1]
 
     def find(self, key: str) -> dict[str, Any] | None:
-        """The record of ``doc\\x01filter`` (a lookup table of record numbers, built once)."""
-        with self._lock:
-            table = self._where
-            fresh = table is not None and table[0] == self.index.size and self.index.complete
-        if fresh and table is not None:
-            where = table[1]
-        else:
-            self.index.extend()
-            where = {}
-            for n, raw in self.index.iter_from(0):
-                rec = self.record(n, raw)
-                if not rec.get("bad"):
-                    where.setdefault(self.key_of(rec), n)
-            with self._lock:
-                self._where = (self.index.size, where)
-        found = where.get(key)
+        """The record of ``doc\\x01filter``, ``None`` if the file has none."""
+        found = self._pairing()[0].get(key)
         return None if found is None else self.record(found, self.index.read(found))
-
