@@ -88,7 +88,7 @@ class ViewState:
                 return reported
         try:
             src = self.source(entry, task)
-            src.index.extend(deadline=time.monotonic() + 0.05)
+            src.index.extend(deadline=time.monotonic() + 0.05, wait=False)
         except (KeyError, OSError, UnsafePathError):
             return None
         return src.index.count

@@ -57,6 +57,8 @@ class LineIndex:
 
     @growing.setter
     def growing(self, value: bool) -> None:
+        if value == self._growing:
+            return
         with self._lock:
             if self._growing and not value:
                 self._eof = False  # look at the tail again: it is a record now
@@ -98,50 +100,58 @@ class LineIndex:
 
     # ------------------------------------------------------------------ building
 
-    def extend(self, until: int | None = None, *, deadline: float | None = None) -> int:
+    def extend(self, until: int | None = None, *, deadline: float | None = None, wait: bool = True) -> int:
         """Index records until ``until`` are known (all when ``None``) or ``deadline`` passes.
 
-        Returns the number of records indexed. Cheap when nothing changed.
+        Returns the number of records indexed. Cheap when nothing changed. With
+        ``wait=False`` nothing is done while another thread is extending the index.
         """
-        with self._lock:
-            size = self._check_file()
-            if self._eof or (until is not None and self.count >= until):
-                return self.count
-            with open(self.path, "rb") as fh:
-                fh.seek(self._scanned)
-                pos = self._scanned
-                carry = b""
-                while pos + len(carry) < size or carry:
-                    data = fh.read(_CHUNK)
-                    if not data:
-                        break
-                    buf = carry + data if carry else data
-                    base = pos
-                    start = 0
-                    find = buf.find
-                    starts, lens = self._starts, self._lens
-                    while True:
-                        nl = find(b"\n", start)
-                        if nl < 0:
-                            break
-                        if nl > start and not (buf[start] in _WS and buf[start:nl].isspace()):
-                            starts.append(base + start)
-                            lens.append(nl - start)
-                        start = nl + 1
-                    pos = base + start
-                    carry = buf[start:]
-                    self._scanned = pos
-                    if until is not None and self.count >= until:
-                        return self.count
-                    if deadline is not None and time.monotonic() > deadline:
-                        return self.count
-                if carry and not self.growing and not carry.isspace():
-                    self._starts.append(pos)
-                    self._lens.append(len(carry))
-                    self._scanned = pos + len(carry)
-                    self._tail = True
-                self._eof = True
+        if not self._lock.acquire(blocking=wait):
             return self.count
+        try:
+            return self._extend(until, deadline)
+        finally:
+            self._lock.release()
+
+    def _extend(self, until: int | None, deadline: float | None) -> int:
+        size = self._check_file()
+        if self._eof or (until is not None and self.count >= until):
+            return self.count
+        with open(self.path, "rb") as fh:
+            fh.seek(self._scanned)
+            pos = self._scanned
+            carry = b""
+            while pos + len(carry) < size or carry:
+                data = fh.read(_CHUNK)
+                if not data:
+                    break
+                buf = carry + data if carry else data
+                base = pos
+                start = 0
+                find = buf.find
+                starts, lens = self._starts, self._lens
+                while True:
+                    nl = find(b"\n", start)
+                    if nl < 0:
+                        break
+                    if nl > start and not (buf[start] in _WS and buf[start:nl].isspace()):
+                        starts.append(base + start)
+                        lens.append(nl - start)
+                    start = nl + 1
+                pos = base + start
+                carry = buf[start:]
+                self._scanned = pos
+                if until is not None and self.count >= until:
+                    return self.count
+                if deadline is not None and time.monotonic() > deadline:
+                    return self.count
+            if carry and not self.growing and not carry.isspace():
+                self._starts.append(pos)
+                self._lens.append(len(carry))
+                self._scanned = pos + len(carry)
+                self._tail = True
+            self._eof = True
+        return self.count
 
     def finish_in_background(self) -> None:
         """Index the rest of the file in a daemon thread, in short slices (readers are not held up)."""

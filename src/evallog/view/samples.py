@@ -228,7 +228,7 @@ class TaskSource:
             if len(raws) < size:
                 self.index.extend()  # the end is near: know the total
             elif not self.index.complete:
-                self.index.extend(deadline=time.monotonic() + _SYNC_COUNT_S)
+                self.index.extend(deadline=time.monotonic() + _SYNC_COUNT_S, wait=False)
                 if not self.index.complete:
                     self.index.finish_in_background()  # a big file: the total comes with a later page
             matched, complete = self.index.count, self.index.complete
