@@ -286,7 +286,7 @@ def _metric_value(value: Any, max_text: int) -> Any:
     return compact_text(_as_json(value), max_text)
 
 
-def correct_of(value: Any) -> int | None:
+def _correct(value: Any) -> int | None:
     """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
     if isinstance(value, bool):
         return int(value)
@@ -335,7 +335,7 @@ def compact_sample(
     rec: dict[str, Any] = {"d": sample.get("doc_id"), "f": filter_index}
     values = [_metric_value(sample.get(m), max_text) for m in metrics]
     rec["v"] = values
-    rec["c"] = correct_of(sample.get(metrics[0])) if metrics else None
+    rec["c"] = _correct(sample.get(metrics[0])) if metrics else None
 
     reqs = _requests(sample)
     prompt = reqs[0][0] if reqs else None
@@ -645,7 +645,7 @@ def _sample_block(
     return writer, writer.finish(), n, total, reason, samples.skipped
 
 
-def main_score(run: Any, task: str) -> dict[str, Any] | None:
+def _main_score(run: Any, task: str) -> dict[str, Any] | None:
     """The first ``metric,filter`` the results report for ``task`` (for the sample browser's header)."""
     pairs = run.metrics(task)
     if not pairs:
@@ -655,7 +655,7 @@ def main_score(run: Any, task: str) -> dict[str, Any] | None:
     return {"metric": metric, "filter": filt, "value": value if value is None or math.isfinite(value) else None}
 
 
-def leaderboard_data(runs: Sequence[Any]) -> dict[str, Any] | None:
+def _leaderboard(runs: Sequence[Any]) -> dict[str, Any] | None:
     """The leaderboard of the runs (latest run per model) when they hold two models or more."""
     if len({run.name for run in runs if run.task_results}) < 2:
         return None
@@ -716,7 +716,7 @@ def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
     }
 
 
-def comparisons_data(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -819,7 +819,7 @@ def build_report(
     remaining = max_bytes
     for k, (i, task) in enumerate(jobs):
         run = runs[i]
-        entry: dict[str, Any] = {"run": i, "score": main_score(run, task), "block": None,
+        entry: dict[str, Any] = {"run": i, "score": _main_score(run, task), "block": None,
                                  "n_total": 0, "n_embedded": 0, "capped": None}
         has_samples = run.has_samples(task)
         if samples and has_samples:
@@ -847,8 +847,8 @@ def build_report(
         "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
-        "leaderboard": leaderboard_data(runs),
-        "comparisons": comparisons_data(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
+        "leaderboard": _leaderboard(runs),
+        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))
@@ -856,6 +856,13 @@ def build_report(
     log.info("report: %d runs, %d tasks, %d/%d samples, %d bytes", stats.runs, stats.tasks,
              stats.samples_embedded, stats.samples_total, stats.page_bytes)
     return Report(page, stats)
+
+
+# the parts of the page data that `evallog view` serves from its endpoints
+correct_of = _correct
+main_score = _main_score
+leaderboard_data = _leaderboard
+comparisons_data = _comparisons
 
 
 def run_summary(run: Any, *, short: str) -> dict[str, Any]:
