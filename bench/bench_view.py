@@ -114,11 +114,14 @@ class View:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evallog", "view", str(root), "--port", "0"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None
+        assert self.proc.stdout is not None and self.proc.stderr is not None
         self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            raise RuntimeError(f"evallog view did not start: {self.proc.stderr.read()}")
+        self.proc.stderr.close()
         self.start_s = time.perf_counter() - t0
         self.ps = psutil.Process(self.proc.pid)
 
