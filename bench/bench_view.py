@@ -111,17 +111,19 @@ def write_many_runs(root: Path, n: int) -> None:
 class View:
     def __init__(self, root: Path) -> None:
         t0 = time.perf_counter()
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evallog", "view", str(root), "--port", "0"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             text=True,
         )
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http"):
-            raise RuntimeError(f"evallog view did not start: {self.proc.stderr.read()}")
-        self.proc.stderr.close()
+            self.proc.wait()
+            self.log.seek(0)
+            raise RuntimeError(f"evallog view did not start: {self.log.read()}")
         self.start_s = time.perf_counter() - t0
         self.ps = psutil.Process(self.proc.pid)
 
@@ -139,6 +141,7 @@ class View:
         self.proc.wait(30)
         if self.proc.stdout:
             self.proc.stdout.close()
+        self.log.close()
 
 
 def peak_rss_of(cmd: list[str]) -> tuple[float, float, int]:
