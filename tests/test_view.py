@@ -201,7 +201,7 @@ def test_search_and_filters_run_on_the_server(server: Server, root: Path) -> Non
     data = server.json("/api/samples", run=key, task=task, correct="incorrect")
     assert [r["n"] for r in data["samples"]] == wrong
     assert data["matched"] == len(wrong) and data["complete"]
-    assert data["n_binary"] == len(wrong) and data["n_correct"] == 0
+    assert data["tallies"] == [{"f": 0, "n": len(wrong), "scored": len(wrong), "correct": 0}]
     needle = lines[3]["doc"]["question"].lower()
     hits = [i for i, s in enumerate(lines) if needle in s["arguments"]["gen_args_0"]["arg_0"].lower()]
     data = server.json("/api/samples", run=key, task=task, q=needle.upper())

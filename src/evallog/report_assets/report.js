@@ -56,34 +56,30 @@
     if (s.length > (max || 240)) s = s.slice(0, max || 240) + '\u2026';
     return s.replace(/\s*\n\s*/g, ' \u23ce ');
   }
-  // Row previews of prompts show what differs between the samples of a task: the text that all
-  // (of the first 200) prompts start and end with is left out, and the cell is cut at its start.
-  function promptAffixes(samples) {
+  // Row previews of prompts show the end of the prompt, where the question is (few-shot examples and
+  // instructions come first). An ending every prompt of the task shares ("\nAnswer:", a fixed
+  // instruction) is left out, marked with a trailing ellipsis, so that the question itself shows; the
+  // cell is cut at its start. The whole prompt is the cell's tooltip and opens with the row.
+  function promptSuffix(samples) {
     var n = Math.min(samples.length, 200);
-    if (n < 2) return ['', ''];
-    var first = samples[0].i, pre = first.length, suf = first.length;
+    if (n < 2) return '';
+    var first = samples[0].i, suf = first.length;
     for (var k = 1; k < n; k++) {
-      var t = samples[k].i, m = Math.min(pre, t.length), j = 0;
-      while (j < m && t.charCodeAt(j) === first.charCodeAt(j)) j++;
-      pre = j;
-      m = Math.min(suf, t.length); j = 0;
+      var t = samples[k].i, m = Math.min(suf, t.length), j = 0;
       while (j < m && t.charCodeAt(t.length - 1 - j) === first.charCodeAt(first.length - 1 - j)) j++;
       suf = j;
     }
-    var prefix = first.slice(0, pre), suffix = first.slice(first.length - suf);
-    var cut = Math.max(prefix.lastIndexOf(' '), prefix.lastIndexOf('\n'));  // whole words only
-    prefix = cut >= 0 ? prefix.slice(0, cut + 1) : '';
-    var ws = suffix.search(/\s/);
+    var suffix = first.slice(first.length - suf), ws = suffix.search(/\s/);  // whole words only
     suffix = ws >= 0 ? suffix.slice(ws) : '';
-    return [prefix.length >= 8 ? prefix : '', suffix.length >= 8 ? suffix : ''];
+    return suffix.length >= 8 ? suffix : '';
   }
   function promptPreview(block, text) {
-    if (!block.affixes) block.affixes = promptAffixes(block.samples);
-    var pre = block.affixes[0], suf = block.affixes[1], core = text, lead = '', trail = '';
-    if (pre && core.length > pre.length && core.slice(0, pre.length) === pre) { core = core.slice(pre.length); lead = '\u2026'; }
-    if (suf && core.length > suf.length && core.slice(core.length - suf.length) === suf) { core = core.slice(0, core.length - suf.length); trail = ' \u2026'; }
-    if (core.length > 240) { core = core.slice(core.length - 240); lead = '\u2026'; }
-    return oneLine(lead + core + trail, 300);
+    if (block.suffix === undefined) block.suffix = promptSuffix(block.samples);
+    var s = String(text === null || text === undefined ? '' : text), trail = '';
+    var suf = block.suffix;
+    if (suf && s.length > suf.length && s.slice(s.length - suf.length) === suf) { s = s.slice(0, s.length - suf.length); trail = ' \u2026'; }
+    s = s.replace(/\s+$/, '').replace(/\s*\n\s*/g, ' \u23ce ');
+    return (s.length > 240 ? '\u2026' + s.slice(s.length - 240) : s) + trail;
   }
   function plural(n, word) { return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's'); }
 
@@ -293,9 +289,11 @@
     var hasVersion = records.some(function (r) { return r.version !== undefined; });
     var head = [keyName === 'group' ? 'Groups' : 'Tasks'];
     if (hasVersion) head.push('Version');
-    head = head.concat(['Filter', 'n-shot', 'Metric', '', 'Value', '', 'Stderr'], extra);
+    var labels = META.column_headers || {};  // the CLI table's headers: stderr_clt -> Stderr_CLT
+    var extraHead = extra.map(function (k) { return labels[k] || k; });
+    head = head.concat(['Filter', 'n-shot', 'Metric', '', 'Value', '', 'Stderr'], extraHead);
     var numericIdx = {};
-    head.forEach(function (c, i) { if (c === 'Version' || c === 'n-shot' || c === 'Value' || c === 'Stderr' || extra.indexOf(c) >= 0) numericIdx[i] = 1; });
+    head.forEach(function (c, i) { if (c === 'Version' || c === 'n-shot' || c === 'Value' || c === 'Stderr' || extraHead.indexOf(c) >= 0) numericIdx[i] = 1; });
     var thead = h('thead', null, h('tr', null, head.map(function (c, i) { return h('th', { class: numericIdx[i] ? 'num' : null, scope: 'col' }, c); })));
     var tbody = h('tbody');
     var prev = null;
@@ -441,7 +439,7 @@
     if (run.path) { kv.appendChild(h('dt', null, 'path')); kv.appendChild(h('dd', null, run.path)); }
     return h('div', { class: 'card', id: 'run-card-' + i },
       h('h3', null, run.model || 'run ' + (i + 1), run.in_progress ? h('span', { class: 'badge accent' }, 'in progress') : null),
-      h('div', { class: 'sub' }, [run.flavor, run.run_id].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
+      h('div', { class: 'sub' }, [run.flavor, run.run_id ? 'run id ' + run.run_id : ''].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
       kv);
   }
   var runDetails = {};  // live: run key -> promise of /api/run
@@ -927,8 +925,28 @@
     if (c === 0) return h('span', { class: 'badge bad' }, '\u2717 wrong');
     return h('span', { class: 'badge' }, 'n/a');
   }
+  // Counts and rates per filter (a task with several filters logs one sample per document and filter),
+  // as `evallog show` prints them (evallog.tally).
+  // The server sends the same counts for a search it has finished (page.tallies: [{f, n, scored, correct}]).
+  function filterTallies(B, rows) {
+    var by = {}, order = [];
+    rows.forEach(function (k) {
+      var s = B.samples[k], t = by[s.f];
+      if (!t) { t = by[s.f] = { f: s.f, n: 0, scored: 0, correct: 0 }; order.push(t); }
+      t.n++;
+      if (s.c === 0 || s.c === 1) { t.scored++; t.correct += s.c; }
+    });
+    return order;
+  }
+  function tallyText(tallies, filters, metric) {
+    return tallies.map(function (t) {
+      var bits = tallies.length > 1 ? [plural(t.n, 'sample')] : [];
+      if (t.scored) bits.push(fmtInt(t.correct) + ' correct (' + (100 * t.correct / t.scored).toFixed(1) + '% by ' + metric + ')');
+      return (tallies.length > 1 ? (filters[t.f] || String(t.f)) + ': ' : '') + bits.join(', ');
+    }).filter(Boolean).join('; ');
+  }
   // One page of samples, the same shape from the embedded block (static) or from /api/samples (live):
-  // {samples, others?, start, matched, complete, total, metrics, filters, n_correct?, n_binary?}
+  // {samples, others?, start, matched, complete, total, metrics, filters, tallies?}
   function staticPage() {
     var B = current.block;
     var rows = computeRows();
@@ -937,14 +955,12 @@
     if (state.page < 0) state.page = 0;
     var start = state.page * PAGE_SIZE;
     var slice = rows.slice(start, start + PAGE_SIZE);
-    var nCorrect = 0, nBinary = 0;
-    if (rows.length <= 200000) rows.forEach(function (k) { var c = B.samples[k].c; if (c === 0 || c === 1) { nBinary++; nCorrect += c; } });
     var otherIdx = current.other ? blockIndex(current.other) : null;
     return {
       samples: slice.map(function (k) { return B.samples[k]; }), ks: slice,
       others: otherIdx ? slice.map(function (k) { return otherIdx.get(sampleKey(B, B.samples[k])) || null; }) : null,
       start: start, matched: rows.length, complete: true, total: B.samples.length, total_complete: true,
-      metrics: B.metrics, filters: B.filters, n_correct: nCorrect, n_binary: nBinary
+      metrics: B.metrics, filters: B.filters, tallies: rows.length <= 200000 ? filterTallies(B, rows) : null
     };
   }
   var pageSeq = 0;
@@ -988,7 +1004,8 @@
     var metric = page.metrics[0] || 'metric';
     var parts = [plainAll ? plural(page.total, 'sample') + (page.total_complete === false ? '+' : '')
       : fmtInt(page.matched) + more + ' of ' + fmtInt(page.total) + (page.total_complete === false ? '+' : '') + ' samples match'];
-    if (page.n_binary) parts.push(fmtInt(page.n_correct) + ' correct (' + (100 * page.n_correct / page.n_binary).toFixed(1) + '% by ' + metric + ')');
+    var tallies = page.tallies ? tallyText(page.tallies, page.filters, metric) : '';
+    if (tallies) parts.push(tallies);
     if (!LIVE && tr && tr.n_total > B.samples.length) parts.push(fmtInt(tr.n_total) + ' in the run');
     var corrupt = rows.filter(function (s) { return s.bad; }).length;
     if (corrupt) parts.push(plural(corrupt, 'corrupt line') + ' on this page');
@@ -1004,6 +1021,7 @@
       h('th', { class: 'num' }, metric), h('th', null, 'Prompt'), h('th', null, 'Target'), h('th', null, 'Response'),
       hasOther ? h('th', { title: RUNS[current.otherRun].label }, 'Other') : null));
     var body = h('tbody', { id: 'sample-rows' });
+    var pageBlock = { samples: rows.filter(function (s) { return !s.bad; }) };  // live: prompt endings of this page
     rows.forEach(function (s, pos) {
       var o = page.others ? page.others[pos] : null;
       var row;
@@ -1019,7 +1037,7 @@
           showFilter ? h('td', { class: 'clip dim' }, page.filters[s.f] || '') : null,
           h('td', null, correctBadge(s.c)),
           h('td', { class: 'num' }, fmtNum(s.v[0])),
-          h('td', { class: 'clip tail' }, h('span', null, LIVE ? oneLine(tailText(s.i), 300) : promptPreview(B, s.i))),
+          h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(LIVE ? pageBlock : B, s.i))),
           h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
           h('td', { class: 'clip' }, oneLine(s.r, 200)),
           hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
@@ -1061,7 +1079,6 @@
       if (LIVE) openByKey(want); else state.open = null;
     }
   }
-  function tailText(text) { return text.length > 240 ? '\u2026' + text.slice(text.length - 240) : text; }
 
   // ------------------------------------------------------------------ detail drawer
   var drawer = byId('detail');

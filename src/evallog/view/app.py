@@ -109,7 +109,8 @@ class ViewState:
         from collections import Counter
 
         from evallog import __version__
-        from evallog.report import leaderboard_data, main_score, run_summary
+        from evallog.dates import format_time
+        from evallog.report import column_headers, leaderboard_data, main_score, run_summary
 
         entries = self.catalog.entries
         names = Counter(e.run.name for e in entries)
@@ -131,7 +132,8 @@ class ViewState:
         return {
             "live": {"version": self.catalog.version, "poll_ms": 1000},
             "title": self.title or "evallog view",
-            "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "generated": format_time(time.time()),
+            "column_headers": column_headers(),
             "version": __version__,
             "limits": {"max_samples": 0, "max_bytes": 0, "max_text": 2000},
             "runs": runs,

@@ -96,8 +96,7 @@ class _Scan:
         self.matches = array("Q")
         self.keys: list[Any] | None = None
         self.sorted: list[int] | None = None
-        self.n_correct = 0
-        self.n_binary = 0
+        self.tallies: dict[int, dict[str, int]] = {}  # filter index -> n, scored, correct (first-seen order)
         self.lock = threading.Lock()
 
 
@@ -232,9 +231,9 @@ class TaskSource:
                 if not self.index.complete:
                     self.index.finish_in_background()  # a big file: the total comes with a later page
             matched, complete = self.index.count, self.index.complete
-            counts: tuple[int, int] | None = None
+            tallies: list[dict[str, int]] | None = None
         else:
-            recs, matched, complete, counts = self._scan_page(query, other, start, size)
+            recs, matched, complete, tallies = self._scan_page(query, other, start, size)
         out: dict[str, Any] = {
             "samples": recs,
             "start": start,
@@ -246,8 +245,8 @@ class TaskSource:
             "metrics": self.metrics or [],
             "filters": self.filters,
         }
-        if counts is not None:
-            out["n_correct"], out["n_binary"] = counts
+        if tallies is not None:  # per filter, as the static report counts them
+            out["tallies"] = tallies
         if other is not None:
             out["others"] = [other.find(self.key_of(r)) if not r.get("bad") else None for r in recs]
         return out
@@ -293,7 +292,7 @@ class TaskSource:
         return len(rec.get("r", ""))
 
     def _scan_page(self, query: Query, other: TaskSource | None, start: int, size: int
-                   ) -> tuple[list[dict[str, Any]], int, bool, tuple[int, int] | None]:
+                   ) -> tuple[list[dict[str, Any]], int, bool, list[dict[str, int]] | None]:
         sig = query.signature() + ((id(other),) if other is not None and query.agree != "all" else ())
         with self._lock:
             scan = self._scans.get(sig)
@@ -325,10 +324,13 @@ class TaskSource:
                 if not match(rec):
                     continue
                 scan.matches.append(n)
+                f = rec.get("f", -1)
+                tally = scan.tallies.setdefault(f, {"f": f, "n": 0, "scored": 0, "correct": 0})
+                tally["n"] += 1
                 c = rec.get("c")
                 if c in (0, 1):
-                    scan.n_binary += 1
-                    scan.n_correct += c
+                    tally["scored"] += 1
+                    tally["correct"] += c
                 if ordered:
                     if scan.keys is None:
                         scan.keys = []
@@ -345,10 +347,10 @@ class TaskSource:
                 chosen = self._sorted(scan, query.sort)[start:need]
             else:
                 chosen = list(scan.matches[start:need])
-            counts = (scan.n_correct, scan.n_binary) if complete else None
+            tallies = [dict(t) for t in scan.tallies.values()] if complete else None
             matched = len(scan.matches)
         recs = [self.record(n, self.index.read(n)) for n in chosen]
-        return recs, matched, complete, counts
+        return recs, matched, complete, tallies
 
     @staticmethod
     def _sorted(scan: _Scan, sort: str) -> list[int]:
