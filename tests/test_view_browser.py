@@ -108,6 +108,9 @@ def test_run_list_results_task_and_sample(driver: Any, server: Server, root: Pat
         if r["acc"] == 0
     ]
     wait(driver, lambda d: [r.get_attribute("data-doc") for r in rows(d)] == wrong)
+    # counts of the finished search, per filter, as the static report words them
+    summary = driver.find_element(By.ID, "samples-summary").text
+    assert summary == f"{len(wrong)} of {len(want)} samples match \u00b7 0 correct (0.0% by acc)"
     # a sample: the whole record from /api/sample
     rows(driver)[0].click()
     wait(driver, lambda d: d.find_elements(By.ID, "detail-title"))
