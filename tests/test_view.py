@@ -245,6 +245,40 @@ def test_unknown_run_task_and_bad_parameters(server: Server) -> None:
     assert server.request(f"/api/sample?run={key}&task=gt_mc_arith&n=100000")[0] == 404
 
 
+def test_an_unreadable_results_file_hides_only_its_folder(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path / "root")
+    srv = Server([root])
+    try:
+        before = {r["key"]: r for r in srv.json("/api/meta")["runs"]}
+        assert len(before) == 2
+        lm_results = next((root / "lm-eval" / LMEVAL.name).glob("results_*.json"))
+        good = lm_results.read_text()
+        lm_results.write_text(good[: len(good) // 2])  # rewritten in place: no folder changes
+        deadline = time.monotonic() + 10
+        while not srv.json("/api/meta")["errors"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any(lm_results.name in e for e in srv.json("/api/meta")["errors"])
+        broken = root / "broken" / "org__x"
+        broken.mkdir(parents=True)
+        (broken / "results_2026-01-01T00-00-00.000001.json").write_text('{"results": {"t": ')  # being written
+        deadline = time.monotonic() + 10
+        while True:
+            meta = srv.json("/api/meta")
+            if len(meta["errors"]) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert set(before) == {r["key"] for r in meta["runs"]}  # both runs stay listed
+        assert any("org__x" in e for e in meta["errors"]) and any(lm_results.name in e for e in meta["errors"])
+        lm_results.write_text(good)
+        (broken / "results_2026-01-01T00-00-00.000001.json").unlink()
+        deadline = time.monotonic() + 10
+        while srv.json("/api/meta")["errors"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert srv.json("/api/meta")["errors"] == []
+    finally:
+        srv.stop()
+
+
 # --------------------------------------------------------------------------- security
 
 

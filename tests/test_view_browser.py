@@ -306,3 +306,21 @@ def test_browser_with_token_and_refused_paths(driver: Any, tmp_path: Path) -> No
     finally:
         driver.get("about:blank")
         srv.stop()
+
+
+def test_an_unreadable_file_is_reported_and_hides_nothing_else(driver: Any, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "root"
+    shutil.copytree(LMEVAL, root / "good" / LMEVAL.name)
+    (root / "broken").mkdir()
+    (root / "broken" / "results_2026-01-01T00-00-00.000001.json").write_text("{<script>window.__pwned=7</script>")
+    srv = Server([root])
+    try:
+        open_app(driver, srv)
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#run-list tbody tr")) == 1
+        notice = driver.find_element(By.ID, "scan-errors").text
+        assert "results_2026-01-01T00-00-00.000001.json" in notice and "not valid JSON" in notice
+        assert driver.execute_script("return window.__pwned === undefined")
+        assert not errors(driver)
+    finally:
+        driver.get("about:blank")
+        srv.stop()

@@ -444,6 +444,11 @@
   }
   var runDetails = {};  // live: run key -> promise of /api/run
   function renderLiveOverview(view) {
+    if (META.errors && META.errors.length) {
+      view.appendChild(h('div', { class: 'notice', id: 'scan-errors' },
+        'Some files could not be read; their folders show the runs found before: ',
+        h('ul', null, META.errors.slice(0, 20).map(function (e) { return h('li', null, e); }))));
+    }
     view.appendChild(runList());
     if (!RUNS.length) {
       view.appendChild(h('p', { class: 'empty', id: 'no-runs' }, 'No runs under these folders yet; new runs appear here as they are written.'));

@@ -124,12 +124,17 @@ class Catalog:
         self._lock = threading.Lock()
 
     def _walk_signature(self) -> tuple[Any, ...]:
+        """Modification times of the folders (files come and go) and of the JSON files (rewritten in place)."""
         sig: list[Any] = []
         for root in self.roots:
-            for dirpath, dirnames, _ in os.walk(root):
+            for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") or d == ".evallog")
                 try:
                     sig.append((dirpath, os.stat(dirpath).st_mtime_ns))
+                    for name in filenames:
+                        if name.endswith(".json"):
+                            st = os.stat(os.path.join(dirpath, name))
+                            sig.append((name, st.st_mtime_ns, st.st_size))
                 except OSError:
                     continue
         return tuple(sig)
@@ -155,18 +160,13 @@ class Catalog:
             return True
 
     def _scan(self) -> None:
-        from evallog.readers import list_runs
-
         entries: list[Entry] = []
         errors: list[str] = []
         for i, root in enumerate(self.roots):
-            try:
-                runs = list_runs(root, skip_unsupported=True)
-            except (ReadError, OSError) as exc:
-                errors.append(str(exc))
-                log.warning("cannot list %s: %s", root, exc)
-                continue
-            for run in runs:
+            for run in self._list_root(i, root, errors):
+                if isinstance(run, Entry):  # kept from the previous scan
+                    entries.append(run)
+                    continue
                 try:
                     check_inside(root, Path(run.path))
                 except UnsafePathError:
@@ -176,6 +176,37 @@ class Catalog:
         self.entries = entries
         self.by_key = {e.key: e for e in entries}
         self.errors = errors
+
+    def _list_root(self, i: int, root: Path, errors: list[str]) -> list[Any]:
+        """The runs of a root; a file that cannot be read hides only its own folder.
+
+        ``list_runs`` stops at the first unreadable results file (a corrupt
+        file, or one another program is still writing). Then each sub-folder is
+        listed on its own, and a folder that still fails keeps the runs the
+        previous scan found in it (an Entry each), with the error reported.
+        """
+        from evallog.readers import list_runs
+
+        try:
+            return list(list_runs(root, skip_unsupported=True))
+        except (ReadError, OSError) as exc:
+            errors.append(str(exc))
+            log.warning("cannot list %s: %s", root, exc)
+        previous = [e for e in self.entries if e.root_index == i]
+        out: list[Any] = [e for e in previous if e.rel == "."]
+        try:
+            children = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()
+                              and not p.name.startswith("."))
+        except OSError:
+            return previous
+        for child in children:
+            try:
+                out.extend(list_runs(child, skip_unsupported=True))
+            except (ReadError, OSError) as exc:
+                if str(exc) not in errors:
+                    errors.append(str(exc))
+                out.extend(e for e in previous if e.rel == child.name or e.rel.startswith(child.name + "/"))
+        return out
 
     def location(self, entry: Entry) -> str:
         """Where the run is, as the user named its root (a folder or a URL)."""
