@@ -1,0 +1,239 @@
+"""The columns of the Parquet store, and runs turned into Arrow batches.
+
+This module is the contract of the store and of the SQL views over it:
+
+``samples`` (one row per sample line)
+    ``run_id``, ``model``, ``task`` (strings), ``doc_id`` (int64; null when the
+    line's ``doc_id`` is not an integer), ``filter``, ``target``, ``response``
+    (the scored response, ``filtered_resps``, as text: a lone string as
+    itself, anything else as JSON text), ``doc_hash``, ``prompt_hash``,
+    ``target_hash`` (strings), then one float64 column per numeric metric of
+    the line, named by the metric (``acc``, ``exact_match``; 0/1 and boolean
+    metrics too; list- or dict-valued metrics only live in ``record``), and
+    ``record``: the whole original line as JSON text, so nothing is lost.
+
+``results`` (one row per run, task or group, filter and metric)
+    ``run_id``, ``model``, ``task``, ``filter``, ``metric`` (strings),
+    ``value``, ``stderr`` (float64), ``n`` (int64, the effective sample
+    count), ``n_shot`` (int64), ``version`` (string), ``higher_is_better``
+    (bool).
+
+Runs are read through :mod:`evallog.readers` (never re-parsed here); the
+filter of an lmms-eval line is the one the reader infers, while ``record``
+keeps the line exactly as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from evallog._extras import require
+from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+__all__ = [
+    "EXTRA",
+    "SAMPLE_KEY_COLUMNS",
+    "RESULT_COLUMNS",
+    "pyarrow",
+    "samples_schema",
+    "results_schema",
+    "SampleBatcher",
+    "results_table",
+    "model_of",
+]
+
+EXTRA = "parquet"
+
+# (name, arrow type name) of the fixed sample columns, in order; metrics follow, then ``record``
+SAMPLE_KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "string"),
+    ("model", "string"),
+    ("task", "string"),
+    ("doc_id", "int64"),
+    ("filter", "string"),
+    ("target", "string"),
+    ("response", "string"),
+    ("doc_hash", "string"),
+    ("prompt_hash", "string"),
+    ("target_hash", "string"),
+)
+RECORD_COLUMN = "record"
+RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "string"),
+    ("model", "string"),
+    ("task", "string"),
+    ("filter", "string"),
+    ("metric", "string"),
+    ("value", "float64"),
+    ("stderr", "float64"),
+    ("n", "int64"),
+    ("n_shot", "int64"),
+    ("version", "string"),
+    ("higher_is_better", "bool_"),
+)
+_RESERVED = frozenset(name for name, _ in SAMPLE_KEY_COLUMNS) | {RECORD_COLUMN}
+
+
+def pyarrow(feature: str = "the Parquet store") -> Any:
+    """The ``pyarrow`` module, or :class:`~evallog.errors.MissingExtraError`."""
+    return require("pyarrow", EXTRA, feature)
+
+
+def _type(pa: Any, name: str) -> Any:
+    return getattr(pa, name)()
+
+
+def samples_schema(metrics: list[str]) -> pa.Schema:
+    """The samples schema with float64 columns ``metrics`` (in that order)."""
+    pa = pyarrow()
+    fields = [pa.field(n, _type(pa, t)) for n, t in SAMPLE_KEY_COLUMNS]
+    fields += [pa.field(m, pa.float64()) for m in metrics]
+    fields.append(pa.field(RECORD_COLUMN, pa.string()))
+    return pa.schema(fields)
+
+
+def results_schema() -> pa.Schema:
+    pa = pyarrow()
+    return pa.schema([pa.field(n, _type(pa, t)) for n, t in RESULT_COLUMNS])
+
+
+def model_of(run: Run) -> str:
+    """The ``model`` value of a run: ``model_name`` from its results, else its folder's name."""
+    return run.name
+
+
+# ------------------------------------------------------------------ samples
+
+
+def _is_metric_value(value: Any) -> bool:
+    return value is None or isinstance(value, (int, float))  # bool is an int
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _response(value: Any) -> str | None:
+    """``filtered_resps`` as text: a string, or a one-element list of a string, as itself."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
+    return _text(value)
+
+
+class SampleBatcher:
+    """Turns the sample lines of one task of a run into Arrow record batches.
+
+    Lines are accumulated until ``batch_bytes`` of JSON have been read (one
+    batch becomes one row group), so memory stays bounded by a few times
+    ``batch_bytes`` whatever the file size. Each batch carries the metric
+    columns its lines have (``batch.schema`` varies when a later line brings
+    a new metric).
+    """
+
+    def __init__(self, run: Run, task: str, *, batch_bytes: int = 64 << 20, skip_corrupt: bool = False) -> None:
+        self.run = run
+        self.task = task
+        self.batch_bytes = batch_bytes
+        self.skip_corrupt = skip_corrupt
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        cols: dict[str, list[Any]] = {}
+        metrics: dict[str, list[Any]] = {}
+        size = n = 0
+        samples = self.run.samples(self.task, skip_corrupt=self.skip_corrupt)
+        for line, rec in samples.with_raw():
+            if n == 0:
+                cols = {name: [] for name, _ in SAMPLE_KEY_COLUMNS[3:]}
+                cols[RECORD_COLUMN] = []
+                metrics = {}
+            self._add(cols, metrics, n, line, rec)
+            n += 1
+            size += len(line)
+            if size >= self.batch_bytes:
+                yield self._batch(cols, metrics, n)
+                size = n = 0
+        if n:
+            yield self._batch(cols, metrics, n)
+
+    @staticmethod
+    def _add(cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int, line: bytes, rec: dict[str, Any]) -> None:
+        doc_id = rec.get("doc_id")
+        cols["doc_id"].append(doc_id if type(doc_id) is int else None)
+        cols["filter"].append(_text(rec.get("filter")))
+        cols["target"].append(_text(rec.get("target")))
+        cols["response"].append(_response(rec.get("filtered_resps")))
+        cols["doc_hash"].append(_text(rec.get("doc_hash")))
+        cols["prompt_hash"].append(_text(rec.get("prompt_hash")))
+        cols["target_hash"].append(_text(rec.get("target_hash")))
+        cols[RECORD_COLUMN].append(line.rstrip())
+        for key, value in rec.items():
+            if key in NON_METRIC_SAMPLE_KEYS or key in _RESERVED:
+                continue
+            col = metrics.get(key)
+            if col is None:
+                if not _is_metric_value(value):
+                    continue
+                col = metrics[key] = [None] * n
+            col.append(float(value) if _is_metric_value(value) and value is not None else None)
+        for col in metrics.values():  # metrics this line lacks
+            if len(col) <= n:
+                col.append(None)
+
+    def _batch(self, cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int) -> pa.RecordBatch:
+        pa = pyarrow()
+        self.rows += n
+        schema = samples_schema(list(metrics))
+        consts = {"run_id": self.run.run_id, "model": model_of(self.run), "task": self.task}
+        arrays = []
+        for field in schema:
+            name = field.name
+            if name in consts:
+                arrays.append(pa.array([consts[name]] * n, pa.string()))
+            elif name == RECORD_COLUMN:
+                arrays.append(pa.array(cols[name], pa.binary()).cast(pa.string()))
+            elif name in metrics:
+                arrays.append(pa.array(metrics[name], pa.float64()))
+            else:
+                arrays.append(pa.array(cols[name], field.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# ------------------------------------------------------------------ results
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _version(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def results_table(run: Run) -> pa.Table:
+    """One row per task (or group), filter and metric of the run's results."""
+    pa = pyarrow()
+    rows: dict[str, list[Any]] = {name: [] for name, _ in RESULT_COLUMNS}
+    model = model_of(run)
+    for task in run.tasks:
+        for metric, filt in run.metrics(task):
+            rows["run_id"].append(run.run_id)
+            rows["model"].append(model)
+            rows["task"].append(task)
+            rows["filter"].append(filt)
+            rows["metric"].append(metric)
+            rows["value"].append(run.value(task, metric, filt))
+            rows["stderr"].append(run.stderr(task, metric, filt))
+            rows["n"].append(run.reported_samples(task))
+            rows["n_shot"].append(_int_or_none(run.n_shot(task)))
+            rows["version"].append(_version(run.version(task)))
+            rows["higher_is_better"].append(run.higher_is_better(task, metric))
+    return pa.Table.from_pydict(rows, schema=results_schema())
