@@ -24,6 +24,8 @@ COMMANDS: list[str] = [
     "runs",
     "push",
     "report",
+    "export",
+    "sql",
 ]
 
 

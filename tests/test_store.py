@@ -1,0 +1,237 @@
+"""The Parquet store: export, read back through DuckDB, idempotence, SQL, frames, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyarrow")
+pytest.importorskip("duckdb")
+
+import pyarrow.parquet as pq  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from evallog import frames  # noqa: E402
+from evallog.cli import main  # noqa: E402
+from evallog.readers import NON_METRIC_SAMPLE_KEYS, list_runs  # noqa: E402
+from evallog.sql import sql  # noqa: E402
+from evallog.store import export_parquet, partition_value  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+FIXTURES = [
+    DATA / "lmeval_run1" / "lmeval_output",
+    DATA / "lmms_run1" / "lmms_output",
+    DATA / "lmms_from_run1" / "lmms_output",
+]
+FIXED = ("run_id", "model", "task", "doc_id", "filter", "target", "response", "doc_hash", "prompt_hash",
+         "target_hash", "record")
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _expected_rows(root: Path) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """(model, run_id, task) -> the file's lines parsed with the stdlib, in file order."""
+    out: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for run in list_runs(root):
+        for task, path in run.sample_files.items():
+            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            filters = [rec["filter"] for rec in run.samples(task)]  # the reader's inference
+            rows = []
+            for line, filt in zip(lines, filters, strict=True):
+                rec = json.loads(line)
+                rows.append({"line": line.rstrip(), "rec": rec, "filter": filt})
+            out[(run.name, run.run_id, task)] = rows
+    return out
+
+
+def _check_sample_row(row: dict[str, Any], exp: dict[str, Any]) -> None:
+    rec = exp["rec"]
+    assert row["record"] == exp["line"]
+    assert json.loads(row["record"]) == rec
+    assert row["doc_id"] == rec["doc_id"]
+    assert row["filter"] == exp["filter"]
+    assert row["target"] == _as_text(rec.get("target"))
+    resp = rec.get("filtered_resps")
+    if isinstance(resp, list) and len(resp) == 1 and isinstance(resp[0], str):
+        resp = resp[0]
+    assert (row["response"] if isinstance(resp, str) or resp is None else json.loads(row["response"])) == resp
+    for key in ("doc_hash", "prompt_hash", "target_hash"):
+        assert row[key] == rec.get(key)
+    for key, value in rec.items():
+        if key in NON_METRIC_SAMPLE_KEYS or key in FIXED:
+            continue
+        if isinstance(value, (int, float)):
+            assert row[key] == float(value), key
+        else:
+            assert row.get(key) is None, key
+
+
+@pytest.mark.parametrize("root", FIXTURES, ids=lambda p: p.parent.name)
+def test_round_trip_samples_and_results(root: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    report = export_parquet(root, store)
+    assert [r.status for r in report.runs] == ["exported"] * len(list_runs(root))
+    expected = _expected_rows(root)
+    table = sql("SELECT * FROM samples", store)
+    got: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in table.to_pylist():
+        got.setdefault((row["model"], row["run_id"], row["task"]), []).append(row)
+    assert set(got) == set(expected)
+    for key, exp_rows in expected.items():
+        rows = sorted(got[key], key=lambda r: r["record"])
+        exp_sorted = sorted(exp_rows, key=lambda e: e["line"])
+        assert len(rows) == len(exp_sorted) > 0
+        for row, exp in zip(rows, exp_sorted):
+            _check_sample_row(row, exp)
+
+    results = sql("SELECT * FROM results", store).to_pylist()
+    want = []
+    for run in list_runs(root):
+        raw = json.loads(run.results_file.read_text(encoding="utf-8"))
+        for task, entry in raw["results"].items():
+            for key, value in entry.items():
+                metric, sep, filt = key.partition(",")
+                if not sep or "_stderr" in metric or not isinstance(value, (int, float)):
+                    continue
+                stderr = entry.get(f"{metric}_stderr,{filt}")
+                want.append((run.name, run.run_id, task, filt, metric, float(value),
+                             stderr if isinstance(stderr, (int, float)) else None,
+                             raw.get("n-shot", {}).get(task),
+                             raw.get("higher_is_better", {}).get(task, {}).get(metric)))
+    have = [(r["model"], r["run_id"], r["task"], r["filter"], r["metric"], r["value"], r["stderr"], r["n_shot"],
+             r["higher_is_better"]) for r in results]
+    assert sorted(have, key=repr) == sorted(want, key=repr)
+
+
+def test_layout_types_and_compression(tmp_path: Path) -> None:
+    export_parquet(FIXTURES[0], tmp_path)
+    files = sorted(tmp_path.glob("samples/model=*/task=*/run=*/*.parquet"))
+    assert len(files) == 4
+    meta = pq.ParquetFile(files[0]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    schema = pq.read_schema(files[0])
+    assert schema.field("doc_id").type == "int64"
+    assert schema.names[:10] == list(FIXED[:10]) and schema.names[-1] == "record"
+    res = sorted(tmp_path.glob("results/model=*/run=*/*.parquet"))
+    assert len(res) == 1
+    assert pq.read_schema(res[0]).names == ["run_id", "model", "task", "filter", "metric", "value", "stderr",
+                                            "n", "n_shot", "version", "higher_is_better"]
+    # pyarrow reads the same store as a Hive-partitioned dataset
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(tmp_path / "samples", format="parquet", partitioning="hive")
+    assert dataset.count_rows() == 44
+
+
+def test_idempotent_and_changed_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES[1], runs)
+    store = tmp_path / "store"
+    assert [r.status for r in export_parquet(runs, store).runs] == ["exported"]
+    before = {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")}
+    assert [r.status for r in export_parquet(runs, store).runs] == ["skipped"]
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")} == before
+    # drop one task's samples file: the run is re-exported and the stale file removed
+    victim = next(runs.glob("*_samples_gt_gen_history.jsonl"))
+    victim.unlink()
+    assert [r.status for r in export_parquet(runs, store).runs] == ["exported"]
+    assert not list(store.glob("samples/*/task=gt_gen_history/*/*.parquet"))
+    assert sql("SELECT count(*) AS n FROM samples", store).to_pylist() == [{"n": 38}]
+    assert [r.status for r in export_parquet(runs, store, force=True).runs] == ["exported"]
+    assert not list(store.rglob("*.tmp"))
+
+
+def test_sql_directly_over_run_folders_equals_store(tmp_path: Path) -> None:
+    query = "SELECT model, task, filter, count(*) AS n, avg(acc) AS acc FROM samples GROUP BY ALL ORDER BY ALL"
+    export_parquet(FIXTURES[:2], tmp_path / "store")
+    direct = sql(query, *FIXTURES[:2])
+    assert direct.to_pylist() == sql(query, tmp_path / "store").to_pylist()
+    assert direct.num_rows > 0
+
+
+def test_empty_store_views_and_query_error(tmp_path: Path) -> None:
+    (tmp_path / "samples").mkdir()
+    assert sql("SELECT count(*) AS n FROM samples", tmp_path).to_pylist() == [{"n": 0}]
+    assert "metric" in sql("SELECT * FROM results", tmp_path).column_names
+    from evallog.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="nope"):
+        sql("SELECT nope FROM samples", tmp_path)
+
+
+def test_frames(tmp_path: Path) -> None:
+    export_parquet(FIXTURES[0], tmp_path)
+    t = frames.samples(tmp_path, task="gt_mc_arith", columns=["doc_id", "acc"])
+    assert t.column_names == ["doc_id", "acc"]
+    assert sorted(t.column("doc_id").to_pylist()) == list(range(10))
+    r = frames.results(tmp_path, metric=["acc", "acc_norm"])
+    assert set(r.column("metric").to_pylist()) == {"acc", "acc_norm"}
+    df = t.to_pandas()
+    assert len(df) == 10
+
+
+def test_cli_export_and_sql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    assert main(["export", str(FIXTURES[0]), str(FIXTURES[1]), "--to", "parquet", store]) == 0
+    assert "2 run(s) exported, 0 skipped" in capsys.readouterr().out
+    assert main(["export", str(FIXTURES[0]), "--to", "parquet", store]) == 0
+    assert "0 run(s) exported, 1 skipped" in capsys.readouterr().out
+    assert main(["sql", "SELECT task, count(*) AS n FROM samples GROUP BY task ORDER BY task", store,
+                 "--fmt", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0] == {"task": "gt_gen_history", "n": 6}
+    assert main(["sql", "SELECT 1 AS x", store, "--fmt", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["x", "1"]
+    assert main(["export", str(FIXTURES[0]), "--to", "nope", store]) == 2
+    assert main(["sql", "SELEC nonsense", store]) == 1
+
+
+def test_partition_value_escapes() -> None:
+    assert partition_value("org/model name") == "org%2Fmodel%20name"
+    assert partition_value("2026-11-26T14-50-01.009042") == "2026-11-26T14-50-01.009042"
+
+
+# ------------------------------------------------------------ property test
+
+_metric = st.sampled_from(["acc", "f1", "exact_match", "bleu"])
+_value = st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=64), st.integers(-10**6, 10**6),
+                   st.booleans(), st.none(), st.lists(st.integers(), max_size=2))
+_line = st.fixed_dictionaries(
+    {"doc_id": st.integers(0, 10**9), "target": st.one_of(st.text(max_size=20), st.integers()),
+     "filtered_resps": st.lists(st.text(max_size=20), min_size=1, max_size=2)},
+    optional={m: _value for m in ["acc", "f1", "exact_match", "bleu"]},
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_line, min_size=1, max_size=30))
+def test_property_any_lines_round_trip(lines: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Small row groups force several batches and new metrics mid-file (new part files)."""
+    base = tmp_path_factory.mktemp("prop")
+    out = base / "model"
+    out.mkdir()
+    run_id = "2026-01-02T03-04-05.000001"
+    text = "".join(json.dumps(rec) + "\n" for rec in lines)
+    (out / f"samples_t_{run_id}.jsonl").write_text(text, encoding="utf-8")
+    export_parquet(out, base / "store", row_group_bytes=200)
+    rows = sql("SELECT * FROM samples", base / "store").to_pylist()
+    assert sorted(r["record"] for r in rows) == sorted(json.dumps(rec) for rec in lines)
+    for row in rows:
+        rec = json.loads(row["record"])
+        assert row["doc_id"] == rec["doc_id"]
+        for m in ["acc", "f1", "exact_match", "bleu"]:
+            v = rec.get(m)
+            want = float(v) if isinstance(v, (int, float)) else None
+            got = row.get(m)
+            assert got == want or (got is not None and want is not None and math.isclose(got, want))
+    assert not list(base.rglob("*.tmp"))
