@@ -235,3 +235,53 @@ def test_property_any_lines_round_trip(lines: list[dict[str, Any]], tmp_path_fac
             got = row.get(m)
             assert got == want or (got is not None and want is not None and math.isclose(got, want))
     assert not list(base.rglob("*.tmp"))
+
+
+# ------------------------------------------------------------ remote stores
+
+
+@pytest.fixture(scope="module")
+def s3_options() -> Any:
+    """An S3-compatible server (moto) on 127.0.0.1 for this module, with a bucket."""
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": f"http://{host}:{port}",
+                                                                          "region_name": "us-east-1"}}
+        import boto3
+
+        boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="evallog-test")
+        yield options
+    finally:
+        server.stop()
+
+
+def test_s3_store_round_trip(s3_options: dict[str, Any], tmp_path: Path) -> None:
+    url = "s3://evallog-test/store"
+    report = export_parquet(FIXTURES, url, storage_options=s3_options)
+    assert [r.status for r in report.runs] == ["exported"] * 3
+    assert [r.status for r in export_parquet(FIXTURES, url, storage_options=s3_options).runs] == ["skipped"] * 3
+    query = "SELECT model, run_id, task, filter, record FROM samples ORDER BY ALL"
+    export_parquet(FIXTURES, tmp_path / "local")
+    remote = sql(query, url, storage_options=s3_options)
+    assert remote.num_rows == 44 * 3
+    assert remote.to_pylist() == sql(query, tmp_path / "local").to_pylist()
+    res = frames.results(url, storage_options=s3_options, metric="acc")
+    assert res.num_rows == frames.results(tmp_path / "local", metric="acc").num_rows > 0
+
+
+def test_memory_store_round_trip(tmp_path: Path) -> None:
+    import fsspec
+
+    url = "memory://evallog-test-store"
+    fsspec.filesystem("memory").rm(url, recursive=True) if fsspec.filesystem("memory").exists(url) else None
+    export_parquet(FIXTURES[1], url)
+    export_parquet(FIXTURES[1], tmp_path)
+    query = "SELECT * FROM samples ORDER BY record, filter"
+    assert sql(query, url).to_pylist() == sql(query, tmp_path).to_pylist()
+    query = "SELECT * FROM results ORDER BY task, filter, metric"
+    assert sql(query, url).to_pylist() == sql(query, tmp_path).to_pylist()
