@@ -285,3 +285,39 @@ def test_memory_store_round_trip(tmp_path: Path) -> None:
     assert sql(query, url).to_pylist() == sql(query, tmp_path).to_pylist()
     query = "SELECT * FROM results ORDER BY task, filter, metric"
     assert sql(query, url).to_pylist() == sql(query, tmp_path).to_pylist()
+
+
+# ------------------------------------------------------------ leaderboard and compare on a store
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_leaderboard_from_store_equals_folders(tmp_path: Path, groups: bool) -> None:
+    from evallog.leaderboard import leaderboard
+
+    runs = tmp_path / "runs"
+    for i, root in enumerate(FIXTURES):
+        shutil.copytree(root, runs / f"m{i}")
+    export_parquet(runs, tmp_path / "store")
+    for latest in (True, False):
+        a = leaderboard(runs, groups=groups, latest=latest)
+        b = leaderboard(tmp_path / "store", groups=groups, latest=latest)
+        assert a.render("json") == b.render("json")
+        assert a.render("markdown") == b.render("markdown")
+    acc = leaderboard(tmp_path / "store", metric="acc", sort_by="gt_mc_arith")
+    assert acc.columns and acc.values
+
+
+def test_compare_from_store_equals_folders(tmp_path: Path) -> None:
+    from evallog.compare import compare
+    from evallog.store_runs import load_run as load_stored_run
+
+    export_parquet([FIXTURES[1], FIXTURES[2]], tmp_path)
+    a_dir, b_dir = list_runs(FIXTURES[2])[0], list_runs(FIXTURES[1])[0]
+    a = load_stored_run(tmp_path, a_dir.run_id)
+    b = load_stored_run(tmp_path, b_dir.run_id)
+    assert a.n_samples("gt_gen_math") == a_dir.n_samples("gt_gen_math") == 20
+    from_store = compare(a, b, n_resamples=200)
+    from_files = compare(a_dir, b_dir, n_resamples=200)
+    assert from_store.table_rows() == from_files.table_rows()
+    assert main(["compare", f"{tmp_path}@{a_dir.run_id}", f"{tmp_path}@{b_dir.run_id}", "--fmt", "csv",
+                 "--resamples", "100"]) == 0

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "EXTRA",
+    "GROUPS_KEY",
     "SAMPLE_KEY_COLUMNS",
     "RESULT_COLUMNS",
     "pyarrow",
@@ -64,6 +65,8 @@ SAMPLE_KEY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("target_hash", "string"),
 )
 RECORD_COLUMN = "record"
+# key of the results files' key-value metadata holding the run's group -> subtasks (JSON)
+GROUPS_KEY = "evallog.group_subtasks"
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "string"),
     ("model", "string"),
@@ -236,4 +239,5 @@ def results_table(run: Run) -> pa.Table:
             rows["n_shot"].append(_int_or_none(run.n_shot(task)))
             rows["version"].append(_version(run.version(task)))
             rows["higher_is_better"].append(run.higher_is_better(task, metric))
-    return pa.Table.from_pydict(rows, schema=results_schema())
+    schema = results_schema().with_metadata({GROUPS_KEY: orjson.dumps(run.group_subtasks)})
+    return pa.Table.from_pydict(rows, schema=schema)

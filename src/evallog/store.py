@@ -301,7 +301,16 @@ def store_files(root: str, table: str, storage_options: dict[str, Any] | None = 
     return [fs.unstrip_protocol(p) for p in found]
 
 
-def is_store(root: str, storage_options: dict[str, Any] | None = None) -> bool:
-    """Whether ``root`` holds an exported store (a ``samples/``, ``results/`` or ``_evallog/`` folder)."""
-    fs, path = filesystem(root, storage_options)
-    return any(fs.isdir(f"{path}/{name}") for name in ("samples", "results", "_evallog"))
+def is_store(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether ``root`` holds an exported store: an evallog marker folder (``_evallog/runs``), or
+    a ``samples/`` or ``results/`` folder that is empty or partitioned by ``model=``."""
+    fs, path = filesystem(os.fspath(root), storage_options)
+    if fs.isdir(f"{path}/{MARKER_DIR}"):
+        return True
+    for name in ("samples", "results"):
+        folder = f"{path}/{name}"
+        if fs.isdir(folder):
+            entries = [posixpath.basename(p.rstrip("/")) for p in fs.ls(folder, detail=False)]
+            if not entries or any(e.startswith("model=") for e in entries):
+                return True
+    return False

@@ -1,0 +1,176 @@
+"""Runs read back from a Parquet store, as :class:`~evallog.readers.Run` objects.
+
+:func:`load_runs` reads the ``results`` table of a store in one DuckDB query
+(however many runs: the files' footers and a few columns) and rebuilds each
+run's results document, so :func:`evallog.leaderboard.leaderboard` and
+:func:`evallog.compare.compare` work on a store as on run folders. Group
+membership travels in each results file's key-value metadata
+(``evallog.group_subtasks``). Samples of a :class:`StoreRun` are read from
+the ``record`` column of its Parquet files (the original lines), with the
+filter the export recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from evallog.arrow_rows import GROUPS_KEY
+from evallog.errors import ReadError
+from evallog.readers import Run, parse_run_timestamp
+from evallog.sql import sql_connect
+from evallog.store import filesystem, store_files
+
+__all__ = ["StoreRun", "StoreTaskSamples", "load_runs", "load_run", "GROUPS_KEY"]
+
+
+
+class StoreTaskSamples:
+    """The samples of one task of a stored run: re-iterable, one record (dict) at a time."""
+
+    def __init__(self, files: list[str], task: str, storage_options: dict[str, Any] | None) -> None:
+        self.files = files
+        self.task = task
+        self.storage_options = storage_options
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        import pyarrow.parquet as pq
+
+        for url in self.files:
+            fs, path = filesystem(url, self.storage_options)
+            with fs.open(path, "rb") as fh:
+                pf = pq.ParquetFile(fh)
+                for batch in pf.iter_batches(columns=["filter", "record"], batch_size=8192):
+                    for filt, line in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                        rec = orjson.loads(line)
+                        if "filter" not in rec:
+                            rec["filter"] = filt
+                        yield rec
+
+    def __len__(self) -> int:
+        import pyarrow.parquet as pq
+
+        total = 0
+        for url in self.files:
+            fs, path = filesystem(url, self.storage_options)
+            with fs.open(path, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+
+
+class StoreRun(Run):
+    """A run of a Parquet store: ``results`` rebuilt from the ``results`` table,
+    samples read from the ``samples`` files (``sample_files`` maps each task to
+    its first file; :attr:`task_files` lists all)."""
+
+    task_files: dict[str, list[str]]
+    storage_options: dict[str, Any] | None
+
+    def samples(self, task: str, *, skip_corrupt: bool = False) -> Any:  # noqa: ARG002
+        files = self.task_files.get(task)
+        if not files:
+            known = ", ".join(sorted(self.task_files)) or "none"
+            raise ReadError(f"no samples for this task in the stored run (tasks with samples: {known})",
+                            path=self.path, task=task)
+        return StoreTaskSamples(files, task, self.storage_options)
+
+    def n_samples(self, task: str) -> int:
+        files = self.task_files.get(task)
+        return len(StoreTaskSamples(files, task, self.storage_options)) if files else 0
+
+
+def _partitions(url: str) -> dict[str, str]:
+    out = {}
+    for part in url.split("/"):
+        key, sep, value = part.partition("=")
+        if sep and key in ("model", "task", "run"):
+            out[key] = unquote(value)
+    return out
+
+
+def _results_docs(con: Any, files: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    if not files:
+        return docs
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    rows = con.sql("SELECT model, run_id, task, filter, metric, value, stderr, n, n_shot, version, "
+                   "higher_is_better FROM results").fetchall()
+    for model, run_id, task, filt, metric, value, stderr, n, n_shot, version, hib in rows:
+        doc = docs.setdefault((model, run_id), {"model_name": model, "results": {}, "n-shot": {}, "versions": {},
+                                                "higher_is_better": {}, "n-samples": {}})
+        entry = doc["results"].setdefault(task, {})
+        entry[f"{metric},{filt}"] = value
+        entry[f"{metric}_stderr,{filt}"] = "N/A" if stderr is None else stderr
+        if n_shot is not None:
+            doc["n-shot"][task] = n_shot
+        if version is not None:
+            doc["versions"][task] = version
+        if hib is not None:
+            doc["higher_is_better"].setdefault(task, {})[metric] = hib
+        if n is not None:
+            doc["n-samples"][task] = {"effective": n}
+    meta = con.sql(f"SELECT file_name, value FROM parquet_kv_metadata([{listed}]) "
+                   f"WHERE decode(key) = '{GROUPS_KEY}'").fetchall()
+    for file_name, value in meta:
+        parts = _partitions(file_name)
+        doc = docs.get((parts.get("model", ""), parts.get("run", "")))
+        if doc is not None:
+            doc["group_subtasks"] = orjson.loads(value)
+    return docs
+
+
+def load_runs(root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[StoreRun]:
+    """Every run of the store at ``root``, sorted by model then timestamp."""
+    root = os.fspath(root)
+    results = store_files(root, "results", storage_options)
+    samples = store_files(root, "samples", storage_options)
+    task_files: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for url in samples:
+        p = _partitions(url)
+        task_files.setdefault((p.get("model", ""), p.get("run", "")), {}).setdefault(p.get("task", ""), []).append(url)
+    with sql_connect(root, storage_options=storage_options) as con:
+        docs = _results_docs(con, results)
+    keys = sorted(set(docs) | set(task_files))
+    fs, base = filesystem(root, storage_options)
+    runs: list[StoreRun] = []
+    for model, run_id in keys:
+        doc = docs.get((model, run_id), {})
+        files = {t: sorted(v, key=_part_number) for t, v in sorted(task_files.get((model, run_id), {}).items())}
+        tasks = list(doc.get("results", {}))
+        tasks += [t for t in files if t not in tasks]
+        run = StoreRun(
+            path=Path(posixpath.join(base, "samples")), model=model, model_name=model, run_id=run_id,
+            timestamp=parse_run_timestamp(run_id), flavor="store", results=doc,
+            results_file=Path(base) / "results" if doc else None, tasks=tasks,
+            sample_files={t: Path(v[0]) for t, v in files.items()},
+        )
+        run.task_files = files
+        run.storage_options = storage_options
+        runs.append(run)
+    return runs
+
+
+def _part_number(url: str) -> int:
+    name = url.rsplit("/", 1)[-1]
+    digits = name.removeprefix("part-").removesuffix(".parquet")
+    return int(digits) if digits.isdigit() else 0
+
+
+def load_run(root: str | os.PathLike[str], run_id: str | None = None, *, model: str | None = None,
+             storage_options: dict[str, Any] | None = None) -> StoreRun:
+    """One run of the store: the one with ``run_id`` (and ``model``), else the latest of the only model."""
+    runs = [r for r in load_runs(root, storage_options=storage_options)
+            if (run_id is None or r.run_id == run_id) and (model is None or r.model == model)]
+    if not runs:
+        raise ReadError(f"no run{f' with id {run_id!r}' if run_id else 's'} in this store", path=root)
+    if len({r.model for r in runs}) > 1:
+        names = ", ".join(sorted({r.model for r in runs}))
+        raise ReadError(f"several models match ({names}); pass model=", path=root)
+    return max(runs, key=lambda r: (r.timestamp.isoformat() if r.timestamp else "", r.run_id))
