@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ __all__ = [
     "store_files",
     "filesystem",
     "partition_value",
+    "samples_to_parquet",
     "STORE_VERSION",
 ]
 
@@ -163,11 +165,14 @@ def _read_marker(fs: Any, path: str) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- writing
 
 
-def _write_task(fs: Any, root: str, run: Run, task: str, row_group_bytes: int) -> tuple[list[str], int]:
+def _task_folder(root: str, run: Run, task: str) -> str:
+    return (f"{root}/samples/model={partition_value(model_of(run))}/task={partition_value(task)}"
+            f"/run={partition_value(run.run_id)}")
+
+
+def _write_task(fs: Any, folder: str, run: Run, task: str, row_group_bytes: int) -> tuple[list[str], int]:
     """Write the samples of one task; a new part file starts when a batch brings a new metric."""
     pq = pyarrow_parquet()
-    folder = (f"{root}/samples/model={partition_value(model_of(run))}/task={partition_value(task)}"
-              f"/run={partition_value(run.run_id)}")
     batcher = SampleBatcher(run, task, batch_bytes=row_group_bytes)
     files: list[str] = []
     batches = iter(batcher)
@@ -235,7 +240,7 @@ def _export_run(fs: Any, root: str, run: Run, *, force: bool, row_group_bytes: i
     files: list[str] = []
     n = 0
     for task in run.sample_files:
-        written, rows = _write_task(fs, root, run, task, row_group_bytes)
+        written, rows = _write_task(fs, _task_folder(root, run, task), run, task, row_group_bytes)
         files += written
         n += rows
     if run.results_file is not None:
@@ -284,6 +289,47 @@ def export_parquet(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[st
             raise ReadError("no runs found", path=path)
         runs += found
     return export_runs(runs, dest, force=force, storage_options=storage_options, row_group_bytes=row_group_bytes)
+
+
+def samples_to_parquet(sample_file: str | os.PathLike[str], dest: str | os.PathLike[str], *,
+                       row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES) -> Path:
+    """One samples file (JSONL of any flavor) as one Parquet file of the store's schema.
+
+    ``dest`` is a folder: the file is ``<dest>/<samples file stem>.parquet``
+    (the name keeps the harness's run id and task, e.g.
+    ``samples_gsm8k_2026-01-02T03-04-05.000001.parquet``). Used to publish
+    details as Parquet on the Hub.
+    """
+    from evallog.readers import load_run
+
+    source = Path(sample_file)
+    run = load_run(source)
+    task = next((t for t, p in run.sample_files.items() if p.name == source.name), None)
+    if task is None:
+        raise ReadError("not a samples file of lm-eval, lmms-eval or evallog", path=source)
+    out = Path(dest) / (source.name.removesuffix(".jsonl") + ".parquet")
+    fs, _ = filesystem(os.fspath(dest))
+    with tempfile.TemporaryDirectory(prefix=".evallog-", dir=dest) as tmp:
+        parts, _ = _write_task(fs, tmp, run, task, row_group_bytes)
+        if len(parts) == 1:
+            os.replace(parts[0], out)
+        else:  # a metric appeared mid-file: one file with every metric column
+            _merge_parts(parts, out)
+    return out
+
+
+def _merge_parts(parts: list[str], out: Path) -> None:
+    pq = pyarrow_parquet()
+    metrics: list[str] = []
+    for part in parts:
+        metrics += [m for m in _metric_names(pq.read_schema(part).names) if m not in metrics]
+    schema = samples_schema(metrics)
+    with atomic_writer(out, fsync=False) as fh, pq.ParquetWriter(fh, schema, **_WRITER_OPTIONS) as writer:
+        for part in parts:
+            pf = pq.ParquetFile(part)
+            for i in range(pf.num_row_groups):
+                group = pf.read_row_group(i)
+                writer.write_table(_conform(group, schema), row_group_size=max(group.num_rows, 1))
 
 
 # ---------------------------------------------------------------- reading
