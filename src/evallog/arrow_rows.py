@@ -46,6 +46,7 @@ __all__ = [
     "results_schema",
     "SampleBatcher",
     "results_table",
+    "results_doc",
     "model_of",
 ]
 
@@ -241,3 +242,30 @@ def results_table(run: Run) -> pa.Table:
             rows["higher_is_better"].append(run.higher_is_better(task, metric))
     schema = results_schema().with_metadata({GROUPS_KEY: orjson.dumps(run.group_subtasks)})
     return pa.Table.from_pydict(rows, schema=schema)
+
+
+def results_doc(table: pa.Table) -> dict[str, Any]:
+    """The inverse of :func:`results_table`: a results document (``results``, ``n-shot``,
+    ``versions``, ``higher_is_better``, ``n-samples``, ``model_name``, ``group_subtasks``)
+    rebuilt from one run's rows, tasks and metrics in row order."""
+    cols = {name: table.column(name).to_pylist() for name, _ in RESULT_COLUMNS}
+    doc: dict[str, Any] = {"model_name": cols["model"][0] if table.num_rows else None, "results": {},
+                           "n-shot": {}, "versions": {}, "higher_is_better": {}, "n-samples": {}}
+    for i, task in enumerate(cols["task"]):
+        entry = doc["results"].get(task)
+        if entry is None:
+            entry = doc["results"][task] = {}
+            for key, col, wrap in (("n-shot", "n_shot", None), ("versions", "version", None), ("n-samples", "n", "effective")):
+                value = cols[col][i]
+                if value is not None:
+                    doc[key][task] = {wrap: value} if wrap else value
+        metric, filt = cols["metric"][i], cols["filter"][i]
+        entry[f"{metric},{filt}"] = cols["value"][i]
+        stderr = cols["stderr"][i]
+        entry[f"{metric}_stderr,{filt}"] = "N/A" if stderr is None else stderr
+        if cols["higher_is_better"][i] is not None:
+            doc["higher_is_better"].setdefault(task, {})[metric] = cols["higher_is_better"][i]
+    groups = (table.schema.metadata or {}).get(GROUPS_KEY.encode())
+    if groups and len(groups) > 2:
+        doc["group_subtasks"] = orjson.loads(groups)
+    return doc

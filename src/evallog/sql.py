@@ -27,9 +27,9 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from evallog._extras import require
-from evallog.arrow_rows import EXTRA, results_schema, samples_schema
+from evallog.arrow_rows import EXTRA, RECORD_COLUMN, RESULT_COLUMNS, SAMPLE_KEY_COLUMNS
 from evallog.errors import ConfigError, ReadError
-from evallog.store import export_parquet, filesystem, is_store, store_files
+from evallog.store import export_parquet, filesystem, is_store, table_sources
 
 __all__ = ["sql", "sql_connect", "TABLES"]
 
@@ -48,12 +48,11 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _files(roots: Sequence[str], storage_options: dict[str, Any] | None, stack: ExitStack,
-           con: Any) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {t: [] for t in TABLES}
+def _sources(roots: Sequence[str], tables: Sequence[str], storage_options: dict[str, Any] | None,
+             stack: ExitStack, con: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {t: [] for t in tables}
     registered: set[str] = set()
     for root in roots:
-        root = os.fspath(root)
         if _is_url(root):
             fs, _ = filesystem(root, storage_options)
             name = type(fs).__name__
@@ -69,34 +68,44 @@ def _files(roots: Sequence[str], storage_options: dict[str, Any] | None, stack: 
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="evallog-sql-"))
             export_parquet(root, tmp)
             root = tmp
-        for table in TABLES:
-            out[table] += store_files(root, table, storage_options)
+        for table in tables:
+            out[table] += table_sources(root, table, storage_options)
     return out
 
 
-def _create_views(con: Any, files: dict[str, list[str]]) -> None:
-    empty = {"samples": samples_schema([]).empty_table(), "results": results_schema().empty_table()}
-    for table in TABLES:
-        if files[table]:
-            listed = ", ".join(_quote(f) for f in files[table])
+_DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "bool_": "BOOLEAN"}
+
+
+def _empty_select(columns: Sequence[tuple[str, str]]) -> str:
+    cols = ", ".join(f'NULL::{_DUCKDB_TYPES[t]} AS "{n}"' for n, t in columns)
+    return f"SELECT {cols} WHERE false"
+
+
+def _create_views(con: Any, sources: dict[str, list[str]]) -> None:
+    empty = {"samples": [*SAMPLE_KEY_COLUMNS, (RECORD_COLUMN, "string")], "results": list(RESULT_COLUMNS)}
+    for table, found in sources.items():
+        if found:
+            listed = ", ".join(_quote(f) for f in found)
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
                         "union_by_name = true, hive_partitioning = false)")
         else:
-            con.register(f"_evallog_empty_{table}", empty[table])
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _evallog_empty_{table}")
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS {_empty_select(empty[table])}")
 
 
 @contextmanager
 def sql_connect(*roots: str | os.PathLike[str], storage_options: dict[str, Any] | None = None,
-                database: str = ":memory:") -> Iterator[Any]:
-    """A DuckDB connection with views ``samples`` and ``results`` over ``roots``
-    (default: the current folder); closed, and temporary files removed, on exit."""
+                database: str = ":memory:", tables: Sequence[str] = TABLES) -> Iterator[Any]:
+    """A DuckDB connection with views ``samples`` and ``results`` (or only ``tables``) over
+    ``roots`` (default: the current folder); closed, and temporary files removed, on exit."""
     duckdb = _duckdb()
     names = [os.fspath(r) for r in roots] or ["."]
+    unknown = set(tables) - set(TABLES)
+    if unknown:
+        raise ConfigError(f"unknown table(s) {', '.join(sorted(unknown))}; choose among {', '.join(TABLES)}")
     with ExitStack() as stack:
         con = duckdb.connect(database)
         stack.callback(con.close)
-        _create_views(con, _files(names, storage_options, stack, con))
+        _create_views(con, _sources(names, tables, storage_options, stack, con))
         yield con
 
 

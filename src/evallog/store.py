@@ -40,7 +40,7 @@ from urllib.parse import quote
 
 import orjson
 
-from evallog.arrow_rows import SampleBatcher, model_of, pyarrow, results_table, samples_schema
+from evallog.arrow_rows import SampleBatcher, model_of, pyarrow, results_doc, results_table, samples_schema
 from evallog.atomic import atomic_writer
 from evallog.errors import ConfigError, ReadError, WriteError
 from evallog.readers import Run, list_runs
@@ -52,6 +52,9 @@ __all__ = [
     "export_runs",
     "is_store",
     "store_files",
+    "table_sources",
+    "TABLE_GLOBS",
+    "read_results_docs",
     "filesystem",
     "partition_value",
     "samples_to_parquet",
@@ -62,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 STORE_VERSION = 1
 MARKER_DIR = "_evallog/runs"
+INDEX_PATH = "_evallog/results_index.json"
 DEFAULT_ROW_GROUP_BYTES = 64 << 20
 _WRITER_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -227,7 +231,8 @@ def _write_results(fs: Any, root: str, run: Run) -> str:
     return path
 
 
-def _export_run(fs: Any, root: str, run: Run, *, force: bool, row_group_bytes: int) -> RunExport:
+def _export_run(fs: Any, root: str, run: Run, *, force: bool, row_group_bytes: int,
+                before_write: Any = None) -> RunExport:
     model = model_of(run)
     if run.in_progress:
         logger.warning("not exporting %s@%s: the run is still in progress", model, run.run_id)
@@ -237,6 +242,8 @@ def _export_run(fs: Any, root: str, run: Run, *, force: bool, row_group_bytes: i
     old = _read_marker(fs, marker_path)
     if not force and old is not None and old.get("fingerprint") == fingerprint:
         return RunExport(model, run.run_id, "skipped", samples=int(old.get("samples", 0)), files=old.get("files", []))
+    if before_write is not None:
+        before_write()
     files: list[str] = []
     n = 0
     for task in run.sample_files:
@@ -262,8 +269,12 @@ def export_runs(runs: Iterable[Run], dest: str | os.PathLike[str], *, force: boo
         raise ConfigError(f"row_group_bytes must be positive, got {row_group_bytes}")
     fs, root = filesystem(os.fspath(dest), storage_options)
     report = ExportReport(os.fspath(dest))
+    index = f"{root}/{INDEX_PATH}"
     for run in runs:
-        report.runs.append(_export_run(fs, root, run, force=force, row_group_bytes=row_group_bytes))
+        report.runs.append(_export_run(fs, root, run, force=force, row_group_bytes=row_group_bytes,
+                                       before_write=lambda: fs.rm(index) if fs.exists(index) else None))
+    if not fs.exists(index):
+        _write_index(fs, root)
     return report
 
 
@@ -335,16 +346,78 @@ def _merge_parts(parts: list[str], out: Path) -> None:
 # ---------------------------------------------------------------- reading
 
 
+# the Parquet files of each table, relative to the store's root (the layout above)
+TABLE_GLOBS: dict[str, str] = {"samples": "samples/*/*/*/*.parquet", "results": "results/*/*/*.parquet"}
+
+
 def store_files(root: str, table: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """The Parquet files of ``table`` (``"samples"`` or ``"results"``) in the store at ``root``,
-    as URLs DuckDB and fsspec can open."""
-    if table not in ("samples", "results"):
+    as paths or URLs DuckDB and fsspec can open."""
+    if table not in TABLE_GLOBS:
         raise ConfigError(f"unknown store table {table!r}; choose samples or results")
     fs, path = filesystem(root, storage_options)
-    found = sorted(fs.glob(f"{path}/{table}/**/*.parquet"))
+    found = sorted(fs.glob(f"{path}/{TABLE_GLOBS[table]}"))
     if _is_local(fs):
         return found
     return [fs.unstrip_protocol(p) for p in found]
+
+
+def table_sources(root: str, table: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """What DuckDB should read for ``table``: a glob pattern for a local store that has files
+    (DuckDB expands it, fast), the listed file URLs for a remote one, ``[]`` when empty."""
+    fs, path = filesystem(root, storage_options)
+    if not _is_local(fs):
+        return store_files(root, table, storage_options)
+    pattern = f"{path}/{TABLE_GLOBS[table]}"
+    return [pattern] if next(Path(path).glob(TABLE_GLOBS[table]), None) is not None else []
+
+
+# ---------------------------------------------------------------- results index
+# ``_evallog/results_index.json``: every run's results document (rebuilt from its
+# results file) in one small file, so that listing the runs of a store with thousands
+# of runs reads one file. Derived data: removed before an export changes the store,
+# rebuilt after it; ignored when it does not list exactly the results files present.
+
+
+def _results_paths(fs: Any, root: str) -> list[str]:
+    return sorted(fs.glob(f"{root}/{TABLE_GLOBS['results']}"))
+
+
+def results_docs_from_files(fs: Any, paths: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``(model, run_id)`` -> results document, from each results file of the store."""
+    pq = pyarrow_parquet()
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in paths:
+        with fs.open(path, "rb") as fh:
+            table = pq.read_table(fh)
+        if table.num_rows:
+            docs[(table.column("model")[0].as_py(), table.column("run_id")[0].as_py())] = results_doc(table)
+    return docs
+
+
+def _write_index(fs: Any, root: str) -> None:
+    paths = _results_paths(fs, root)
+    docs = results_docs_from_files(fs, paths)
+    index = {"store_version": STORE_VERSION, "results_files": [p[len(root) + 1:] for p in paths],
+             "runs": [{"model": m, "run_id": r, "doc": d} for (m, r), d in docs.items()]}
+    with _open_atomic(fs, f"{root}/{INDEX_PATH}") as fh:
+        fh.write(orjson.dumps(index))
+
+
+def read_results_docs(root: str, storage_options: dict[str, Any] | None = None
+                      ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every run's results document: from the index when it is current (no pyarrow needed),
+    else from the results files."""
+    fs, path = filesystem(root, storage_options)
+    paths = _results_paths(fs, path)
+    try:
+        with fs.open(f"{path}/{INDEX_PATH}", "rb") as fh:
+            index = orjson.loads(fh.read())
+    except (OSError, ValueError):
+        index = None
+    if not isinstance(index, dict) or index.get("results_files") != [p[len(path) + 1:] for p in paths]:
+        return results_docs_from_files(fs, paths)
+    return {(e["model"], e["run_id"]): e["doc"] for e in index["runs"]}
 
 
 def is_store(root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> bool:

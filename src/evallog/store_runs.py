@@ -1,8 +1,8 @@
 """Runs read back from a Parquet store, as :class:`~evallog.readers.Run` objects.
 
-:func:`load_runs` reads the ``results`` table of a store in one DuckDB query
-(however many runs: the files' footers and a few columns) and rebuilds each
-run's results document, so :func:`evallog.leaderboard.leaderboard` and
+:func:`load_runs` rebuilds each run's results document from the store's
+``results`` files (or from the store's results index, one small file, when it
+is current: see :mod:`evallog.store`), so :func:`evallog.leaderboard.leaderboard` and
 :func:`evallog.compare.compare` work on a store as on run folders. Group
 membership travels in each results file's key-value metadata
 (``evallog.group_subtasks``). Samples of a :class:`StoreRun` are read from
@@ -21,13 +21,11 @@ from urllib.parse import unquote
 
 import orjson
 
-from evallog.arrow_rows import GROUPS_KEY
 from evallog.errors import ReadError
 from evallog.readers import Run, parse_run_timestamp
-from evallog.sql import sql_connect
-from evallog.store import filesystem, store_files
+from evallog.store import filesystem, read_results_docs, store_files
 
-__all__ = ["StoreRun", "StoreTaskSamples", "load_runs", "load_run", "GROUPS_KEY"]
+__all__ = ["StoreRun", "StoreTaskSamples", "load_runs", "load_run"]
 
 
 
@@ -95,50 +93,22 @@ def _partitions(url: str) -> dict[str, str]:
     return out
 
 
-def _results_docs(con: Any, files: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    docs: dict[tuple[str, str], dict[str, Any]] = {}
-    if not files:
-        return docs
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    rows = con.sql("SELECT model, run_id, task, filter, metric, value, stderr, n, n_shot, version, "
-                   "higher_is_better FROM results").fetchall()
-    for model, run_id, task, filt, metric, value, stderr, n, n_shot, version, hib in rows:
-        doc = docs.setdefault((model, run_id), {"model_name": model, "results": {}, "n-shot": {}, "versions": {},
-                                                "higher_is_better": {}, "n-samples": {}})
-        entry = doc["results"].setdefault(task, {})
-        entry[f"{metric},{filt}"] = value
-        entry[f"{metric}_stderr,{filt}"] = "N/A" if stderr is None else stderr
-        if n_shot is not None:
-            doc["n-shot"][task] = n_shot
-        if version is not None:
-            doc["versions"][task] = version
-        if hib is not None:
-            doc["higher_is_better"].setdefault(task, {})[metric] = hib
-        if n is not None:
-            doc["n-samples"][task] = {"effective": n}
-    meta = con.sql(f"SELECT file_name, value FROM parquet_kv_metadata([{listed}]) "
-                   f"WHERE decode(key) = '{GROUPS_KEY}'").fetchall()
-    for file_name, value in meta:
-        parts = _partitions(file_name)
-        doc = docs.get((parts.get("model", ""), parts.get("run", "")))
-        if doc is not None:
-            doc["group_subtasks"] = orjson.loads(value)
-    return docs
+def load_runs(root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None,
+              with_samples: bool = True) -> list[StoreRun]:
+    """Every run of the store at ``root``, sorted by model then timestamp.
 
-
-def load_runs(root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> list[StoreRun]:
-    """Every run of the store at ``root``, sorted by model then timestamp."""
+    ``with_samples=False`` skips listing the samples files (runs without a
+    results file are then left out, and :meth:`StoreRun.samples` has nothing
+    to read): what a leaderboard needs, one query whatever the store's size.
+    """
     root = os.fspath(root)
-    results = store_files(root, "results", storage_options)
-    samples = store_files(root, "samples", storage_options)
     task_files: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for url in samples:
+    for url in store_files(root, "samples", storage_options) if with_samples else []:
         p = _partitions(url)
         task_files.setdefault((p.get("model", ""), p.get("run", "")), {}).setdefault(p.get("task", ""), []).append(url)
-    with sql_connect(root, storage_options=storage_options) as con:
-        docs = _results_docs(con, results)
+    docs = read_results_docs(root, storage_options)
     keys = sorted(set(docs) | set(task_files))
-    fs, base = filesystem(root, storage_options)
+    _, base = filesystem(root, storage_options)
     runs: list[StoreRun] = []
     for model, run_id in keys:
         doc = docs.get((model, run_id), {})
