@@ -46,7 +46,7 @@ def _options(pairs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "export",
         help="convert runs into another format (parquet: a Hive-partitioned store for SQL and Spark)",

@@ -14,7 +14,7 @@ import sys
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "sql",
         help="run a SQL query (DuckDB) over the samples and results of stores or run folders",
