@@ -24,6 +24,8 @@ COMMANDS: list[str] = [
     "runs",
     "push",
     "report",
+    "verify",
+    "power",
     "export",
     "sql",
 ]

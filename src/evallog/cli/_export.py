@@ -1,10 +1,12 @@
-"""``evallog export PATH... --to FORMAT DEST``: convert runs into another format.
+"""``evallog export PATH... --to FORMAT DEST``: write runs in another format.
 
-``--to FORMAT DEST`` picks an exporter from :data:`EXPORTERS` (format name ->
-handler); each handler receives the parsed arguments (``args.paths``,
-``args.dest``, ``args.force``, ...) and returns the exit code, so a
-new format is one entry in the table (and, if it needs options, a few
-``add_argument`` lines in :func:`register`).
+``EXPORTERS`` maps each ``--to`` choice to a handler ``(args) -> exit code``
+(``args.paths``, ``args.format``, ``args.dest`` and the format's options).
+Per-run formats are library functions ``(run, dest, args) -> written paths``
+wrapped by :func:`per_run` (each PATH is one run: a results/samples file, a
+model folder or ``FOLDER@RUN_ID``); ``parquet`` takes every run under every
+PATH at once. A new format is one entry in the table (plus its options in
+:func:`register`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,54 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _eee(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
+    from evallog.exporters.eee import export_eee
+
+    res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
+                     instances=not args.no_instances, skip_corrupt=args.skip_corrupt)
+    for note in res.skipped:
+        print(f"note: {note}", file=sys.stderr)
+    return res.paths
+
+
+def _hf(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
+    from evallog.exporters.hf_eval_results import export_hf_eval_results
+
+    ids = {}
+    for item in args.dataset_id or []:
+        task, sep, did = item.partition("=")
+        if not sep:
+            raise SystemExit(f"evallog export: error: --dataset-id wants TASK=ORG/NAME, got {item!r}")
+        ids[task] = did
+    res = export_hf_eval_results(run, dest, dataset_ids=ids, source_url=args.source_url)
+    for note in res.skipped:
+        print(f"note: skipped {note}", file=sys.stderr)
+    return res.files
+
+
+def per_run(export: Callable[[Any, str, argparse.Namespace], list[Path]]) -> Handler:
+    """A handler exporting each PATH's run with ``export`` and printing the written paths."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from evallog.cli._runs import _load
+
+        paths: list[Path] = []
+        for spec in args.paths:
+            paths += export(_load(spec), args.dest, args)
+        for path in paths:
+            print(path)
+        if not paths:
+            print("evallog export: nothing written", file=sys.stderr)
+            return 1
+        return 0
+
+    return handler
 
 
 def _parquet(args: argparse.Namespace) -> int:
@@ -26,8 +76,10 @@ def _parquet(args: argparse.Namespace) -> int:
     return 0
 
 
-# format name -> handler(args) -> exit code
-EXPORTERS: dict[str, Callable[[argparse.Namespace], int]] = {
+# --to name -> handler
+EXPORTERS: dict[str, Handler] = {
+    "eee": per_run(_eee),
+    "hf-eval-results": per_run(_hf),
     "parquet": _parquet,
 }
 
@@ -46,32 +98,45 @@ def _options(pairs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
         "export",
-        help="convert runs into another format (parquet: a Hive-partitioned store for SQL and Spark)",
+        help="write runs in another format (parquet store, Every Eval Ever, HF .eval_results)",
         description=(
-            "Convert the runs found in PATH... (run folders, output folders or results files of "
-            "lm-eval, lmms-eval or evallog) into DEST. --to parquet writes a Hive-partitioned "
-            "Parquet store (DEST/samples/model=/task=/run=/, DEST/results/model=/run=/) that "
-            "`evallog sql`, DuckDB, Spark and Polars read; DEST may be an fsspec URL (s3://, "
-            "memory://). Runs exported before and unchanged since are skipped."
+            "Write the runs of PATH... in FORMAT to DEST. parquet: every run found under each PATH "
+            "(run folders, output folders or results files of lm-eval, lmms-eval or evallog) into a "
+            "Hive-partitioned Parquet store (DEST/samples/model=/task=/run=/, DEST/results/model=/run=/) "
+            "that `evallog sql`, DuckDB, Spark and Polars read; DEST may be an fsspec URL (s3://, "
+            "memory://); runs exported before and unchanged since are skipped. eee, hf-eval-results: "
+            "each PATH is one run (results/samples file, model folder, or FOLDER@RUN_ID)."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="run folder, output folder or results file")
-    parser.add_argument("--to", required=True, nargs=2, metavar=("FORMAT", "DEST"),
-                        help=f"output format ({', '.join(sorted(EXPORTERS))}) and destination folder or URL")
-    parser.add_argument("--force", action="store_true", help="rewrite runs already exported and unchanged")
-    parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
-                        help="fsspec option for a remote DEST (repeatable), e.g. endpoint_url=...")
-    parser.set_defaults(func=handler)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="run folder, output folder, results file or FOLDER@RUN_ID")
+    p.add_argument("--to", required=True, nargs=2, metavar=("FORMAT", "DEST"),
+                   help=f"output format ({', '.join(sorted(EXPORTERS))}) and destination folder (or URL)")
+    p.add_argument("--skip-corrupt", action="store_true", help="skip corrupt sample lines instead of stopping")
+    g = p.add_argument_group("parquet")
+    g.add_argument("--force", action="store_true", help="rewrite runs already exported and unchanged")
+    g.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                   help="fsspec option for a remote DEST (repeatable), e.g. endpoint_url=...")
+    g = p.add_argument_group("eee")
+    g.add_argument("--organization", default="unknown", help="who ran the evaluation (source_metadata)")
+    g.add_argument("--relationship", default="other",
+                   choices=("first_party", "third_party", "collaborative", "other"),
+                   help="evaluator's relationship to the model (default other)")
+    g.add_argument("--no-instances", action="store_true", help="aggregate records only, no instance JSONL")
+    g = p.add_argument_group("hf-eval-results")
+    g.add_argument("--dataset-id", action="append", metavar="TASK=ORG/NAME",
+                   help="Hub dataset id of a task whose dataset_path is not one (repeatable)")
+    g.add_argument("--source-url", help="attribute the results to this URL (e.g. the samples dataset)")
+    p.set_defaults(func=run)
 
 
-def handler(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     args.format, args.dest = args.to
-    exporter = EXPORTERS.get(args.format)
-    if exporter is None:
-        sys.stderr.write(f"evallog export: error: unknown format {args.format!r}; "
-                         f"choose one of {', '.join(sorted(EXPORTERS))}\n")
+    handler = EXPORTERS.get(args.format)
+    if handler is None:
+        print(f"evallog export: error: unknown format {args.format!r}; choose one of "
+              f"{', '.join(sorted(EXPORTERS))}", file=sys.stderr)
         return 2
-    return exporter(args)
+    return handler(args)
