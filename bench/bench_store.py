@@ -140,7 +140,7 @@ def bench_groupby(base: Path, rows: int) -> dict[str, float]:
         print(f"(exported {rows} rows in {time.perf_counter() - t0:.1f} s)")
     duck = textwrap.dedent(f"""
         import json, time
-        from evallog.sql import sql
+        from evallog.query import sql
         t0 = time.perf_counter()
         t = sql({GROUPBY_SQL!r}, {str(store)!r})
         dt = time.perf_counter() - t0

@@ -20,7 +20,7 @@ from hypothesis import strategies as st  # noqa: E402
 from evallog import frames  # noqa: E402
 from evallog.cli import main  # noqa: E402
 from evallog.readers import NON_METRIC_SAMPLE_KEYS, list_runs  # noqa: E402
-from evallog.sql import sql  # noqa: E402
+from evallog.query import sql  # noqa: E402
 from evallog.store import export_parquet, partition_value  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -321,3 +321,50 @@ def test_compare_from_store_equals_folders(tmp_path: Path) -> None:
     assert from_store.table_rows() == from_files.table_rows()
     assert main(["compare", f"{tmp_path}@{a_dir.run_id}", f"{tmp_path}@{b_dir.run_id}", "--fmt", "csv",
                  "--resamples", "100"]) == 0
+
+
+# ------------------------------------------------------------ index, API, extras
+
+
+def test_results_index_is_used_only_when_current(tmp_path: Path) -> None:
+    from evallog.leaderboard import leaderboard
+    from evallog.store import INDEX_PATH, read_results_docs, results_docs_from_files, store_files
+    from evallog.store import filesystem as fs_of
+
+    runs = tmp_path / "runs"
+    for i, root in enumerate(FIXTURES):
+        shutil.copytree(root, runs / f"m{i}")
+    store = tmp_path / "store"
+    export_parquet(runs, store)
+    index = json.loads((store / INDEX_PATH).read_text())
+    assert len(index["runs"]) == 3
+    fs, _ = fs_of(str(store))
+    from_files = results_docs_from_files(fs, store_files(str(store), "results"))
+    assert read_results_docs(str(store)) == from_files
+    # a results file removed behind evallog's back: the index no longer matches and is ignored
+    victim = sorted(store.glob("results/*/*/*.parquet"))[0]
+    victim.unlink()
+    assert len(read_results_docs(str(store))) == 2
+    assert len(leaderboard(store, latest=False).labels) == 2
+    # a changed run: the index is dropped while writing and rebuilt after
+    results = next((runs / "m1").glob("*_results.json"))
+    doc = json.loads(results.read_text())
+    first = next(iter(doc["results"].values()))
+    key = next(k for k, v in first.items() if "," in k and isinstance(v, (int, float)))
+    first[key] = 0.123
+    results.write_text(json.dumps(doc))
+    export_parquet(runs, store)
+    assert 0.123 in [v for d in read_results_docs(str(store)).values() for e in d["results"].values()
+                     for v in e.values()]
+
+
+def test_top_level_api_and_missing_extra() -> None:
+    import evallog
+    from evallog._extras import require
+    from evallog.errors import MissingExtraError
+
+    assert evallog.sql("SELECT 42 AS x", FIXTURES[1]).to_pylist() == [{"x": 42}]
+    assert callable(evallog.frames.samples) and callable(evallog.export_parquet)
+    with pytest.raises(MissingExtraError, match=r'pip install "evallog\[parquet\]"') as info:
+        require("evallog_no_such_module", "parquet", "evallog sql")
+    assert isinstance(info.value, ImportError)

@@ -32,7 +32,7 @@ def test_spark_reads_the_store_like_evallog_sql(tmp_path: Path) -> None:
     pyspark_sql = pytest.importorskip("pyspark.sql")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("no Java runtime")
-    from evallog.sql import sql
+    from evallog.query import sql
     from evallog.store import export_parquet
 
     runs = tmp_path / "runs"

@@ -142,7 +142,7 @@ class SampleBatcher:
     a new metric).
     """
 
-    def __init__(self, run: Run, task: str, *, batch_bytes: int = 64 << 20, skip_corrupt: bool = False) -> None:
+    def __init__(self, run: Run, task: str, *, batch_bytes: int = 16 << 20, skip_corrupt: bool = False) -> None:
         self.run = run
         self.task = task
         self.batch_bytes = batch_bytes
@@ -203,7 +203,7 @@ class SampleBatcher:
             if name in consts:
                 arrays.append(pa.array([consts[name]] * n, pa.string()))
             elif name == RECORD_COLUMN:
-                arrays.append(pa.array(cols[name], pa.binary()).cast(pa.string()))
+                arrays.append(pa.array(cols[name], pa.string()))  # bytes, checked as UTF-8
             elif name in metrics:
                 arrays.append(pa.array(metrics[name], pa.float64()))
             else:

@@ -8,7 +8,7 @@
     pl = frames.to_polars(t)        # needs polars
 
 Roots are exported stores (local or fsspec URLs) or local run folders, as
-for :func:`evallog.sql.sql`; the columns are the store's contract
+for :func:`evallog.query.sql`; the columns are the store's contract
 (:mod:`evallog.arrow_rows`). Filters are pushed down to DuckDB, so only the
 matching rows and the requested columns are read.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from evallog._extras import require
 from evallog.errors import ConfigError
-from evallog.sql import sql
+from evallog.query import sql
 
 __all__ = ["samples", "results", "to_polars"]
 

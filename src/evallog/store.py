@@ -10,7 +10,7 @@ Partition values are percent-encoded (``/`` -> ``%2F``) as Hive, Spark,
 pyarrow and Polars expect; the files also hold ``model``, ``task`` and
 ``run_id`` as columns, so readers that ignore the partitioning (evallog's
 DuckDB views do) see the exact names. Files are zstd-compressed with one
-row group per ~64 MiB of JSON read (``row_group_bytes``), written one at a
+row group per ~16 MiB of JSON read (``row_group_bytes``), written one at a
 time: locally to a temporary name then renamed, on object stores by a single
 upload that appears whole on completion. The marker, written last, records
 the source files' sizes and modification times: a run exported before and
@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 STORE_VERSION = 1
 MARKER_DIR = "_evallog/runs"
 INDEX_PATH = "_evallog/results_index.json"
-DEFAULT_ROW_GROUP_BYTES = 64 << 20
+DEFAULT_ROW_GROUP_BYTES = 16 << 20
 _WRITER_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "write_statistics": ["run_id", "model", "task", "doc_id", "filter", "metric"],

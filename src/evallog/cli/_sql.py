@@ -37,7 +37,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def handler(args: argparse.Namespace) -> int:
     from evallog.cli._export import _options
-    from evallog.sql import sql
+    from evallog.query import sql
 
     table = sql(args.query, *args.roots, storage_options=_options(args.storage_option))
     if args.fmt == "arrow":
