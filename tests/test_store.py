@@ -19,8 +19,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from evallog import frames  # noqa: E402
 from evallog.cli import main  # noqa: E402
-from evallog.readers import NON_METRIC_SAMPLE_KEYS, list_runs  # noqa: E402
 from evallog.query import sql  # noqa: E402
+from evallog.readers import NON_METRIC_SAMPLE_KEYS, list_runs  # noqa: E402
 from evallog.store import export_parquet, partition_value  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -328,7 +328,12 @@ def test_compare_from_store_equals_folders(tmp_path: Path) -> None:
 
 def test_results_index_is_used_only_when_current(tmp_path: Path) -> None:
     from evallog.leaderboard import leaderboard
-    from evallog.store import INDEX_PATH, read_results_docs, results_docs_from_files, store_files
+    from evallog.store import (
+        INDEX_PATH,
+        read_results_docs,
+        results_docs_from_files,
+        store_files,
+    )
     from evallog.store import filesystem as fs_of
 
     runs = tmp_path / "runs"

@@ -26,15 +26,12 @@ keeps the line exactly as written.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from evallog._extras import require
 from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
 
 __all__ = [
     "EXTRA",
@@ -93,7 +90,7 @@ def _type(pa: Any, name: str) -> Any:
     return getattr(pa, name)()
 
 
-def samples_schema(metrics: list[str]) -> pa.Schema:
+def samples_schema(metrics: list[str]) -> Any:
     """The samples schema with float64 columns ``metrics`` (in that order)."""
     pa = pyarrow()
     fields = [pa.field(n, _type(pa, t)) for n, t in SAMPLE_KEY_COLUMNS]
@@ -102,7 +99,7 @@ def samples_schema(metrics: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-def results_schema() -> pa.Schema:
+def results_schema() -> Any:
     pa = pyarrow()
     return pa.schema([pa.field(n, _type(pa, t)) for n, t in RESULT_COLUMNS])
 
@@ -149,7 +146,7 @@ class SampleBatcher:
         self.skip_corrupt = skip_corrupt
         self.rows = 0
 
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
+    def __iter__(self) -> Iterator[Any]:
         cols: dict[str, list[Any]] = {}
         metrics: dict[str, list[Any]] = {}
         size = n = 0
@@ -192,7 +189,7 @@ class SampleBatcher:
             if len(col) <= n:
                 col.append(None)
 
-    def _batch(self, cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int) -> pa.RecordBatch:
+    def _batch(self, cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int) -> Any:
         pa = pyarrow()
         self.rows += n
         schema = samples_schema(list(metrics))
@@ -222,7 +219,7 @@ def _version(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
-def results_table(run: Run) -> pa.Table:
+def results_table(run: Run) -> Any:
     """One row per task (or group), filter and metric of the run's results."""
     pa = pyarrow()
     rows: dict[str, list[Any]] = {name: [] for name, _ in RESULT_COLUMNS}
@@ -244,7 +241,7 @@ def results_table(run: Run) -> pa.Table:
     return pa.Table.from_pydict(rows, schema=schema)
 
 
-def results_doc(table: pa.Table) -> dict[str, Any]:
+def results_doc(table: Any) -> dict[str, Any]:
     """The inverse of :func:`results_table`: a results document (``results``, ``n-shot``,
     ``versions``, ``higher_is_better``, ``n-samples``, ``model_name``, ``group_subtasks``)
     rebuilt from one run's rows, tasks and metrics in row order."""

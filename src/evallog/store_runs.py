@@ -23,7 +23,7 @@ import orjson
 
 from evallog.errors import ReadError
 from evallog.readers import Run, parse_run_timestamp
-from evallog.store import filesystem, read_results_docs, store_files
+from evallog.store import filesystem, pyarrow_parquet, read_results_docs, store_files
 
 __all__ = ["StoreRun", "StoreTaskSamples", "load_runs", "load_run"]
 
@@ -39,8 +39,7 @@ class StoreTaskSamples:
         self.skipped = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        import pyarrow.parquet as pq
-
+        pq = pyarrow_parquet()
         for url in self.files:
             fs, path = filesystem(url, self.storage_options)
             with fs.open(path, "rb") as fh:
@@ -53,8 +52,7 @@ class StoreTaskSamples:
                         yield rec
 
     def __len__(self) -> int:
-        import pyarrow.parquet as pq
-
+        pq = pyarrow_parquet()
         total = 0
         for url in self.files:
             fs, path = filesystem(url, self.storage_options)

@@ -122,7 +122,6 @@ def _load(spec: str):
     import os
 
     from evallog.readers import load_run
-
     from evallog.store import is_store
 
     path, run_id = spec, None

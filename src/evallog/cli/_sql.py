@@ -14,7 +14,7 @@ import sys
 from evallog.render import FORMATS
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sql",
         help="run a SQL query (DuckDB) over the samples and results of stores or run folders",
@@ -41,8 +41,9 @@ def handler(args: argparse.Namespace) -> int:
 
     table = sql(args.query, *args.roots, storage_options=_options(args.storage_option))
     if args.fmt == "arrow":
-        import pyarrow as pa
+        from evallog.arrow_rows import pyarrow
 
+        pa = pyarrow("evallog sql --fmt arrow")
         sink = sys.stdout.buffer
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
