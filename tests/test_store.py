@@ -373,3 +373,25 @@ def test_top_level_api_and_missing_extra() -> None:
     with pytest.raises(MissingExtraError, match=r'pip install "evallog\[parquet\]"') as info:
         require("evallog_no_such_module", "parquet", "evallog sql")
     assert isinstance(info.value, ImportError)
+
+
+@pytest.mark.parametrize("flavor", ["lm-eval", "lmms-eval"])
+def test_runs_written_by_the_tracker_round_trip(tmp_path: Path, flavor: str) -> None:
+    """evallog's own runs (streamed through the tracker, with a manifest) export like the harnesses'."""
+    from evallog.demo import run_demo
+
+    demo = run_demo(tmp_path / "out", flavor=flavor)
+    export_parquet(tmp_path / "out", tmp_path / "store")
+    expected = _expected_rows(tmp_path / "out")
+    assert expected
+    rows = sql("SELECT * FROM samples", tmp_path / "store").to_pylist()
+    assert sum(len(v) for v in expected.values()) == len(rows) > 0
+    by_line = {}
+    for row in rows:
+        by_line.setdefault((row["task"], row["record"]), []).append(row)
+    for (_, _, task), exp_rows in expected.items():
+        for exp in exp_rows:
+            _check_sample_row(by_line[(task, exp["line"])][0], exp)
+    n_results = sql("SELECT count(*) AS n FROM results", tmp_path / "store").to_pylist()[0]["n"]
+    assert n_results == sum(len(r.metrics(t)) for r in list_runs(tmp_path / "out") for t in r.tasks) > 0
+    assert demo.results_file is not None
