@@ -25,12 +25,14 @@ keeps the line exactly as written.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from evallog._extras import require
+from evallog.errors import ConfigError, ReadError
 from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 EXTRA = "parquet"
+# a batch's ``record`` column has 32-bit offsets
+MAX_BATCH_BYTES = 1 << 30
 
 # (name, arrow type name) of the fixed sample columns, in order; metrics follow, then ``record``
 SAMPLE_KEY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -129,17 +133,64 @@ def _response(value: Any) -> str | None:
     return _text(value)
 
 
+class _Chunk:
+    """The columns of the lines of one batch, built as they are read."""
+
+    def __init__(self, known: set[str], metric_names: list[str]) -> None:
+        self.n = 0
+        self.size = 0
+        self.cols: dict[str, list[Any]] = {name: [] for name, _ in SAMPLE_KEY_COLUMNS[3:]}
+        self.record = bytearray()
+        self.offsets = array("i", [0])
+        self.metrics: dict[str, list[float | None]] = {m: [] for m in metric_names}
+        self.known = known  # keys already classified (shared across the task's batches)
+        self.maybe: set[str] = set()  # unknown keys seen only with non-numeric values so far
+
+    def _classify(self, rec: dict[str, Any]) -> None:
+        for key in rec.keys() - self.known:
+            if key in NON_METRIC_SAMPLE_KEYS or key in _RESERVED:
+                self.known.add(key)
+            elif _is_metric_value(rec[key]):
+                self.known.add(key)
+                self.maybe.discard(key)
+                self.metrics[key] = [None] * self.n
+            else:
+                self.maybe.add(key)
+
+    def add(self, line: bytes, rec: dict[str, Any]) -> None:
+        if not rec.keys() <= self.known:
+            self._classify(rec)
+        get = rec.get
+        cols = self.cols
+        doc_id = get("doc_id")
+        cols["doc_id"].append(doc_id if type(doc_id) is int else None)
+        for name in ("filter", "target", "doc_hash", "prompt_hash", "target_hash"):
+            value = get(name)
+            cols[name].append(value if value is None or type(value) is str else _text(value))
+        cols["response"].append(_response(get("filtered_resps")))
+        for key, col in self.metrics.items():
+            value = get(key)
+            col.append(float(value) if value is not None and isinstance(value, (int, float)) else None)
+        stripped = line.rstrip()
+        self.record += stripped
+        self.offsets.append(len(self.record))
+        self.n += 1
+        self.size += len(line)
+
+
 class SampleBatcher:
     """Turns the sample lines of one task of a run into Arrow record batches.
 
     Lines are accumulated until ``batch_bytes`` of JSON have been read (one
     batch becomes one row group), so memory stays bounded by a few times
     ``batch_bytes`` whatever the file size. Each batch carries the metric
-    columns its lines have (``batch.schema`` varies when a later line brings
-    a new metric).
+    columns seen so far in the task (``batch.schema`` grows when a later
+    line brings a new metric). Lines are not valid UTF-8: :class:`ReadError`.
     """
 
     def __init__(self, run: Run, task: str, *, batch_bytes: int = 16 << 20, skip_corrupt: bool = False) -> None:
+        if not 0 < batch_bytes <= MAX_BATCH_BYTES:
+            raise ConfigError(f"batch size must be between 1 byte and {MAX_BATCH_BYTES} bytes, got {batch_bytes}")
         self.run = run
         self.task = task
         self.batch_bytes = batch_bytes
@@ -147,52 +198,22 @@ class SampleBatcher:
         self.rows = 0
 
     def __iter__(self) -> Iterator[Any]:
-        cols: dict[str, list[Any]] = {}
-        metrics: dict[str, list[Any]] = {}
-        size = n = 0
+        known: set[str] = set()
+        chunk = _Chunk(known, [])
         samples = self.run.samples(self.task, skip_corrupt=self.skip_corrupt)
         for line, rec in samples.with_raw():
-            if n == 0:
-                cols = {name: [] for name, _ in SAMPLE_KEY_COLUMNS[3:]}
-                cols[RECORD_COLUMN] = []
-                metrics = {}
-            self._add(cols, metrics, n, line, rec)
-            n += 1
-            size += len(line)
-            if size >= self.batch_bytes:
-                yield self._batch(cols, metrics, n)
-                size = n = 0
-        if n:
-            yield self._batch(cols, metrics, n)
+            chunk.add(line, rec)
+            if chunk.size >= self.batch_bytes:
+                yield self._batch(chunk)
+                chunk = _Chunk(known, list(chunk.metrics))
+        if chunk.n:
+            yield self._batch(chunk)
 
-    @staticmethod
-    def _add(cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int, line: bytes, rec: dict[str, Any]) -> None:
-        doc_id = rec.get("doc_id")
-        cols["doc_id"].append(doc_id if type(doc_id) is int else None)
-        cols["filter"].append(_text(rec.get("filter")))
-        cols["target"].append(_text(rec.get("target")))
-        cols["response"].append(_response(rec.get("filtered_resps")))
-        cols["doc_hash"].append(_text(rec.get("doc_hash")))
-        cols["prompt_hash"].append(_text(rec.get("prompt_hash")))
-        cols["target_hash"].append(_text(rec.get("target_hash")))
-        cols[RECORD_COLUMN].append(line.rstrip())
-        for key, value in rec.items():
-            if key in NON_METRIC_SAMPLE_KEYS or key in _RESERVED:
-                continue
-            col = metrics.get(key)
-            if col is None:
-                if not _is_metric_value(value):
-                    continue
-                col = metrics[key] = [None] * n
-            col.append(float(value) if _is_metric_value(value) and value is not None else None)
-        for col in metrics.values():  # metrics this line lacks
-            if len(col) <= n:
-                col.append(None)
-
-    def _batch(self, cols: dict[str, list[Any]], metrics: dict[str, list[Any]], n: int) -> Any:
+    def _batch(self, chunk: _Chunk) -> Any:
         pa = pyarrow()
+        n = chunk.n
         self.rows += n
-        schema = samples_schema(list(metrics))
+        schema = samples_schema(list(chunk.metrics))
         consts = {"run_id": self.run.run_id, "model": model_of(self.run), "task": self.task}
         arrays = []
         for field in schema:
@@ -200,11 +221,17 @@ class SampleBatcher:
             if name in consts:
                 arrays.append(pa.array([consts[name]] * n, pa.string()))
             elif name == RECORD_COLUMN:
-                arrays.append(pa.array(cols[name], pa.string()))  # bytes, checked as UTF-8
-            elif name in metrics:
-                arrays.append(pa.array(metrics[name], pa.float64()))
+                record = pa.StringArray.from_buffers(n, pa.py_buffer(chunk.offsets), pa.py_buffer(chunk.record))
+                try:
+                    record.validate(full=True)
+                except pa.ArrowInvalid as exc:
+                    raise ReadError(f"a sample line is not valid UTF-8: {exc}", path=self.run.sample_files.get(self.task),
+                                    task=self.task) from exc
+                arrays.append(record)
+            elif name in chunk.metrics:
+                arrays.append(pa.array(chunk.metrics[name], pa.float64()))
             else:
-                arrays.append(pa.array(cols[name], field.type))
+                arrays.append(pa.array(chunk.cols[name], field.type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

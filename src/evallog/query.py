@@ -105,6 +105,10 @@ def sql_connect(*roots: str | os.PathLike[str], storage_options: dict[str, Any] 
     with ExitStack() as stack:
         con = duckdb.connect(database)
         stack.callback(con.close)
+        try:  # footers are read when the views are bound: keep them for the queries
+            con.execute("SET parquet_metadata_cache = true")
+        except duckdb.Error:  # an older DuckDB without the setting
+            pass
         _create_views(con, _sources(names, tables, storage_options, stack, con))
         yield con
 
