@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -140,8 +141,7 @@ class _Chunk:
         self.n = 0
         self.size = 0
         self.cols: dict[str, list[Any]] = {name: [] for name, _ in SAMPLE_KEY_COLUMNS[3:]}
-        self.record = bytearray()
-        self.offsets = array("i", [0])
+        self.lines: list[bytes] = []  # the lines as read, trailing whitespace removed
         self.metrics: dict[str, list[float | None]] = {m: [] for m in metric_names}
         self.known = known  # keys already classified (shared across the task's batches)
         self.maybe: set[str] = set()  # unknown keys seen only with non-numeric values so far
@@ -164,16 +164,21 @@ class _Chunk:
         cols = self.cols
         doc_id = get("doc_id")
         cols["doc_id"].append(doc_id if type(doc_id) is int else None)
-        for name in ("filter", "target", "doc_hash", "prompt_hash", "target_hash"):
-            value = get(name)
-            cols[name].append(value if value is None or type(value) is str else _text(value))
+        value = get("filter")
+        cols["filter"].append(value if type(value) is str else _text(value))
+        value = get("target")
+        cols["target"].append(value if type(value) is str else _text(value))
+        value = get("doc_hash")
+        cols["doc_hash"].append(value if type(value) is str else _text(value))
+        value = get("prompt_hash")
+        cols["prompt_hash"].append(value if type(value) is str else _text(value))
+        value = get("target_hash")
+        cols["target_hash"].append(value if type(value) is str else _text(value))
         cols["response"].append(_response(get("filtered_resps")))
         for key, col in self.metrics.items():
             value = get(key)
             col.append(float(value) if value is not None and isinstance(value, (int, float)) else None)
-        stripped = line.rstrip()
-        self.record += stripped
-        self.offsets.append(len(self.record))
+        self.lines.append(line.rstrip())
         self.n += 1
         self.size += len(line)
 
@@ -221,7 +226,10 @@ class SampleBatcher:
             if name in consts:
                 arrays.append(pa.array([consts[name]] * n, pa.string()))
             elif name == RECORD_COLUMN:
-                record = pa.StringArray.from_buffers(n, pa.py_buffer(chunk.offsets), pa.py_buffer(chunk.record))
+                offsets = array("i", [0])
+                offsets.extend(accumulate(map(len, chunk.lines)))
+                data = b"".join(chunk.lines)
+                record = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
                 try:
                     record.validate(full=True)
                 except pa.ArrowInvalid as exc:
