@@ -21,10 +21,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _eee(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
+    from evallog.cli._progress import progress
     from evallog.exporters.eee import export_eee
 
-    res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
-                     instances=not args.no_instances, skip_corrupt=args.skip_corrupt)
+    with progress(args, "exporting samples", unit="sample") as bar:
+        res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
+                         instances=not args.no_instances, skip_corrupt=args.skip_corrupt, progress=bar)
     for note in res.skipped:
         print(f"note: {note}", file=sys.stderr)
     return res.paths
@@ -37,7 +39,8 @@ def _hf(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
     for item in args.dataset_id or []:
         task, sep, did = item.partition("=")
         if not sep:
-            raise SystemExit(f"evallog export: error: --dataset-id wants TASK=ORG/NAME, got {item!r}")
+            print(f"evallog export: error: --dataset-id wants TASK=ORG/NAME, got {item!r}", file=sys.stderr)
+            raise SystemExit(2)  # a usage error
         ids[task] = did
     res = export_hf_eval_results(run, dest, dataset_ids=ids, source_url=args.source_url)
     for note in res.skipped:
