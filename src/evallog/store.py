@@ -31,7 +31,7 @@ import logging
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,7 +232,7 @@ def _write_results(fs: Any, root: str, run: Run) -> str:
 
 
 def _export_run(fs: Any, root: str, run: Run, *, force: bool, row_group_bytes: int,
-                before_write: Any = None) -> RunExport:
+                before_write: Callable[[], None] | None = None) -> RunExport:
     model = model_of(run)
     if run.in_progress:
         logger.warning("not exporting %s@%s: the run is still in progress", model, run.run_id)
@@ -270,9 +270,14 @@ def export_runs(runs: Iterable[Run], dest: str | os.PathLike[str], *, force: boo
     fs, root = filesystem(os.fspath(dest), storage_options)
     report = ExportReport(os.fspath(dest))
     index = f"{root}/{INDEX_PATH}"
+
+    def drop_index() -> None:  # the store is about to change: the index is stale until rebuilt
+        if fs.exists(index):
+            fs.rm(index)
+
     for run in runs:
         report.runs.append(_export_run(fs, root, run, force=force, row_group_bytes=row_group_bytes,
-                                       before_write=lambda: fs.rm(index) if fs.exists(index) else None))
+                                       before_write=drop_index))
     if not fs.exists(index):
         _write_index(fs, root)
     return report
