@@ -19,6 +19,7 @@ Hierarchy::
     ├── RecoveryError (OSError)               crash recovery could not finish
     ├── ShardError (ValueError)               rank shards of a task cannot be merged
     ├── RankTimeoutError (TimeoutError)       the other ranks did not answer in time
+    ├── MissingExtraError (ImportError)       an optional dependency is not installed
     └── HubError                              publishing to the Hugging Face Hub
         ├── HubAuthError (PermissionError)    missing/invalid token, no write access
         └── HubPushError                      a push failed after retries
@@ -44,6 +45,7 @@ __all__ = [
     "HubError",
     "HubAuthError",
     "HubPushError",
+    "MissingExtraError",
 ]
 
 
@@ -175,3 +177,8 @@ class HubAuthError(HubError, PermissionError):
 
 class HubPushError(HubError):
     """A push failed after all retries; local files are left in place."""
+
+
+class MissingExtraError(EvallogError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message
+    names the ``pip install "evallog[extra]"`` that provides it."""

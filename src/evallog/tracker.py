@@ -292,6 +292,11 @@ class EvaluationTracker:
     rank_timeout
         Seconds rank 0 waits for the other ranks (run id, merges) through the
         file system before leaving the rest to ``evallog recover``.
+    details_format
+        ``"jsonl"`` (default): sample files are pushed to the Hub as written;
+        ``"parquet"``: as Parquet files of the store's schema (needs
+        ``evallog[parquet]``), which the Hub's dataset viewer renders and
+        searches in full.
     """
 
     def __init__(
@@ -322,6 +327,7 @@ class EvaluationTracker:
         rank: int | None = None,
         world_size: int | None = None,
         rank_timeout: float = 600.0,
+        details_format: str = "jsonl",
     ) -> None:
         if flavor not in FLAVORS:
             raise ConfigError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
@@ -392,6 +398,7 @@ class EvaluationTracker:
             point_of_contact=point_of_contact,
             gated=gated,
             default_repo_name=DEFAULT_REPO_NAME[flavor],
+            details_format=details_format,
         )
         self._publish_on_close = self._hub.enabled
         self.api = self._hub.api if self._hub.enabled else None
