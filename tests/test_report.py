@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evallog import naming
+from evallog import layout as naming
 from evallog.cli import main
 from evallog.errors import ConfigError
 from evallog.readers import list_runs, load_run

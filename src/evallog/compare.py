@@ -43,7 +43,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evallog.errors import ConfigError
-from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run, load_run
+from evallog.readers import Run, load_run
+from evallog.schema import NON_METRIC_SAMPLE_KEYS
 from evallog.stats import TestResult, mcnemar_test, paired_bootstrap, unpaired_z_test
 
 __all__ = ["compare", "Comparison", "ComparisonRow", "Flip", "TaskCheck", "ProgressCallback"]

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError
-from evallog.naming import parse_filename, sanitize_model_name
+from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError, ReadError
+from evallog.layout import find_runs, parse_filename
+from evallog.naming import sanitize_model_name
 
 __all__ = [
     "RetryPolicy",
@@ -264,7 +265,7 @@ class HubSettings:
 def _make_api(settings: HubSettings) -> Any:
     from huggingface_hub import HfApi
 
-    from evallog import __version__
+    from evallog._version import __version__
 
     return HfApi(endpoint=_endpoint(settings.endpoint), token=settings.token,
                  library_name="evallog", library_version=__version__)
@@ -897,9 +898,25 @@ class LocalRun:
     model_source: str | None = None
 
 
+def _valid_results(path: Path) -> dict[str, Any]:
+    """The parsed results file; a :class:`ReadError` naming it if it is not a results document."""
+    from evallog.encoding import decode
+
+    try:
+        data = decode(path.read_bytes())
+    except OSError as exc:
+        raise ReadError(f"cannot read the results file: {exc.strerror or exc}", path=path) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReadError(f"invalid results file, not pushed: not valid JSON ({exc})", path=path) from exc
+    if not isinstance(data, dict):
+        raise ReadError("invalid results file, not pushed: not a JSON object", path=path)
+    return data
+
+
 def find_local_runs(path: Path | str) -> list[LocalRun]:
     """Runs under ``path`` (a run folder, an output folder of model folders, or a results file),
-    oldest first. In-progress (``.partial``) and hidden files are skipped."""
+    oldest first. In-progress (``.partial``) and hidden files are skipped; a results file that
+    is not a JSON object raises :class:`~evallog.errors.ReadError` naming it."""
     from evallog import hub_card
 
     root = Path(path)
@@ -909,34 +926,22 @@ def find_local_runs(path: Path | str) -> list[LocalRun]:
     if root.is_file():
         only_file = root
         root = root.parent
-    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     runs: dict[tuple[Path, str], LocalRun] = {}
-    for folder in folders:
-        for f in sorted(folder.iterdir()):
-            if not f.is_file():
-                continue
-            parsed = parse_filename(f.name)
-            if parsed is None:
-                continue
-            if parsed.in_progress:
-                logger.warning("skipping %s: still being written (or interrupted; see `evallog recover`)", f)
-                continue
-            key = (folder, parsed.run_id)
-            run = runs.get(key)
-            if run is None:
-                run = runs[key] = LocalRun("", "", parsed.run_id, parsed.flavor, folder, None, [])
-            if parsed.kind == "results":
-                run.results_file = f
-            else:
-                run.sample_files.append(f)
+    for rf in find_runs(root, max_depth=0 if only_file is not None else 1):
+        for task in sorted(rf.partial_files):
+            logger.warning("skipping %s: still being written (or interrupted; see `evallog recover`)",
+                           rf.partial_files[task])
+        finals = sorted(rf.final_files.values())
+        if rf.results_file is None and not finals:
+            continue
+        runs[(rf.folder, rf.run_id)] = LocalRun("", "", rf.run_id, rf.flavor, rf.folder, rf.results_file, finals)
     if only_file is not None:
         parsed = parse_filename(only_file.name)
         runs = {k: v for k, v in runs.items()
                 if parsed is not None and k == (only_file.parent, parsed.run_id)}
     out = []
     for (folder, _), run in runs.items():
-        meta = _read_json(run.results_file) if run.results_file is not None else None
-        meta = meta if isinstance(meta, dict) else {}
+        meta = _valid_results(run.results_file) if run.results_file is not None else {}
         if folder != root:
             dir_name = folder.name
         else:

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from evallog.naming import parse_filename, sanitize_model_name, sanitize_task_name, split_safe
+from evallog.layout import parse_filename
+from evallog.naming import sanitize_model_name, sanitize_task_name, split_safe
 
 __all__ = [
     "CardConfig",

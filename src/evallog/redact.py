@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evallog.schema import HARNESS_SAMPLE_KEYS
+
 __all__ = ["REDACTED", "is_credential_key", "redact", "redact_text", "record_needs_redaction"]
 
 REDACTED = "[REDACTED]"
@@ -142,9 +144,7 @@ def _redact_all_strings(value: Any) -> Any:
 # only credential-named keys, ``key=value`` pieces and token-looking values in shorter
 # strings are looked for there, so that the check costs a few microseconds a sample
 SAMPLE_STRING_LIMIT = 256
-_HARNESS_KEYS = frozenset(
-    {"doc_id", "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash", "token_counts"}
-)
+_HARNESS_KEYS = HARNESS_SAMPLE_KEYS
 _SAFE_KEYS: set[Any] = set()
 # the literal starts of the _TOKEN_VALUE alternatives, and words every credential key contains
 _TOKEN_PREFIXES_ALWAYS = ("AKIA", "ASIA", "AIza")

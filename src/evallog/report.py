@@ -55,6 +55,7 @@ from typing import Any
 import orjson
 
 from evallog.errors import ConfigError
+from evallog.schema import SAMPLE_FIELD_KEYS
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -218,10 +219,7 @@ def _as_text(value: Any) -> str:
 # --------------------------------------------------------------------------- sample records
 
 # keys that compact_sample reads itself; everything else that is not a metric goes to "x"
-_SAMPLE_KEYS = frozenset(
-    {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
-     "doc_hash", "prompt_hash", "target_hash", "input"}
-)
+_SAMPLE_KEYS = SAMPLE_FIELD_KEYS
 _BOOL_TEXT = {"True": True, "False": False}
 
 
@@ -295,7 +293,7 @@ def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()
     metrics the results report for the task that the sample carries, else
     every key that holds a number or a dict and is not a known sample field.
     """
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+    from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
     listed = sample.get("metrics")
     if isinstance(listed, list) and listed and all(isinstance(m, str) for m in listed):
@@ -886,7 +884,7 @@ def _default_title(run_meta: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _version() -> str:
-    from evallog import __version__
+    from evallog._version import __version__
 
     return __version__
 

@@ -34,34 +34,14 @@ from typing import Any
 
 from evallog.errors import ConfigError
 from evallog.render import FORMATS, format_cell, render_table
+from evallog.schema import OPTIONAL_COLUMNS, is_placeholder, parse_metric_key
 
 __all__ = ["make_table", "HIGHER_IS_BETTER_SYMBOLS"]
 
 HIGHER_IS_BETTER_SYMBOLS = {True: "↑", False: "↓"}
 
-# keys of a results entry that are never metrics
-_NOT_METRICS = frozenset({"alias", "name", "sample_len", "sample_count", "samples"})
-
-# metric-name suffixes shown as columns of their base metric, never as rows
-_VARIANT_SUFFIXES = (
-    "_stderr",
-    "_stderr_clt",
-    "_stderr_clustered",
-    "_expected_accuracy",
-    "_consensus_accuracy",
-    "_internal_variance",
-    "_consistency_rate",
-)
-
-# lmms-eval's optional columns: (display header, data header, metric-key suffix)
-_OPTIONAL = (
-    ("Stderr_CLT", "stderr_clt", "_stderr_clt"),
-    ("Stderr_Clustered", "stderr_clustered", "_stderr_clustered"),
-    ("EA", "expected_accuracy", "_expected_accuracy"),
-    ("CA", "consensus_accuracy", "_consensus_accuracy"),
-    ("IV", "internal_variance", "_internal_variance"),
-    ("CR", "consistency_rate", "_consistency_rate"),
-)
+# lmms-eval's optional columns (the metric-key rules are schema.py's)
+_OPTIONAL = OPTIONAL_COLUMNS
 
 _THROUGHPUT_ORDER = ("total_gen_tokens", "total_elapsed_time", "avg_latency", "avg_speed")
 _THROUGHPUT_UNITS = {
@@ -241,15 +221,13 @@ def _collect_rows(result_dict: Mapping[str, Any], column: str, sort_results: boo
         has_opt = False
         metrics = []
         for mf in sorted(k for k in entry if isinstance(k, str)):
-            if mf in _NOT_METRICS or mf.startswith("paired_"):
-                continue
-            metric, _, filt = mf.partition(",")
-            if metric.endswith(_VARIANT_SUFFIXES):
-                has_opt = has_opt or metric.endswith(_OPT_SUFFIXES)
-            elif metric.strip():
-                metrics.append((mf, metric, filt))
+            parsed = parse_metric_key(mf)
+            if parsed is None:
+                placeholder = placeholder or is_placeholder(mf)  # lmms-eval's `" ": " "`
+            elif parsed.variant is not None:
+                has_opt = has_opt or parsed.variant in _OPT_SUFFIXES
             else:
-                placeholder = True  # lmms-eval's `" ": " "` for a group without metrics
+                metrics.append((mf, parsed.metric, parsed.filter))
         for mf, metric, filt in metrics:
             se_key = f"{metric}_stderr,{filt}"
             has_se = se_key in entry

@@ -28,7 +28,7 @@ COMMANDS: list[str] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evallog import __version__
+    from evallog._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="evallog",

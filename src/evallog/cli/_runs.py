@@ -197,7 +197,7 @@ def show_handler(args: argparse.Namespace) -> int:
     import json
 
     from evallog.errors import ConfigError
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+    from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
     run = _load(args.run)
     tasks = args.task or list(run.sample_files)
