@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from evallog.errors import ConfigError
-from evallog.readers import Run, list_runs, load_run
+from evallog.readers import Run, SkippedRun, list_runs, load_run
 
 __all__ = ["leaderboard", "Leaderboard", "MISSING"]
 
@@ -56,6 +56,7 @@ class Leaderboard:
     groups: bool = False
     latest: bool = True
     fmt: str = "markdown"
+    skipped: list[SkippedRun] = field(default_factory=list, repr=False)
 
     def headers(self) -> list[str]:
         """Column titles: ``Model`` then one per task, naming the metric when it varies."""
@@ -110,9 +111,9 @@ class Leaderboard:
         return self.render()
 
 
-def _collect_runs(root_or_runs: Any) -> list[Run]:
+def _collect_runs(root_or_runs: Any, errors: str = "skip") -> list[Run]:
     if isinstance(root_or_runs, (str, os.PathLike)):
-        return list_runs(root_or_runs, skip_unsupported=True)
+        return list_runs(root_or_runs, skip_unsupported=True, errors=errors)
     if isinstance(root_or_runs, Run):
         return [root_or_runs]
     if isinstance(root_or_runs, Iterable):
@@ -143,14 +144,18 @@ def leaderboard(
     latest: bool = True,
     fmt: str | None = None,
     sort_by: str | None = None,
+    errors: str = "skip",
 ) -> Leaderboard:
     """Build a leaderboard from a folder of runs (or given runs); see the module doc.
 
     ``sort_by`` names a column (task or group) to sort rows by, best first
     (respecting ``higher_is_better``), missing cells last; by default rows
-    are sorted by label.
+    are sorted by label. Unreadable runs of a folder are left out with a
+    warning and listed in ``skipped``; ``errors="raise"`` raises instead.
     """
-    runs = [r for r in _collect_runs(root_or_runs) if r.results_file is not None and r.task_results]
+    found = _collect_runs(root_or_runs, errors)
+    skipped = list(getattr(found, "skipped", []))
+    runs = [r for r in found if r.results_file is not None and r.task_results]
     if latest:
         newest: dict[str, Run] = {}
         for r in runs:
@@ -215,4 +220,4 @@ def leaderboard(
         idx = sorted(range(len(runs)), key=lambda i: (values[i][j] is None, sign * (values[i][j] or 0.0)))
         runs, labels, values = [runs[i] for i in idx], [labels[i] for i in idx], [values[i] for i in idx]
 
-    return Leaderboard(kept, keys, labels, runs, values, metric, groups, latest, fmt or "markdown")
+    return Leaderboard(kept, keys, labels, runs, values, metric, groups, latest, fmt or "markdown", skipped)

@@ -389,6 +389,8 @@ class ReportStats:
     """Uncompressed JSON of the embedded sample records (what the browser decodes)."""
     page_bytes: int = 0
     seconds: float = 0.0
+    skipped: list[Any] = field(default_factory=list)
+    """Unreadable runs left out (:class:`evallog.readers.SkippedRun`)."""
 
 
 @dataclass
@@ -407,8 +409,9 @@ class Report:
         return target
 
 
-def _resolve_runs(paths: Any) -> list[Any]:
-    """Runs of ``paths``: Run objects as given, files via ``load_run``, folders via ``list_runs``."""
+def _resolve_runs(paths: Any, errors: str = "skip", skipped: list[Any] | None = None) -> list[Any]:
+    """Runs of ``paths``: Run objects as given, files via ``load_run``, folders via ``list_runs``
+    (unreadable runs of a folder go to ``skipped`` unless ``errors="raise"``)."""
     from evallog import readers
 
     if isinstance(paths, (str, os.PathLike, readers.Run)):
@@ -423,7 +426,9 @@ def _resolve_runs(paths: Any) -> list[Any]:
         if isinstance(item, readers.Run):
             found = [item]
         else:
-            found = readers.list_runs(item)
+            found = readers.list_runs(item, errors=errors)
+            if skipped is not None:
+                skipped.extend(found.skipped)
             if not found:
                 raise ConfigError(f"no evaluation run found under {os.fspath(item)!r}")
         for run in found:
@@ -764,6 +769,7 @@ def build_report(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_text: int = DEFAULT_MAX_TEXT,
     compress: bool = True,
+    errors: str = "skip",
 ) -> Report:
     """Gather ``paths`` into one HTML page; see the module docstring.
 
@@ -771,13 +777,15 @@ def build_report(
     list of them, each run named by index (in the order given / found), run id
     or model name. By default the first run is compared with each later run
     that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
-    sample browser out.
+    sample browser out. Unreadable runs of a folder are left out with a
+    warning and listed in ``stats.skipped``; ``errors="raise"`` raises instead.
     """
     if max_samples < 1 or max_bytes < 1 or max_text < 16:
         raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
     t0 = time.perf_counter()
-    runs = _resolve_runs(paths)
-    stats = ReportStats(runs=len(runs))
+    skipped: list[Any] = []
+    runs = _resolve_runs(paths, errors, skipped)
+    stats = ReportStats(runs=len(runs), skipped=skipped)
 
     if compare is None:
         pairs = _default_pairs(runs)

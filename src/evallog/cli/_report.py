@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="characters kept of each text (default 2000)")
     p.add_argument("--no-compress", action="store_true",
                    help="embed the samples as plain JSON instead of gzip+base64 (bigger page)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=handler)
 
 
@@ -69,6 +70,7 @@ def handler(args: argparse.Namespace) -> int:
         title=args.title,
         samples=not args.no_samples,
         compress=not args.no_compress,
+        errors="raise" if args.strict else "skip",
         **options,
     )
     path = built.write(args.output)
@@ -76,6 +78,8 @@ def handler(args: argparse.Namespace) -> int:
     what = f"{st.runs} run{'s' * (st.runs != 1)}, {st.tasks} task{'s' * (st.tasks != 1)}"
     if st.samples_total:
         what += f", {st.samples_embedded:,} of {st.samples_total:,} samples embedded"
+    if st.skipped:
+        what += f", {len(st.skipped)} unreadable run{'s' * (len(st.skipped) != 1)} skipped"
     print(f"wrote {path} ({st.page_bytes / 1e6:.2f} MB: {what}) in {st.seconds:.1f} s")
     for cap in st.capped[:10]:
         print(f"  capped {cap['task']} (run {cap['run']}): {cap['embedded']:,} of {cap['total']:,} samples "

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("root", metavar="ROOT", help="output folder to search (recursively)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--no-count", action="store_true", help="do not count sample lines (faster on big folders)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=ls_handler)
 
     p = subparsers.add_parser(
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--all-runs", action="store_true", help="one row per run instead of the latest per model")
     p.add_argument("--sort-by", metavar="TASK", help="sort rows by this column, best first")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=leaderboard_handler)
 
 
@@ -139,6 +141,14 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
+def _write_skipped(skipped: list[Any], fmt: str) -> None:
+    """Count the unreadable runs left out (each was named in a warning on stderr)."""
+    if skipped:
+        line = f"{len(skipped)} unreadable run{'s' * (len(skipped) != 1)} skipped (see the warnings; --strict to fail)\n"
+        # machine-readable formats keep stdout parseable
+        (sys.stdout if fmt in ("markdown", "latex", "html") else sys.stderr).write(("\n" if fmt == "markdown" else "") + line)
+
+
 # ------------------------------------------------------------------ ls
 
 
@@ -147,12 +157,12 @@ def ls_handler(args: argparse.Namespace) -> int:
     from evallog.render import render_table
 
     progress = _Progress()
-    runs = list_runs(args.root, skip_unsupported=True)
+    runs = list_runs(args.root, skip_unsupported=True, errors="raise" if args.strict else "skip")
     rows = []
     for i, run in enumerate(runs, 1):
         progress("counting samples", i, len(runs))
         n = None if args.no_count else sum(run.n_samples(t) for t in run.sample_files)
-        status = "in progress" if run.in_progress else ("no results" if run.results_file is None else "")
+        status = "in progress" if run.in_progress else ("interrupted" if run.status == "interrupted" else ("no results" if run.results_file is None else ""))
         rows.append([
             run.name,
             run.run_id,
@@ -170,6 +180,7 @@ def ls_handler(args: argparse.Namespace) -> int:
         return 1
     headers = ["Model", "Run", "Date", "Flavor", "#Tasks", "Tasks", "Samples", "Status", "Path"]
     _write(render_table(headers, rows, args.fmt))
+    _write_skipped(runs.skipped, args.fmt)
     return 0
 
 
@@ -294,9 +305,11 @@ def leaderboard_handler(args: argparse.Namespace) -> int:
         groups=args.groups,
         latest=not args.all_runs,
         sort_by=args.sort_by,
+        errors="raise" if args.strict else "skip",
     )
     if not board.labels:
         print(f"no finished runs under {args.root}", file=sys.stderr)
         return 1
     _write(board.render(args.fmt))
+    _write_skipped(board.skipped, args.fmt)
     return 0
