@@ -10,15 +10,18 @@ id (the flavor's rule).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evallog import layout
+from evallog.atomic import fsync_dir
 from evallog.errors import WriteError
-from evallog.flavors import Flavor
-from evallog.layout import Manifest
+from evallog.flavors import Flavor, TaskHasher
+from evallog.layout import Manifest, RunStatus, TaskEntry
 
-__all__ = ["RunClaim"]
+__all__ = ["RunClaim", "RunRecord", "move_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +102,47 @@ class RunClaim:
         self.held = None
         layout.remove_lock(folder, run_id)
         layout.register_holder(folder, run_id, None, only_if=self)
+
+
+@dataclass
+class RunRecord:
+    """The files a tracker wrote for its run: what its manifest lists."""
+
+    results_path: Path | None = None
+    sample_paths: dict[str, Path] = field(default_factory=dict)  # task -> final samples file
+    task_hashes: dict[str, str] = field(default_factory=dict)
+    task_counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, task: str, path: Path, hasher: TaskHasher) -> None:
+        """A task's samples file is final: its path, task hash and count."""
+        self.sample_paths[task] = path
+        self.task_hashes[task] = hasher.hexdigest()
+        self.task_counts[task] = hasher.count
+
+    def manifest(self, flavor: str, run_id: str, model_name: str | None, status: RunStatus,
+                 streaming: list[str]) -> Manifest:
+        return Manifest(
+            flavor=flavor,
+            run_id=run_id,
+            model_name=model_name,
+            status=status,
+            results_file=self.results_path.name if self.results_path else None,
+            tasks={
+                task: TaskEntry(path.name, self.task_counts.get(task), self.task_hashes.get(task))
+                for task, path in self.sample_paths.items()
+            },
+            streaming=streaming,
+        )
+
+
+def move_files(moves: list[tuple[Path, Path]], on_move: Callable[[Path, Path], None] | None = None) -> None:
+    """Rename a run's files (its run id changed); ``on_move(src, dst)`` after each (the remote copy)."""
+    for src, dst in moves:
+        try:
+            os.replace(src, dst)
+        except OSError as exc:
+            raise WriteError(f"could not rename {src.name} for the new run id: {exc.strerror or exc}", path=src) from exc
+        if on_move is not None:
+            on_move(src, dst)
+    for folder in {dst.parent for _, dst in moves}:
+        fsync_dir(folder)

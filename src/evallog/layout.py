@@ -33,7 +33,7 @@ from evallog._version import __version__
 from evallog.atomic import atomic_write_bytes, pid_alive, temp_path_for
 from evallog.encoding import decode
 from evallog.errors import ReadError, UnsupportedFormatError
-from evallog.flavors import IN_PROGRESS_SUFFIX, ParsedName, get_flavor, parse_name
+from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, ParsedName, get_flavor, parse_name
 
 __all__ = [
     "IN_PROGRESS_SUFFIX",
@@ -43,6 +43,7 @@ __all__ = [
     "RunStatus",
     "LockState",
     "RunFiles",
+    "RunPaths",
     "Manifest",
     "TaskEntry",
     "parse_filename",
@@ -111,6 +112,34 @@ def results_filename(flavor: str, run_id: str) -> str:
 
 def samples_filename(flavor: str, task: str, run_id: str) -> str:
     return get_flavor(flavor).samples_filename(task, run_id)
+
+
+# ------------------------------------------------------------------ where a writer puts a run
+class RunPaths:
+    """Where a run's files go under a (local) output path, by the flavor's rules.
+
+    Runs go to ``<output>/<model folder>/``; an output path that the flavor
+    reads as a results file stem (lm-eval's ``out/x.json``) puts the files
+    beside it instead.
+    """
+
+    def __init__(self, flavor: Flavor, output: Path) -> None:
+        self.flavor = flavor
+        self.output = output
+        self.stem = flavor.json_stem(output)
+
+    def root(self) -> Path:
+        """The folder no file of the run may leave."""
+        return self.stem.parent if self.stem is not None else self.output
+
+    def run_dir(self, model_dir: str) -> Path:
+        return self.stem.parent if self.stem is not None else self.output / model_dir
+
+    def results_file(self, model_dir: str, run_id: str) -> Path:
+        return self.flavor.results_path(self.run_dir(model_dir), run_id, self.stem)
+
+    def samples_file(self, model_dir: str, task: str, run_id: str) -> Path:
+        return self.run_dir(model_dir) / self.flavor.samples_filename(task, run_id)
 
 
 # ------------------------------------------------------------------ scanning

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from evallog import layout
 from evallog.atomic import atomic_writer, fsync_dir, pid_alive
+from evallog.claim import RunRecord
 from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, TaskHasher
@@ -217,13 +218,10 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
 
 @dataclass
 class ResumedRun:
-    """What :func:`resume_run` reopened."""
+    """What :func:`resume_run` reopened: the run id, its files, and how many tasks are streams again."""
 
     run_id: str
-    sample_paths: dict[str, Path] = field(default_factory=dict)
-    task_hashes: dict[str, str] = field(default_factory=dict)
-    task_counts: dict[str, int] = field(default_factory=dict)
-    results_file: Path | None = None
+    files: RunRecord
     in_progress: int = 0
 
 
@@ -241,15 +239,13 @@ def resume_run(
     if not candidates:
         return None
     run = candidates[-1]
-    out = ResumedRun(run.run_id, results_file=run.results_file, in_progress=len(run.partial_files))
+    files = RunRecord(results_path=run.results_file)
     for task, path in run.final_files.items():
         count, digest = reopen_for_resume(path, flavor, None)
-        out.sample_paths[task] = path
-        out.task_hashes[task] = digest
-        out.task_counts[task] = count
+        files.sample_paths[task], files.task_hashes[task], files.task_counts[task] = path, digest, count
     for task, partial in run.partial_files.items():
         final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
         stream = streams.open(task, final, sink.new_hasher(), resume_from=partial)
         reopen_for_resume(partial, flavor, stream)
-        out.sample_paths[task] = final
-    return out
+        files.sample_paths[task] = final
+    return ResumedRun(run.run_id, files, len(run.partial_files))

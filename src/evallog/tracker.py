@@ -1,28 +1,15 @@
 """``EvaluationTracker``: the drop-in results writer of lmms-eval and lm-eval.
 
 Same constructor parameters (names, order, defaults) and methods as the two
-anchors (formats.md §2, §13.1), writing the files their readers understand,
-with these differences:
+anchors (formats.md §2, §13.1); what differs is listed in the README (inputs
+never modified, run id fixed at construction, atomic files, typed errors,
+strict JSON, redaction, streaming with recovery, and a run that is finished as
+soon as its results and every task's samples are saved, without ``close()``).
 
-* the caller's ``results`` and ``samples`` are never modified;
-* the run id is fixed when the tracker is built (or given), so samples can be
-  saved before or without the aggregated results; a ``datetime_str`` passed
-  later becomes the run id and the files already written move with it;
-* every file is written atomically; saving a task again replaces its file;
-* numbers stay numbers, binary payloads become short descriptions, output is
-  strict JSON by default, secrets are redacted;
-* errors are raised as typed exceptions from :mod:`evallog.errors`;
-* samples can be streamed to disk while the evaluation runs
-  (:meth:`EvaluationTracker.log_sample`), with bounded memory, and an
-  interrupted run can be recovered or resumed;
-* a run is finished (manifest ``complete``, lock released) as soon as its
-  results and the samples of every task of ``results["configs"]`` are saved,
-  without ``close()`` (which the harnesses never call).
-
-The tracker is a facade: the run format is its flavor's
-(:mod:`evallog.flavors`), the lock and manifest its :class:`~evallog.claim.RunClaim`'s,
-sample lines its :class:`~evallog.sink.SampleSink`'s, open streams its
-:class:`~evallog.streams.StreamSet`'s and publishing its
+The tracker is a facade: the run format is its flavor's (:mod:`evallog.flavors`),
+file places, manifest and lock are :mod:`evallog.layout`'s through its
+:class:`~evallog.claim.RunClaim`, sample lines its :class:`~evallog.sink.SampleSink`'s,
+open streams its :class:`~evallog.streams.StreamSet`'s and publishing its
 :class:`~evallog.publisher.Publisher`'s.
 """
 
@@ -39,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from evallog import layout
-from evallog.atomic import atomic_write_bytes, fsync_dir
-from evallog.claim import RunClaim
+from evallog.atomic import atomic_write_bytes
+from evallog.claim import RunClaim, RunRecord, move_files
 from evallog.encoding import encode_document
-from evallog.errors import ConfigError, EvallogError, SerializationError, TrackerClosedError, WriteError
+from evallog.errors import ConfigError, EvallogError, SerializationError, TrackerClosedError
 from evallog.flavors import GeneralConfigTracker, LMEvalGeneralConfigTracker, get_flavor
-from evallog.layout import IN_PROGRESS_SUFFIX, Manifest, RunStatus, TaskEntry
+from evallog.layout import IN_PROGRESS_SUFFIX, RunPaths, RunStatus
 from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
-from evallog.paths import ensure_inside, model_dir_name, safe_task_component
+from evallog.paths import ensure_inside, safe_task_component
 from evallog.publisher import Publisher
 from evallog.redact import redact
 from evallog.sink import SampleSink
@@ -60,6 +47,11 @@ logger = logging.getLogger(__name__)
 run_lock_held = layout.run_lock_held  # the one liveness check (kept here for callers of 0.1)
 
 _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
+# the anchors' Hub parameters, handed to the publisher as given
+_HUB_PARAMETERS = frozenset({
+    "hub_results_org", "hub_repo_name", "details_repo_name", "results_repo_name", "push_results_to_hub",
+    "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated",
+})
 
 
 def _flush_all_at_exit() -> None:
@@ -90,33 +82,29 @@ class EvaluationTracker:
     and with their defaults. Keyword-only options:
 
     flavor
-        ``"lmms-eval"`` (default: ``{run_id}_results.json``,
-        ``{run_id}_samples_{task}.jsonl``) or ``"lm-eval"``
-        (``results_{run_id}.json``, ``samples_{task}_{run_id}.jsonl``; an
-        ``output_path`` ending in ``.json`` is a file stem), or any flavor
-        registered with :func:`evallog.flavors.register_flavor`.
+        ``"lmms-eval"`` (default: ``{run_id}_results.json``, ``{run_id}_samples_{task}.jsonl``),
+        ``"lm-eval"`` (``results_{run_id}.json``, ``samples_{task}_{run_id}.jsonl``; an
+        ``output_path`` ending in ``.json`` is a file stem), or any registered flavor.
     run_id
-        The run id (``date_id``); by default the construction time in the
-        flavor's format. ``datetime_str`` passed to
-        :meth:`save_results_aggregated` takes over.
+        The run id (``date_id``); by default the construction time in the flavor's
+        format. ``datetime_str`` passed to :meth:`save_results_aggregated` takes over.
     timezone
         IANA zone for generated run ids (default: local time).
     strict_json
-        ``True`` (default): NaN and infinities are written as ``null``;
-        ``False``: the anchors' ``NaN``/``Infinity`` tokens.
+        ``True`` (default): NaN and infinities are written as ``null``; ``False``:
+        the anchors' ``NaN``/``Infinity`` tokens.
     redact_secrets
         Redact credentials before writing (default ``True``).
     resume
-        Continue the interrupted run ``run_id`` (or the latest interrupted run
-        of the model) instead of starting a new one; see :meth:`logged_keys`.
+        Continue the interrupted run ``run_id`` (or the latest interrupted run of the
+        model) instead of starting a new one; see :meth:`logged_keys`.
     flush_every, flush_interval, fsync
-        Streaming durability: streamed samples reach the file at least every
-        ``flush_every`` samples or ``flush_interval`` seconds; ``fsync=True``
-        also forces them to the device on every flush.
+        Streamed samples reach the file at least every ``flush_every`` samples or
+        ``flush_interval`` seconds; ``fsync=True`` also forces them to the device.
     staging_dir
-        With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the
-        local folder where files are written before being copied to the remote
-        folder (default ``~/.cache/evallog/staging/<hash of the URL>``).
+        With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the local
+        folder files are written to before being copied (default
+        ``~/.cache/evallog/staging/<hash of the URL>``).
     """
 
     def __init__(
@@ -152,13 +140,7 @@ class EvaluationTracker:
         self._format = fmt
         self.general_config_tracker = fmt.config_tracker_class()
         self.output_path = os.fspath(output_path) if output_path is not None else None
-        self._set_output(self.output_path, staging_dir)
-        self.push_results_to_hub = push_results_to_hub
-        self.push_samples_to_hub = push_samples_to_hub
-        self.public_repo = public_repo
-        self.leaderboard_url = leaderboard_url
-        self.point_of_contact = point_of_contact
-        self.gated_repo = gated
+        self._paths = self._set_output(self.output_path, staging_dir)
         self.strict_json = strict_json
         self.redact_secrets = redact_secrets
         self.resume = resume
@@ -169,10 +151,7 @@ class EvaluationTracker:
         self._explicit_run_id = run_id is not None
         self._run_id = run_id.replace(":", "-") if run_id else fmt.new_run_id(timezone)
         self._lock = threading.RLock()
-        self._results_path: Path | None = None
-        self._sample_paths: dict[str, Path] = {}  # final sample files written by this tracker
-        self._task_hashes: dict[str, str] = {}
-        self._task_counts: dict[str, int] = {}
+        self._files = RunRecord()  # the files this tracker wrote, with their counts and task hashes
         self._closed = False
         self._resumed = False
         self._finished_ids: set[str] = set()  # run ids this tracker finished (it may re-claim them)
@@ -182,29 +161,26 @@ class EvaluationTracker:
         self._claim = RunClaim()
         finalizer = weakref.finalize(self, self._claim.release)  # a dropped tracker leaves no lock
         finalizer.atexit = False  # at exit, _flush_all_at_exit decides
-        self._publisher = Publisher(
-            dict(
-                hub_results_org=hub_results_org, hub_repo_name=hub_repo_name,
-                details_repo_name=details_repo_name, results_repo_name=results_repo_name,
-                push_results_to_hub=push_results_to_hub, push_samples_to_hub=push_samples_to_hub,
-                public_repo=public_repo, token=token, leaderboard_url=leaderboard_url,
-                point_of_contact=point_of_contact, gated=gated,
-            ),
-            default_repo_name=fmt.default_repo_name,
-        )
-        self._set_hub_attributes()
+        self._set_hub({name: value for name, value in locals().items() if name in _HUB_PARAMETERS})
         _LIVE.add(self)
 
-    def _set_output(self, output_path: str | None, staging_dir: str | os.PathLike[str] | None) -> None:
+    def _set_output(self, output_path: str | None, staging_dir: str | os.PathLike[str] | None) -> RunPaths | None:
         # a URL output_path: write to a local staging folder, copy final files (mirror.py)
         self._mirror: RemoteMirror | None = None
-        self._local_output = Path(output_path) if output_path else None
+        local = Path(output_path) if output_path else None
         if output_path and is_remote(output_path):
-            staging = Path(staging_dir) if staging_dir else default_staging_dir(output_path)
-            self._mirror = RemoteMirror(output_path, staging)
-            self._local_output = staging
+            local = Path(staging_dir) if staging_dir else default_staging_dir(output_path)
+            self._mirror = RemoteMirror(output_path, local)
+        return RunPaths(self._format, local) if local is not None else None
 
-    def _set_hub_attributes(self) -> None:
+    def _set_hub(self, hub_args: dict[str, Any]) -> None:
+        self._publisher = Publisher(hub_args, default_repo_name=self._format.default_repo_name)
+        self.push_results_to_hub = bool(hub_args["push_results_to_hub"])
+        self.push_samples_to_hub = bool(hub_args["push_samples_to_hub"])
+        self.public_repo = bool(hub_args["public_repo"])
+        self.leaderboard_url = str(hub_args["leaderboard_url"])
+        self.point_of_contact = str(hub_args["point_of_contact"])
+        self.gated_repo = bool(hub_args["gated"])
         hub = self._publisher.settings
         self._hub = hub
         self.api = hub.api if hub.enabled else None
@@ -227,12 +203,12 @@ class EvaluationTracker:
     @property
     def results_path(self) -> Path | None:
         """The results file, once written."""
-        return self._results_path
+        return self._files.results_path
 
     @property
     def sample_paths(self) -> dict[str, Path]:
         """Final sample files written so far, by task."""
-        return dict(self._sample_paths)
+        return dict(self._files.sample_paths)
 
     @property
     def _streams(self) -> dict[str, TaskStream]:
@@ -240,33 +216,24 @@ class EvaluationTracker:
 
     # ------------------------------------------------------------------ where files go
     def _model_dir_name(self) -> str:
-        config = self.general_config_tracker
-        if not getattr(config, "model_name_sanitized", None):
-            # log_experiment_args was not called: a stable, non-empty name
-            config.model_name = config.model_name or "model"
-            config.model_name_sanitized = model_dir_name(config.model_name, self.flavor)
-        return str(config.model_name_sanitized)
+        return str(self.general_config_tracker.dir_name())
 
-    def _json_stem(self) -> Path | None:
-        return self._format.json_stem(self._local_output) if self._local_output else None
+    def _run_paths(self) -> RunPaths:
+        if not self.output_path or self._paths is None:
+            raise ConfigError("no output_path was given")
+        return self._paths
 
     def _run_dir(self) -> Path:
-        if not self.output_path or self._local_output is None:
-            raise ConfigError("no output_path was given")
-        stem = self._json_stem()
-        if stem is not None:
-            return stem.parent
-        return self._local_output / self._model_dir_name()
+        return self._run_paths().run_dir(self._model_dir_name())
 
     def _results_file_for(self, run_id: str) -> Path:
-        return self._format.results_path(self._run_dir(), run_id, self._json_stem())
+        return self._run_paths().results_file(self._model_dir_name(), run_id)
 
     def _samples_file_for(self, task: str, run_id: str) -> Path:
-        return self._run_dir() / self._format.samples_filename(safe_task_component(task), run_id)
+        return self._run_paths().samples_file(self._model_dir_name(), safe_task_component(task), run_id)
 
     def _root(self) -> Path:
-        stem = self._json_stem()
-        return stem.parent if stem is not None else (self._local_output or Path("."))
+        return self._paths.root() if self._paths is not None else Path(".")
 
     def _upload(self, path: Path, task: str | None = None) -> None:
         """Copy a final file to the remote output folder (URL output paths only)."""
@@ -301,22 +268,10 @@ class EvaluationTracker:
             timezone=self._timezone, taken=taken,
         )
 
-    def _manifest(self, status: RunStatus) -> Manifest:
-        return Manifest(
-            flavor=self.flavor,
-            run_id=self._run_id,
-            model_name=self.general_config_tracker.model_name,
-            status=status,
-            results_file=self._results_path.name if self._results_path else None,
-            tasks={
-                task: TaskEntry(path.name, self._task_counts.get(task), self._task_hashes.get(task))
-                for task, path in self._sample_paths.items()
-            },
-            streaming=self._stream_set.open_tasks(),
-        )
-
     def _write_manifest(self, status: RunStatus) -> None:
-        self._claim.write_manifest(self._manifest(status))
+        self._claim.write_manifest(self._files.manifest(
+            self.flavor, self._run_id, self.general_config_tracker.model_name, status, self._stream_set.open_tasks()
+        ))
 
     def _maybe_finish(self) -> None:
         """Mark the run complete and release it once nothing more is expected (no close() needed).
@@ -326,11 +281,11 @@ class EvaluationTracker:
         harnesses' ``log_samples=False``).
         """
         with self._lock:
-            if self._claim.held is None or self._results_path is None or self._expected_tasks is None:
+            if self._claim.held is None or self._files.results_path is None or self._expected_tasks is None:
                 return
             if self._stream_set.open_tasks():
                 return
-            if any(task not in self._sample_paths for task in self._expected_tasks):
+            if any(task not in self._files.sample_paths for task in self._expected_tasks):
                 return
             self._finish(RunStatus.COMPLETE)
 
@@ -367,24 +322,17 @@ class EvaluationTracker:
 
     def _move_files(self, old_id: str, new_id: str) -> None:
         moves: list[tuple[Path, Path]] = []
-        if self._results_path is not None:
-            moves.append((self._results_path, self._results_file_for(new_id)))
-        for task, path in list(self._sample_paths.items()):
+        if self._files.results_path is not None:
+            moves.append((self._files.results_path, self._results_file_for(new_id)))
+        for task, path in list(self._files.sample_paths.items()):
             target = self._samples_file_for(task, new_id)
             stream = self._streams.get(task)
             if stream is None or not stream.rename(target, target.with_name(target.name + IN_PROGRESS_SUFFIX)):
                 moves.append((path, target))  # (a stream still open moved its in-progress file)
-            self._sample_paths[task] = target
-        for src, dst in moves:
-            try:
-                os.replace(src, dst)
-            except OSError as exc:
-                raise WriteError(f"could not rename {src.name} for the new run id: {exc.strerror or exc}", path=src) from exc
-            if self._mirror is not None:
-                self._mirror.move(src, dst)
-        if self._results_path is not None:
-            self._results_path = self._results_file_for(new_id)
-        fsync_dir(self._run_dir())
+            self._files.sample_paths[task] = target
+        move_files(moves, self._mirror.move if self._mirror is not None else None)
+        if self._files.results_path is not None:
+            self._files.results_path = self._results_file_for(new_id)
 
     # ------------------------------------------------------------------ aggregated results
     def save_results_aggregated(
@@ -419,7 +367,7 @@ class EvaluationTracker:
             raise SerializationError(exc.message, path=path) from exc.__cause__
         atomic_write_bytes(path, data)
         with self._lock:
-            self._results_path = path
+            self._files.results_path = path
             configs = results.get("configs")
             self._expected_tasks = list(configs) if samples is not None and isinstance(configs, Mapping) else []
             self._write_manifest(RunStatus.RUNNING)
@@ -434,9 +382,9 @@ class EvaluationTracker:
         # no samples given: the hashes of the tasks this tracker wrote or streamed
         hashes: dict[str, str] = {}
         with self._lock:
-            for task in self._sample_paths:
+            for task in self._files.sample_paths:
                 stream = self._streams.get(task)
-                hashes[task] = stream.hasher.hexdigest() if stream is not None else self._task_hashes[task]
+                hashes[task] = stream.hasher.hexdigest() if stream is not None else self._files.task_hashes[task]
         return hashes
 
     # ------------------------------------------------------------------ samples, batch
@@ -465,9 +413,7 @@ class EvaluationTracker:
         hasher = self._sink.write_file(path, task_name, samples, fsync=self.fsync)
         with self._lock:
             self._stream_set.pop(task_name)
-            self._sample_paths[task_name] = path
-            self._task_hashes[task_name] = hasher.hexdigest()
-            self._task_counts[task_name] = hasher.count
+            self._files.record(task_name, path, hasher)
             self._write_manifest(RunStatus.RUNNING)
         self._upload(path, task=task_name)
         logger.info("Saved %d samples of %s to %s", hasher.count, task_name, path)
@@ -484,17 +430,14 @@ class EvaluationTracker:
         errors: list[EvallogError] = []
         for task, task_samples in samples.items():
             try:
-                path = self.save_results_samples(task, task_samples)
+                if (path := self.save_results_samples(task, task_samples)) is not None:
+                    written[task] = path
             except EvallogError as exc:
                 logger.error("%s", exc)
                 errors.append(exc)
-            else:
-                if path is not None:
-                    written[task] = path
         if errors:
-            first = errors[0]
-            first.errors = errors  # type: ignore[attr-defined]
-            raise first
+            errors[0].errors = errors  # type: ignore[attr-defined]
+            raise errors[0]
         return written
 
     # ------------------------------------------------------------------ samples, streaming
@@ -514,7 +457,7 @@ class EvaluationTracker:
             final = self._samples_file_for(task, self._run_id)
             ensure_inside(self._root(), final, task=task)
             stream = self._stream_set.open(task, final, self._sink.new_hasher())
-            self._sample_paths[task] = final
+            self._files.sample_paths[task] = final
             self._write_manifest(RunStatus.RUNNING)
             return stream
 
@@ -533,9 +476,8 @@ class EvaluationTracker:
     def log_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> int:
         """Stream many samples of ``task_name``; returns how many were logged."""
         n = 0
-        for sample in samples:
+        for n, sample in enumerate(samples, 1):
             self.log_sample(task_name, sample)
-            n += 1
         return n
 
     def flush(self) -> None:
@@ -549,9 +491,7 @@ class EvaluationTracker:
             raise ConfigError("no samples were streamed for this task", task=task_name)
         stream.close()
         with self._lock:
-            self._sample_paths[task_name] = stream.final_path
-            self._task_hashes[task_name] = stream.hasher.hexdigest()
-            self._task_counts[task_name] = stream.count
+            self._files.record(task_name, stream.final_path, stream.hasher)
             self._write_manifest(RunStatus.RUNNING)
         self._upload(stream.final_path, task=task_name)
         self._maybe_finish()
@@ -573,7 +513,7 @@ class EvaluationTracker:
             stream.flush()
             path = stream.partial_path
         else:
-            path = self._sample_paths.get(task_name) or self._samples_file_for(task_name, self._run_id)
+            path = self._files.sample_paths.get(task_name) or self._samples_file_for(task_name, self._run_id)
         if not path.exists():
             return set()
         from evallog.recovery import iter_valid_records
@@ -590,13 +530,8 @@ class EvaluationTracker:
         if resumed is None:
             logger.info("resume=True but no interrupted run was found in %s; starting run %s", folder, self._run_id)
             return
-        self._run_id = resumed.run_id
-        self._explicit_run_id = True
-        self._sample_paths.update(resumed.sample_paths)
-        self._task_hashes.update(resumed.task_hashes)
-        self._task_counts.update(resumed.task_counts)
-        if resumed.results_file is not None:
-            self._results_path = resumed.results_file
+        self._run_id, self._explicit_run_id = resumed.run_id, True
+        self._files = resumed.files
         logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, folder, resumed.in_progress)
 
     # ------------------------------------------------------------------ hub
@@ -610,8 +545,8 @@ class EvaluationTracker:
             return self._publisher.push(
                 model_name=self.general_config_tracker.model_name or self._model_dir_name(),
                 model_dir_name=self._model_dir_name(),
-                results_file=self._results_path,
-                sample_files=self._sample_paths,
+                results_file=self._files.results_path,
+                sample_files=self._files.sample_paths,
                 flavor=self.flavor,
                 model_source=self.general_config_tracker.model_source,
             )
@@ -648,7 +583,7 @@ class EvaluationTracker:
                 raise first_error
             publisher = self._publisher
             try:
-                if publisher.publish_on_close and self.output_path and publisher.changed(self._results_path, self._sample_paths):
+                if publisher.publish_on_close and self.output_path and publisher.changed(self._files.results_path, self._files.sample_paths):
                     self.push_to_hub()
             finally:
                 _LIVE.discard(self)

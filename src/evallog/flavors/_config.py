@@ -109,6 +109,15 @@ class ConfigTrackerBase:
         self.chat_template_sha = hash_string(chat_template) if chat_template else None
         self.fewshot_as_multiturn = fewshot_as_multiturn
 
+    def dir_name(self) -> str:
+        """The model folder name (a stable, non-empty one when log_experiment_args was not called)."""
+        from evallog.paths import model_dir_name
+
+        if not self.model_name_sanitized:
+            self.model_name = self.model_name or "model"
+            self.model_name_sanitized = model_dir_name(self.model_name, self._flavor)
+        return self.model_name_sanitized
+
     def log_end_time(self) -> None:
         """Record the end time and the total evaluation time (a string, as the anchors write it)."""
         self.end_time = time.time()
