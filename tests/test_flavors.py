@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from evallog import EvaluationTracker, list_runs, load_run
-from evallog import layout, report, schema, table
+from evallog import EvaluationTracker, layout, list_runs, load_run, report, schema, table
 from evallog.cli import main as cli_main
 from evallog.errors import ConfigError
 from evallog.flavors import (

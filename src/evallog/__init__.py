@@ -34,7 +34,7 @@ __all__ = ["__version__", "errors", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:  # pragma: no cover
     from evallog import errors
-    from evallog.tracker import EvaluationTracker, GeneralConfigTracker
+    from evallog.tracker import EvaluationTracker, GeneralConfigTracker  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -350,8 +350,8 @@ class _Side:
         self.count = 0
         self.per_filter: dict[str, dict[Any, int]] = {}   # filter -> doc key -> position
         self.doc_ids: dict[str, list[Any]] = {}
-        self.values: dict[tuple[str, str], array] = {}     # (filter, metric) -> array('d')
-        self.doc_hashes: dict[str, array] = {}             # filter -> array('q') of hash(doc_hash)
+        self.values: dict[tuple[str, str], array[float]] = {}     # (filter, metric) -> array('d')
+        self.doc_hashes: dict[str, array[int]] = {}             # filter -> array('q') of hash(doc_hash)
         self.nonnumeric: dict[tuple[str, str], int] = {}
         self.duplicates = 0
         self.no_doc_id = 0
@@ -411,7 +411,7 @@ class _Matched:
 
     def __init__(self, a: _Side) -> None:
         self.count = 0
-        self.values: dict[tuple[str, str], array] = {}
+        self.values: dict[tuple[str, str], array[float]] = {}
         self.matched: dict[str, bytearray] = {f: bytearray(len(ids)) for f, ids in a.doc_ids.items()}
         self.only_b: dict[str, int] = {}
         self.nonnumeric: dict[tuple[str, str], int] = {}
@@ -703,8 +703,8 @@ def _make_row(
 
 def _paired(
     row: ComparisonRow,
-    arr_a: array,
-    arr_b: array,
+    arr_a: array[float],
+    arr_b: array[float],
     flags: bytearray,
     doc_ids: list[Any],
     n_resamples: int,

@@ -89,7 +89,8 @@ def _arith_docs(n: int) -> list[dict[str, Any]]:
 
 
 def _mc_task(name: str, docs: list[dict[str, Any]], flavor: str) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    samples, metrics = [], {"acc": [], "acc_norm": []}
+    samples: list[dict[str, Any]] = []
+    metrics: dict[str, list[float]] = {"acc": [], "acc_norm": []}
     for doc_id, doc in enumerate(docs):
         context = f"Question: {doc['question']}\nAnswer:"
         scores = [_score(context, c, i == doc["label"]) for i, c in enumerate(doc["choices"])]
@@ -124,9 +125,10 @@ def _mc_task(name: str, docs: list[dict[str, Any]], flavor: str) -> tuple[list[d
 
 def _gen_task(flavor: str, n: int = 12) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
     rng = random.Random(99)
-    samples, metrics = [], {"strict-match": {"exact_match": []}, "flexible-extract": {"exact_match": []}}
+    samples: list[dict[str, Any]] = []
+    metrics: dict[str, dict[str, list[float]]] = {"strict-match": {"exact_match": []}, "flexible-extract": {"exact_match": []}}
     docs = []
-    for i in range(n):
+    for _ in range(n):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
         docs.append({"question": f"Compute {a} * {b}.", "answer": str(a * b)})
     for filter_name in ("strict-match", "flexible-extract"):
@@ -195,7 +197,7 @@ def build_run(flavor: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any
     results: dict[str, Any] = {}
     group = "demo_knowledge"
     sub = ["demo_history", "demo_science"]
-    pooled = {"acc": [], "acc_norm": []}
+    pooled: dict[str, list[float]] = {"acc": [], "acc_norm": []}
     for t in sub:
         for metric in pooled:
             pooled[metric] += tasks[t][1]["none"][metric]
@@ -210,7 +212,7 @@ def build_run(flavor: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any
             if flavor == "lmms-eval" and name in sub:
                 alias = " - " + alias
             results[name] = _task_entry(name, alias, flavor, tasks[name][1])
-    samples = {name: tasks[name][0] for name in sorted(tasks)}
+    all_samples = {name: tasks[name][0] for name in sorted(tasks)}
     higher = {name: {"acc": True, "acc_norm": True} for name in ("demo_arith", group, *sub)}
     higher["demo_gen_math"] = {"exact_match": True}
     document: dict[str, Any] = {
@@ -231,7 +233,7 @@ def build_run(flavor: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any
         "git_hash": None,
         "date": time.time() if flavor == "lm-eval" else None,
     }
-    return document, samples
+    return document, all_samples
 
 
 def run_demo(output: str | Path = "demo-output", flavor: str = "lmms-eval") -> DemoRun:

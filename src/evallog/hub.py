@@ -88,7 +88,7 @@ class RetryPolicy:
         d = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
         if self.jitter:
             d += d * self.jitter * random.random()
-        return d
+        return float(d)
 
 
 class _Deadline(TimeoutError):
@@ -405,14 +405,15 @@ def settings_for_repos(
     )
 
 
-def _whoami(token: str, source: str | None, endpoint: str | None, policy: RetryPolicy) -> dict:
+def _whoami(token: str, source: str | None, endpoint: str | None, policy: RetryPolicy) -> dict[str, Any]:
     from huggingface_hub import HfApi
 
     url = _endpoint(endpoint)
     api = HfApi(endpoint=url, token=token)
     try:
-        return _retrying(policy, "checking the Hub token",
-                         lambda _n: _with_deadline(lambda: api.whoami(token=token), policy.timeout, "whoami"))
+        info: dict[str, Any] = _retrying(policy, "checking the Hub token",
+                                         lambda _n: _with_deadline(lambda: api.whoami(token=token), policy.timeout, "whoami"))
+        return info
     except HubError:
         raise
     except Exception as exc:
@@ -429,7 +430,7 @@ def _whoami(token: str, source: str | None, endpoint: str | None, policy: RetryP
         ) from exc
 
 
-def _check_write(info: dict, namespace: str, source: str | None) -> None:
+def _check_write(info: dict[str, Any], namespace: str, source: str | None) -> None:
     """Raise :class:`HubAuthError` unless whoami's answer grants writing to ``namespace``."""
     user = info.get("name") or ""
     orgs = {o.get("name"): o.get("roleInOrg") for o in info.get("orgs") or [] if isinstance(o, dict)}
@@ -664,7 +665,7 @@ class _PushContext:
 
         configs = hub_card.plan_configs(paths)
         local_by_path = {f.repo_path: f for f in plan.files}
-        old_cfgs: dict[str, dict] = {}
+        old_cfgs: dict[str, dict[str, Any]] = {}
         for entry in (remote.card_data.get("configs") if remote else None) or []:
             if isinstance(entry, dict) and "config_name" in entry:
                 old_cfgs[str(entry["config_name"])] = entry
@@ -697,7 +698,7 @@ class _PushContext:
         return text
 
     def _results_features(self, repo_id: str, cfg: Any, local_by_path: dict[str, _LocalFile],
-                          old: dict | None, remote: _RemoteState | None, api: Any) -> list[dict] | None:
+                          old: dict[str, Any] | None, remote: _RemoteState | None, api: Any) -> list[dict[str, Any]] | None:
         """Declared columns of a results config: the union over all its runs.
 
         Runs described by the previous card (written by evallog) are not read

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from evallog.flavors import run_timestamp
 from evallog.layout import parse_filename
 from evallog.naming import sanitize_model_name, sanitize_task_name, split_safe
 
@@ -54,19 +55,9 @@ _RESERVED_SPLITS = {"latest", "all"}
 
 # ----------------------------------------------------------------- run order
 def run_sort_key(run_id: str) -> tuple[datetime, str]:
-    """Chronological key for a run id of either flavor (string order as tie-break)."""
-    for fmt in ("%Y-%m-%dT%H-%M-%S.%f", "%Y-%m-%dT%H-%M-%S", "%Y%m%d_%H%M%S"):
-        try:
-            return datetime.strptime(run_id, fmt), run_id
-        except ValueError:
-            pass
-    m = re.match(r"(\d{8})_(\d{6})", run_id)  # lmms-eval ids with a suffix
-    if m:
-        try:
-            return datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S"), run_id
-        except ValueError:
-            pass
-    return datetime.min, run_id
+    """Chronological key for a run id of any flavor (string order as tie-break)."""
+    # run ids hold naive local times (the harnesses' rule): compared among themselves only
+    return run_timestamp(run_id) or datetime.min, run_id  # noqa: DTZ901
 
 
 def split_name(run_id: str) -> str:
@@ -313,7 +304,7 @@ def types_from_features(features: Any) -> dict[str, ColType] | None:
 def _yaml_front_matter(meta: dict[str, Any]) -> str:
     import yaml  # a dependency of huggingface_hub
 
-    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return str(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000))
 
 
 def _md_code(text: str) -> str:

@@ -298,7 +298,7 @@ def read_manifest(folder: Path, run_id: str) -> dict[str, Any] | None:
     if not isinstance(manifest, dict):
         raise ReadError("manifest is not a JSON object", path=path)
     version = manifest.get("format_version")
-    if _is_number(version) and version > FORMAT_VERSION:
+    if isinstance(version, (int, float)) and not isinstance(version, bool) and version > FORMAT_VERSION:
         writer = manifest.get("evallog_version", "a newer version")
         raise UnsupportedFormatError(
             f"run written by evallog {writer} in format version {version}; this evallog reads "

@@ -31,7 +31,7 @@ from evallog.readers import Run, SkippedRun, list_runs, load_run
 
 __all__ = ["leaderboard", "Leaderboard", "MISSING"]
 
-_MIN = datetime.min
+_MIN = datetime.min  # noqa: DTZ901 - run timestamps are naive local times, compared among themselves
 
 MISSING = "-"
 """How a missing cell prints in Markdown, LaTeX and HTML."""

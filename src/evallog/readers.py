@@ -42,7 +42,7 @@ from typing import Any
 from evallog import layout
 from evallog.encoding import decode
 from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
-from evallog.flavors import IN_PROGRESS_SUFFIX, registered_flavors
+from evallog.flavors import IN_PROGRESS_SUFFIX, run_timestamp
 from evallog.layout import RunFiles, RunStatus
 from evallog.schema import NON_METRIC_SAMPLE_KEYS, metric_keys
 
@@ -70,11 +70,7 @@ def parse_run_timestamp(run_id: str) -> datetime | None:
     lm-eval ids look like ``2026-11-26T14-50-01.009042``, lmms-eval ids like
     ``20261126_120000`` (anything after those prefixes is ignored).
     """
-    for flavor in registered_flavors():
-        stamp = flavor.run_timestamp(run_id)
-        if stamp is not None:
-            return stamp
-    return None
+    return run_timestamp(run_id)
 
 
 def _is_number(value: Any) -> bool:
@@ -312,12 +308,12 @@ class Run:
     def value(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The aggregated value of ``metric,filter``, ``None`` if absent or not a number."""
         v = self.task_results.get(task, {}).get(f"{metric},{filt}")
-        return float(v) if _is_number(v) or isinstance(v, bool) else None
+        return float(v) if isinstance(v, (int, float)) else None
 
     def stderr(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The reported standard error of ``metric,filter``; ``None`` for ``"N/A"`` or absent."""
         v = self.task_results.get(task, {}).get(f"{metric}_stderr,{filt}")
-        return float(v) if _is_number(v) else None
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     def n_shot(self, task: str) -> Any:
         return (self.results.get("n-shot") or {}).get(task)

@@ -158,7 +158,7 @@ _WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*
 def _has_token(text: str) -> bool:
     """A token-looking value in ``text``: substring search for each literal prefix, then
     the full pattern at the few places found (much faster than scanning with the regex)."""
-    prefixes = _TOKEN_PREFIXES_ALWAYS
+    prefixes: tuple[str, ...] = _TOKEN_PREFIXES_ALWAYS
     if "_" in text:
         prefixes += _TOKEN_PREFIXES_UNDERSCORE
     if "-" in text:

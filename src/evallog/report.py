@@ -227,7 +227,7 @@ def _loglikelihoods(value: Any) -> list[tuple[float, bool | None]] | None:
     """``[[ll, is_greedy], ...]`` (strings after sanitize_list, or numbers) -> pairs; else ``None``."""
     if not isinstance(value, list) or not value:
         return None
-    out = []
+    out: list[tuple[float, bool | None]] = []
     for item in value:
         while isinstance(item, list) and len(item) == 1 and isinstance(item[0], list):
             item = item[0]
@@ -501,13 +501,14 @@ def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, An
 
     if not results.get(column):
         return None
-    records = json.loads(make_table(results, column=column, fmt="json"))
+    records: list[dict[str, Any]] = json.loads(make_table(results, column=column, fmt="json"))
     if not records:
         return None
     depth = _depths(results.get("group_subtasks") or {})
     key = "group" if column == "groups" else "task"
     for rec in records:
-        rec["depth"] = depth.get(rec.get(key), 0)
+        name = rec.get(key)
+        rec["depth"] = depth.get(name, 0) if isinstance(name, str) else 0
     return records
 
 
@@ -783,9 +784,9 @@ def build_report(
     if max_samples < 1 or max_bytes < 1 or max_text < 16:
         raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
     t0 = time.perf_counter()
-    skipped: list[Any] = []
-    runs = _resolve_runs(paths, errors, skipped)
-    stats = ReportStats(runs=len(runs), skipped=skipped)
+    skipped_runs: list[Any] = []
+    runs = _resolve_runs(paths, errors, skipped_runs)
+    stats = ReportStats(runs=len(runs), skipped=skipped_runs)
 
     if compare is None:
         pairs = _default_pairs(runs)
@@ -903,7 +904,7 @@ _PLACEHOLDER = re.compile(r"\{\{([A-Z]+)\}\}")
 
 
 def _asset(name: str) -> str:
-    return resources.files("evallog").joinpath("report_assets", name).read_text(encoding="utf-8")
+    return resources.files("evallog").joinpath("report_assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:

@@ -151,7 +151,7 @@ class _Row:
 
     __slots__ = ("key", "name", "depth", "version", "filter", "n_shot", "metric", "hib", "value", "has_se", "se", "opt", "paired")
 
-    def __init__(self, key, name, depth, version, n_shot, paired, filter=None, metric=None, hib=None, value=None, has_se=False, se=None, opt=None):  # noqa: A002
+    def __init__(self, key: Any, name: Any, depth: Any, version: Any, n_shot: Any, paired: Any, filter: Any = None, metric: Any = None, hib: Any = None, value: Any = None, has_se: bool = False, se: Any = None, opt: Any = None) -> None:  # noqa: A002
         self.key = key
         self.name = name
         self.depth = depth
@@ -175,7 +175,8 @@ def _paired(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     keys = ("paired_baseline", "paired_baseline_score", "paired_ci_lower", "paired_ci_upper", "paired_pvalue")
     if not any(k in entry for k in keys):
         return None
-    lo, hi = entry.get("paired_ci_lower"), entry.get("paired_ci_upper")
+    lo: Any = entry.get("paired_ci_lower")
+    hi: Any = entry.get("paired_ci_upper")
     ci_ok = _is_num(lo) and _is_num(hi)
     pval = entry.get("paired_pvalue")
     baseline = entry.get("paired_baseline")
@@ -294,9 +295,9 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
             cells.append(p.get("baseline") or _NA)
         if has_diff:
             d = p.get("diff")
-            cells.append(_NA if d is None else _pct(d))
+            cells.append(_NA if d is None else _pct(float(d)))
             lo, hi = p.get("ci_lower"), p.get("ci_upper")
-            cells.append(_NA if lo is None else f"[{_pct(lo)}, {_pct(hi)}]")
+            cells.append(_NA if lo is None or hi is None else f"[{_pct(float(lo))}, {_pct(float(hi))}]")
         if has_pval:
             pv = p.get("p_value")
             cells.append(_NA if pv is None else format_cell(float(pv)) + ("*" if pv < 0.05 else ""))
@@ -313,7 +314,7 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
 
 def _pct(x: float) -> str:
     """lmms-eval's ``%+.1f%%``; NaN and infinities print as in every other cell."""
-    return "%+.1f%%" % x if math.isfinite(x) else format_cell(x)
+    return f"{x:+.1f}%" if math.isfinite(x) else format_cell(x)
 
 
 def _numeric_col(values: Iterable[Any]) -> bool:

@@ -48,10 +48,8 @@ run_lock_held = layout.run_lock_held  # the one liveness check (kept here for ca
 
 _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
 # the anchors' Hub parameters, handed to the publisher as given
-_HUB_PARAMETERS = frozenset({
-    "hub_results_org", "hub_repo_name", "details_repo_name", "results_repo_name", "push_results_to_hub",
-    "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated",
-})
+_HUB_PARAMETERS = frozenset({"hub_results_org", "hub_repo_name", "details_repo_name", "results_repo_name", "push_results_to_hub",
+                             "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated"})
 
 
 def _flush_all_at_exit() -> None:
@@ -476,8 +474,9 @@ class EvaluationTracker:
     def log_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> int:
         """Stream many samples of ``task_name``; returns how many were logged."""
         n = 0
-        for n, sample in enumerate(samples, 1):
+        for sample in samples:
             self.log_sample(task_name, sample)
+            n += 1
         return n
 
     def flush(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run a tiny built-in evaluation, write its files and print the table")
     p.add_argument("--output", "-o", default="demo-output", help="output folder (default: demo-output)")
     p.add_argument("--flavor", choices=["lmms-eval", "lm-eval"], default="lmms-eval", help="file layout to write")
@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
     if "groups" in demo.results:
         print(make_table(demo.results, "groups"))
     print(f"results: {demo.results_file}")
-    for task, path in sorted(demo.sample_files.items()):
+    for _task, path in sorted(demo.sample_files.items()):
         print(f"samples: {path}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("recover", help="turn the in-progress sample files of interrupted runs into final ones")
     p.add_argument("output_dir", help="the tracker's output_path")
     p.add_argument("--force", action="store_true", help="also recover runs whose process still seems alive")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "report",
         help="write one self-contained HTML page to explore and share runs",
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handler)
 
 
-def _resolve(spec: str):
+def _resolve(spec: str) -> Any:
     """A path, or the run ``FOLDER@RUN_ID``."""
     if not os.path.exists(spec) and "@" in spec:
         from evallog.readers import load_run

@@ -18,7 +18,7 @@ from typing import Any
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "ls",
         help="list the runs under a folder",
@@ -115,7 +115,7 @@ class _Progress:
             self.shown = False
 
 
-def _load(spec: str):
+def _load(spec: str) -> Any:
     """``load_run`` on a path, or on ``FOLDER@RUN_ID``."""
     import os
 
@@ -189,7 +189,7 @@ def ls_handler(args: argparse.Namespace) -> int:
 
 def _is_wrong(rec: dict[str, Any], metric: str) -> bool:
     v = rec.get(metric)
-    return (type(v) in (int, float, bool)) and float(v) == 0.0
+    return isinstance(v, (int, float)) and type(v) in (int, float, bool) and float(v) == 0.0
 
 
 def _prompt(rec: dict[str, Any]) -> Any:

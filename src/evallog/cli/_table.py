@@ -14,7 +14,7 @@ import sys
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "table",
         help="print the results table of a results file or run folder",

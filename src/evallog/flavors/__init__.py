@@ -19,6 +19,7 @@ from evallog.flavors._base import (
     parse_name,
     register_flavor,
     registered_flavors,
+    run_timestamp,
     sniff_flavor,
     unregister_flavor,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "registered_flavors",
     "parse_name",
     "sniff_flavor",
+    "run_timestamp",
     "hash_string",
     "model_name_from_args",
     "parse_model_args",

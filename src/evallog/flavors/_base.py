@@ -29,6 +29,7 @@ __all__ = [
     "registered_flavors",
     "parse_name",
     "sniff_flavor",
+    "run_timestamp",
     "hash_string",
 ]
 
@@ -197,6 +198,15 @@ def parse_name(name: str) -> ParsedName | None:
         parsed = flavor.parse_filename(name)
         if parsed is not None:
             return parsed
+    return None
+
+
+def run_timestamp(run_id: str) -> datetime | None:
+    """The naive time encoded in a run id of any registered flavor (tried in order), or ``None``."""
+    for flavor in _REGISTRY.values():
+        stamp = flavor.run_timestamp(run_id)
+        if stamp is not None:
+            return stamp
     return None
 
 

@@ -73,6 +73,13 @@ class ConfigTrackerBase:
     """Behaviour shared by every flavor's config tracker."""
 
     _flavor: ClassVar[str] = "lmms-eval"
+    model_source: Any
+    system_instruction: str | None
+    system_instruction_sha: str | None
+    chat_template: str | None
+    chat_template_sha: str | None
+    fewshot_as_multiturn: bool | None
+    total_evaluation_time_seconds: str | None
 
     def __init__(self) -> None:
         self._perf_start = time.perf_counter()
