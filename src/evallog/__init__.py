@@ -28,6 +28,10 @@ _EXPORTS: dict[str, str] = {
     "Leaderboard": "evallog.leaderboard",
     "render_report": "evallog.report",
     "push_run": "evallog.hub",
+    "Flavor": "evallog.flavors",
+    "get_flavor": "evallog.flavors",
+    "register_flavor": "evallog.flavors",
+    "RunStatus": "evallog.layout",
 }
 
 __all__ = ["__version__", "errors", *sorted(_EXPORTS)]
