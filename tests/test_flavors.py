@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evallog import EvaluationTracker, layout, list_runs, load_run, report, schema, table
+from evallog import EvaluationTracker, layout, list_runs, load_run, report_samples, schema, table
 from evallog.cli import main as cli_main
 from evallog.errors import ConfigError
 from evallog.flavors import (
@@ -146,11 +146,11 @@ def test_schema_key_sets_are_shared():
     from evallog import redact as redact_mod
     from evallog.cli import _runs
 
-    compare_mod = importlib.import_module("evallog.compare")  # (evallog.compare is also the function)
+    compare_mod = importlib.import_module("evallog.compare_samples")
 
     assert readers.NON_METRIC_SAMPLE_KEYS is schema.NON_METRIC_SAMPLE_KEYS
     assert compare_mod.NON_METRIC_SAMPLE_KEYS is schema.NON_METRIC_SAMPLE_KEYS
-    assert report._SAMPLE_KEYS is schema.SAMPLE_FIELD_KEYS
+    assert report_samples._SAMPLE_KEYS is schema.SAMPLE_FIELD_KEYS
     assert redact_mod._HARNESS_KEYS is schema.HARNESS_SAMPLE_KEYS
     assert table._OPTIONAL is schema.OPTIONAL_COLUMNS
     assert readers.metric_keys is schema.metric_keys

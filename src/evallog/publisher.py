@@ -23,7 +23,7 @@ class Publisher:
     """
 
     def __init__(self, settings: Mapping[str, Any], *, default_repo_name: str) -> None:
-        from evallog.hub import hub_settings
+        from evallog.hub_auth import hub_settings
 
         self.settings = hub_settings(**settings, default_repo_name=default_repo_name)
         self.publish_on_close = self.settings.enabled
