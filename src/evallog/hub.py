@@ -160,6 +160,38 @@ def _unescape_glob(pattern: str) -> str:
     return re.sub(r"\[([*?\[])\]", r"\1", pattern)
 
 
+def _plan_files(
+    settings: HubSettings, model_dir: str, results_file: Path | str | None, sample_files: Sequence[Path | str]
+) -> dict[str, _RepoPlan]:
+    """The files of a run, per target repo, as ``<model_dir>/<name>``."""
+    plans: dict[str, _RepoPlan] = {}
+
+    def add(repo: str, path: Path | str, *, details: bool) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("the file to push does not exist", path=p)
+        size, sha1, sha256 = _hash_file(p)
+        plan = plans.setdefault(repo, _RepoPlan(repo))
+        repo_path = f"{model_dir}/{p.name}"
+        for other in plan.files:
+            if other.repo_path == repo_path:
+                if other.local.resolve() == p.resolve():
+                    return
+                raise ConfigError(f"two files would both be pushed as {repo_path!r} ({other.local})", path=p)
+        if details:
+            plan.details = True
+        else:
+            plan.results = True
+        plan.files.append(_LocalFile(repo_path, p, size, sha1, sha256))
+
+    if settings.push_results and results_file is not None:
+        add(settings.results_target, results_file, details=False)
+    if settings.push_samples:
+        for sf in sample_files:
+            add(settings.details_target, sf, details=True)
+    return plans
+
+
 def push_run(
     settings: HubSettings,
     *,
@@ -187,31 +219,7 @@ def push_run(
     if model_dir.strip(".") == "":
         model_dir = "model"
 
-    plans: dict[str, _RepoPlan] = {}
-
-    def add(repo: str, path: Path | str, *, details: bool) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError("the file to push does not exist", path=p)
-        size, sha1, sha256 = _hash_file(p)
-        plan = plans.setdefault(repo, _RepoPlan(repo))
-        repo_path = f"{model_dir}/{p.name}"
-        for other in plan.files:
-            if other.repo_path == repo_path:
-                if other.local.resolve() == p.resolve():
-                    return
-                raise ConfigError(f"two files would both be pushed as {repo_path!r} ({other.local})", path=p)
-        if details:
-            plan.details = True
-        else:
-            plan.results = True
-        plan.files.append(_LocalFile(repo_path, p, size, sha1, sha256))
-
-    if settings.push_results and results_file is not None:
-        add(settings.results_target, results_file, details=False)
-    if settings.push_samples:
-        for sf in sample_files:
-            add(settings.details_target, sf, details=True)
+    plans = _plan_files(settings, model_dir, results_file, sample_files)
     if not plans:
         logger.info("nothing to push for %s (no results file and no sample files)", model_name)
         return PushReport([], dry_run=dry_run)
@@ -398,49 +406,56 @@ class _PushContext:
         return _RemoteState(repo.sha, files, card_dict or {}, getattr(repo, "gated", None), report.private)
 
     # ------------------------------------------------------------------ push
-    def push(self, plan: _RepoPlan) -> RepoPush:
+    def _commit_message(self, plan: _RepoPlan) -> str:
+        run_ids = _run_ids(plan.files)
+        run_text = f"run {', '.join(run_ids)}" if run_ids else "a run"
+        model = self.model_name or self.model_dir
+        if plan.results and plan.details:
+            return f"Add {run_text} of {model} (results and samples)"
+        if plan.results:
+            return f"Add the aggregated results of {run_text} of {model}"
+        return f"Add the samples of {run_text} of {model}"
+
+    def _operations(self, plan: _RepoPlan, remote: _RemoteState, api: Any, report: RepoPush) -> tuple[list[Any], int]:
+        """The commit's operations (changed files and the card) and their bytes; fills ``report``."""
         from huggingface_hub import CommitOperationAdd
 
+        ops: list[Any] = []
+        report.uploaded, report.unchanged = [], []
+        total = 0
+        for f in plan.files:
+            oid, sha256 = remote.files.get(f.repo_path, (None, None))
+            if oid == f.sha1 or (sha256 is not None and sha256 == f.sha256):
+                report.unchanged.append(f.repo_path)
+                continue
+            ops.append(CommitOperationAdd(path_in_repo=f.repo_path, path_or_fileobj=str(f.local)))
+            report.uploaded.append(f.repo_path)
+            total += f.size
+        paths = set(remote.files) | {f.repo_path for f in plan.files}
+        card = self.card(plan, paths, remote, api).encode("utf-8")
+        if remote.files.get(CARD_PATH, (None, None))[0] != _git_oid(card):
+            ops.append(CommitOperationAdd(path_in_repo=CARD_PATH, path_or_fileobj=card))
+            report.uploaded.append(CARD_PATH)
+            total += len(card)
+        else:
+            report.unchanged.append(CARD_PATH)
+        return ops, total
+
+    def push(self, plan: _RepoPlan) -> RepoPush:
         settings, policy = self.settings, self.policy
         api = _make_api(settings)
         repo_id = plan.repo_id
         report = RepoPush(repo_id, files=sorted(f.repo_path for f in plan.files) + [CARD_PATH],
                           private=not settings.public, sizes={f.repo_path: f.size for f in plan.files})
         want_gate = bool(settings.gated and plan.details)
-        run_ids = _run_ids(plan.files)
-        run_text = f"run {', '.join(run_ids)}" if run_ids else "a run"
-        model = self.model_name or self.model_dir
-        if plan.results and plan.details:
-            message = f"Add {run_text} of {model} (results and samples)"
-        elif plan.results:
-            message = f"Add the aggregated results of {run_text} of {model}"
-        else:
-            message = f"Add the samples of {run_text} of {model}"
+        message = self._commit_message(plan)
         sent_unknown = False  # a commit was sent but its answer never came
 
         def attempt(n: int) -> Any:
             nonlocal sent_unknown
             report.attempts = n
             remote = self._read_remote(api, repo_id, report, want_gate)
-            ops = []
-            report.uploaded, report.unchanged = [], []
-            total = 0
-            for f in plan.files:
-                oid, sha256 = remote.files.get(f.repo_path, (None, None))
-                if oid == f.sha1 or (sha256 is not None and sha256 == f.sha256):
-                    report.unchanged.append(f.repo_path)
-                    continue
-                ops.append(CommitOperationAdd(path_in_repo=f.repo_path, path_or_fileobj=str(f.local)))
-                report.uploaded.append(f.repo_path)
-                total += f.size
-            paths = set(remote.files) | {f.repo_path for f in plan.files}
-            card = self.card(plan, paths, remote, api).encode("utf-8")
-            if remote.files.get(CARD_PATH, (None, None))[0] != _git_oid(card):
-                ops.append(CommitOperationAdd(path_in_repo=CARD_PATH, path_or_fileobj=card))
-                report.uploaded.append(CARD_PATH)
-                total += len(card)
-            else:
-                report.unchanged.append(CARD_PATH)
+            ops, total = self._operations(plan, remote, api, report)
             if not ops:
                 if sent_unknown:  # the earlier, timed-out commit did land
                     report.commit = remote.sha

@@ -233,6 +233,25 @@ def _make_api(settings: HubSettings) -> Any:
                  library_name="evallog", library_version=__version__)
 
 
+def _authenticate(
+    org: str, token: str | None, endpoint: str | None, policy: RetryPolicy
+) -> tuple[str, str, str | None, str]:
+    """(org, token, token source, user) once the token is resolved and may write to ``org``."""
+    tok, source = resolve_token(token or None)
+    if not tok:
+        raise HubAuthError(
+            "Pushing to the Hugging Face Hub needs a token with write access: pass token=..., "
+            "set HF_TOKEN, or log in with `hf auth login`"
+        )
+    info = _whoami(tok, source, endpoint, policy)
+    user = info.get("name") or ""
+    if not org:
+        org = user
+        logger.warning("hub_results_org is empty: publishing under the token's user %r", org)
+    _check_write(info, org, source)
+    return org, tok, source, user
+
+
 def hub_settings(
     *,
     hub_results_org: str = "",
@@ -258,25 +277,10 @@ def hub_settings(
     ``whoami``, the org defaults to the token's user, and write access to it
     is verified; otherwise :class:`HubAuthError` says what to fix.
     """
-    org = hub_results_org or ""
-    pushing = bool(push_results_to_hub or push_samples_to_hub)
-    tok: str | None = None
-    source: str | None = None
-    user: str | None = None
     policy = retry or RetryPolicy()
-    if pushing:
-        tok, source = resolve_token(token or None)
-        if not tok:
-            raise HubAuthError(
-                "Pushing to the Hugging Face Hub needs a token with write access: pass token=..., "
-                "set HF_TOKEN, or log in with `hf auth login`"
-            )
-        info = _whoami(tok, source, endpoint, policy)
-        user = info.get("name") or ""
-        if not org:
-            org = user
-            logger.warning("hub_results_org is empty: publishing under the token's user %r", org)
-        _check_write(info, org, source)
+    org, tok, source, user = hub_results_org or "", None, None, None
+    if push_results_to_hub or push_samples_to_hub:
+        org, tok, source, user = _authenticate(org, token, endpoint, policy)
     if hub_repo_name:
         logger.warning("hub_repo_name is deprecated: use details_repo_name and results_repo_name")
         details = results = hub_repo_name
