@@ -136,6 +136,54 @@ def _pick_key(run: Run, task: str, metric: str | None) -> str | None:
     return f"{metric},{'none' if 'none' in filters else filters[0]}"
 
 
+def _latest_per_model(runs: list[Run]) -> list[Run]:
+    newest: dict[str, Run] = {}
+    for r in runs:
+        cur = newest.get(r.name)
+        if cur is None or (r.timestamp or _MIN, r.run_id) >= (cur.timestamp or _MIN, cur.run_id):
+            newest[r.name] = r
+    return list(newest.values())
+
+
+def _columns(runs: list[Run], groups: bool) -> list[str]:
+    """Tasks in order of appearance; with ``groups``, grouped tasks become their (top) group."""
+    grouped: dict[str, str] = {}
+    group_names: set[str] = set()
+    for r in runs:
+        group_names.update(r.groups)
+        for g, children in r.group_subtasks.items():
+            for c in children:
+                grouped.setdefault(c, g)
+    columns: list[str] = []
+    for r in runs:
+        for t in r.task_results:
+            if groups:
+                name = t
+                while name in grouped:  # nested groups: climb to the top
+                    name = grouped[name]
+                if name not in columns:
+                    columns.append(name)
+            elif t not in group_names and t not in columns:
+                columns.append(t)
+    return columns
+
+
+def _pick_keys(columns: list[str], runs: list[Run], metric: str | None) -> tuple[list[str], list[str]]:
+    """The columns some run reports, and the ``metric,filter`` key read for each."""
+    keys: list[str] = []
+    kept: list[str] = []
+    for col in columns:
+        key = None
+        for r in runs:
+            key = _pick_key(r, col, metric)
+            if key is not None:
+                break
+        if key is not None:
+            kept.append(col)
+            keys.append(key)
+    return kept, keys
+
+
 def leaderboard(
     root_or_runs: str | os.PathLike[str] | Run | Iterable[Run | str | os.PathLike[str]],
     *,
@@ -157,51 +205,15 @@ def leaderboard(
     skipped = list(getattr(found, "skipped", []))
     runs = [r for r in found if r.results_file is not None and r.task_results]
     if latest:
-        newest: dict[str, Run] = {}
-        for r in runs:
-            cur = newest.get(r.name)
-            if cur is None or (r.timestamp or _MIN, r.run_id) >= (cur.timestamp or _MIN, cur.run_id):
-                newest[r.name] = r
-        runs = list(newest.values())
+        runs = _latest_per_model(runs)
     labels = [r.name if latest else r.label for r in runs]
     order = sorted(range(len(runs)), key=lambda i: (labels[i], runs[i].timestamp or _MIN))
     runs = [runs[i] for i in order]
     labels = [labels[i] for i in order]
 
-    # columns: tasks in order of appearance; with groups, grouped tasks become their group
-    grouped: dict[str, str] = {}
-    group_names: set[str] = set()
-    for r in runs:
-        group_names.update(r.groups)
-        for g, children in r.group_subtasks.items():
-            for c in children:
-                grouped.setdefault(c, g)
-    columns: list[str] = []
-    for r in runs:
-        for t in r.task_results:
-            if groups:
-                name = t
-                while name in grouped:  # nested groups: climb to the top
-                    name = grouped[name]
-                if name not in columns:
-                    columns.append(name)
-            elif t not in group_names and t not in columns:
-                columns.append(t)
-
-    keys: list[str] = []
-    kept: list[str] = []
-    for col in columns:
-        key = None
-        for r in runs:
-            key = _pick_key(r, col, metric)
-            if key is not None:
-                break
-        if key is not None:
-            kept.append(col)
-            keys.append(key)
+    kept, keys = _pick_keys(_columns(runs, groups), runs, metric)
     if metric is not None and runs and not kept:
         raise ConfigError(f"no task reports the metric {metric!r}")
-
     values: list[list[float | None]] = []
     for r in runs:
         vals: list[float | None] = []
