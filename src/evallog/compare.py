@@ -429,6 +429,26 @@ def compare(
     return Comparison(a, b, rows, checks, only_a, only_b, alpha, n_resamples, seed, notes)
 
 
+def _check_pairing(task: str, check: TaskCheck, side_a: _Side, side_b: _Matched, notes: list[str]) -> None:
+    """Record in ``check`` (and ``notes``) what makes the paired samples of a task doubtful."""
+    check.n_samples_a, check.n_samples_b = side_a.count, side_b.count
+    if side_a.count != side_b.count:
+        issue = f"sample lines {side_a.count} vs {side_b.count}"
+        if issue not in check.issues and not any(i.startswith("sample count") for i in check.issues):
+            check.issues.append(issue)
+    if side_a.duplicates or side_b.duplicates:
+        check.issues.append(
+            f"repeated (doc_id, filter) lines: {side_a.duplicates} in A, {side_b.duplicates} in B "
+            "(the first of each is used)"
+        )
+    if side_a.no_doc_id or side_b.no_doc_id:
+        notes.append(f"{task}: samples without doc_id cannot be paired: {side_a.no_doc_id} in A, "
+                     f"{side_b.no_doc_id} in B")
+    if side_b.hash_mismatch:
+        check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
+    check.comparable = not check.issues
+
+
 def _compare_task(
     a: Run,
     b: Run,
@@ -463,22 +483,7 @@ def _compare_task(
         side_a = _collect_a(a.samples(task, skip_corrupt=skip_corrupt), names, tick(f"{task}: run A", total_a))
         side_b = _collect_b(b.samples(task, skip_corrupt=skip_corrupt), side_a, names,
                             tick(f"{task}: run B", total_b))
-        check.n_samples_a, check.n_samples_b = side_a.count, side_b.count
-        if side_a.count != side_b.count:
-            issue = f"sample lines {side_a.count} vs {side_b.count}"
-            if issue not in check.issues and not any(i.startswith("sample count") for i in check.issues):
-                check.issues.append(issue)
-        if side_a.duplicates or side_b.duplicates:
-            check.issues.append(
-                f"repeated (doc_id, filter) lines: {side_a.duplicates} in A, {side_b.duplicates} in B "
-                "(the first of each is used)"
-            )
-        if side_a.no_doc_id or side_b.no_doc_id:
-            notes.append(f"{task}: samples without doc_id cannot be paired: {side_a.no_doc_id} in A, "
-                         f"{side_b.no_doc_id} in B")
-        if side_b.hash_mismatch:
-            check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
-        check.comparable = not check.issues
+        _check_pairing(task, check, side_a, side_b, notes)
         sample_pairs = [vk for vk in side_a.values if vk in side_b.values]
     else:
         sample_pairs = []

@@ -346,6 +346,77 @@ def _pick_run(runs: Sequence[Any], key: Any) -> int:
     return matches[0]
 
 
+def _pairs(runs: list[Any], compare: Sequence[tuple[Any, Any]] | tuple[Any, Any] | None) -> list[tuple[int, int]]:
+    """The pairs of runs to compare (indexes), from ``build_report``'s ``compare``."""
+    if compare is None:
+        return _default_pairs(runs)
+    raw_pairs = [compare] if len(compare) == 2 and not isinstance(compare[0], (list, tuple)) else list(compare)
+    pairs = []
+    for pair in raw_pairs:
+        if len(pair) != 2:
+            raise ConfigError(f"a comparison takes two runs, got {pair!r}")
+        a, b = _pick_run(runs, pair[0]), _pick_run(runs, pair[1])
+        if a == b:
+            raise ConfigError("cannot compare a run with itself")
+        pairs.append((a, b))
+    return pairs
+
+
+def _run_meta(runs: list[Any]) -> list[dict[str, Any]]:
+    names = [run.name for run in runs]
+    run_meta = []
+    for run in runs:
+        run_meta.append({
+            "label": run.label,
+            "short": run.name if names.count(run.name) == 1 else run.label,
+            "model": run.name,
+            "flavor": run.flavor,
+            "run_id": run.run_id,
+            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
+            "path": os.fspath(run.path),
+            "tasks": list(run.tasks),
+            "in_progress": bool(run.in_progress),
+            "config": _config_summary(run.results),
+            "results_table": _table_records(run.results, "results"),
+            "groups_table": _table_records(run.results, "groups"),
+        })
+    return run_meta
+
+
+def _task_blocks(
+    runs: list[Any], task_names: list[str], stats: ReportStats, *, samples: bool, max_samples: int,
+    max_bytes: int, max_text: int, compress: bool,
+) -> tuple[list[_Block], dict[str, dict[str, Any]]]:
+    """The sample blocks of every (run, task) within the byte budget, and each task's page data."""
+    jobs = [(i, t) for t in task_names for i, run in enumerate(runs) if t in run.tasks]
+    blocks: list[_Block] = []
+    task_meta: dict[str, dict[str, Any]] = {t: {"name": t, "runs": []} for t in task_names}
+    remaining = max_bytes
+    for k, (i, task) in enumerate(jobs):
+        run = runs[i]
+        entry: dict[str, Any] = {"run": i, "score": _main_score(run, task), "block": None,
+                                 "n_total": 0, "n_embedded": 0, "capped": None}
+        has_samples = run.has_samples(task)
+        if samples and has_samples:
+            budget = remaining // (len(jobs) - k)
+            writer, payload, n, total, reason, skipped = _sample_block(
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
+            remaining -= len(payload)
+            block_id = f"evallog-samples-{len(blocks)}"
+            blocks.append(_Block(i, task, block_id, payload, writer.encoding))
+            entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason, skipped=skipped)
+            stats.samples_total += total
+            stats.samples_embedded += n
+            stats.sample_bytes += len(payload)
+            stats.sample_json_bytes += writer.json_bytes
+            if reason:
+                stats.capped.append({"run": i, "task": task, "embedded": n, "total": total, "reason": reason})
+        elif has_samples:
+            entry["capped"] = "disabled"
+        task_meta[task]["runs"].append(entry)
+    return blocks, task_meta
+
+
 def build_report(
     paths: Any,
     *,
@@ -374,36 +445,8 @@ def build_report(
     runs = _resolve_runs(paths, errors, skipped_runs)
     stats = ReportStats(runs=len(runs), skipped=skipped_runs)
 
-    if compare is None:
-        pairs = _default_pairs(runs)
-    else:
-        raw_pairs = [compare] if len(compare) == 2 and not isinstance(compare[0], (list, tuple)) else list(compare)
-        pairs = []
-        for pair in raw_pairs:
-            if len(pair) != 2:
-                raise ConfigError(f"a comparison takes two runs, got {pair!r}")
-            a, b = _pick_run(runs, pair[0]), _pick_run(runs, pair[1])
-            if a == b:
-                raise ConfigError("cannot compare a run with itself")
-            pairs.append((a, b))
-
-    names = [run.name for run in runs]
-    run_meta = []
-    for run in runs:
-        run_meta.append({
-            "label": run.label,
-            "short": run.name if names.count(run.name) == 1 else run.label,
-            "model": run.name,
-            "flavor": run.flavor,
-            "run_id": run.run_id,
-            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
-            "path": os.fspath(run.path),
-            "tasks": list(run.tasks),
-            "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results),
-            "results_table": _table_records(run.results, "results"),
-            "groups_table": _table_records(run.results, "groups"),
-        })
+    pairs = _pairs(runs, compare)
+    run_meta = _run_meta(runs)
 
     # tasks in first-seen order over the runs
     task_names: list[str] = []
@@ -413,32 +456,8 @@ def build_report(
                 task_names.append(task)
     stats.tasks = len(task_names)
 
-    jobs = [(i, t) for t in task_names for i, run in enumerate(runs) if t in run.tasks]
-    blocks: list[_Block] = []
-    task_meta: dict[str, dict[str, Any]] = {t: {"name": t, "runs": []} for t in task_names}
-    remaining = max_bytes
-    for k, (i, task) in enumerate(jobs):
-        run = runs[i]
-        entry: dict[str, Any] = {"run": i, "score": _main_score(run, task), "block": None,
-                                 "n_total": 0, "n_embedded": 0, "capped": None}
-        has_samples = run.has_samples(task)
-        if samples and has_samples:
-            budget = remaining // (len(jobs) - k)
-            writer, payload, n, total, reason, skipped = _sample_block(
-                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
-            remaining -= len(payload)
-            block_id = f"evallog-samples-{len(blocks)}"
-            blocks.append(_Block(i, task, block_id, payload, writer.encoding))
-            entry.update(block=block_id, n_total=total, n_embedded=n, capped=reason, skipped=skipped)
-            stats.samples_total += total
-            stats.samples_embedded += n
-            stats.sample_bytes += len(payload)
-            stats.sample_json_bytes += writer.json_bytes
-            if reason:
-                stats.capped.append({"run": i, "task": task, "embedded": n, "total": total, "reason": reason})
-        elif has_samples:
-            entry["capped"] = "disabled"
-        task_meta[task]["runs"].append(entry)
+    blocks, task_meta = _task_blocks(runs, task_names, stats, samples=samples, max_samples=max_samples,
+                                     max_bytes=max_bytes, max_text=max_text, compress=compress)
 
     meta = {
         "title": title or _default_title(run_meta),

@@ -95,6 +95,14 @@ class _BlockWriter:
         return base64.b64encode(b"".join(self._parts)).decode("ascii")
 
 
+def _hashable(doc_id: Any) -> Any:
+    try:
+        hash(doc_id)
+    except TypeError:
+        return _as_json(doc_id)
+    return doc_id
+
+
 def _sample_block(
     run: Any,
     task: str,
@@ -129,11 +137,7 @@ def _sample_block(
     samples = run.samples(task, skip_corrupt=True)
     for sample in samples:
         total += 1
-        doc = sample.get("doc_id")
-        try:
-            hash(doc)
-        except TypeError:
-            doc = _as_json(doc)
+        doc = _hashable(sample.get("doc_id"))
         if doc not in kept_docs:
             if len(kept_docs) >= max_docs:
                 reason = reason or "max_samples"

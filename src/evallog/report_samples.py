@@ -294,6 +294,14 @@ def compact_sample(
             if raw != _as_text(filtered):
                 rec["rr"] = compact_text(raw, max_text)
 
+    extra = _extra_fields(sample, metrics)
+    if extra:
+        rec["x"] = compact_value(extra, max_text)
+    return rec
+
+
+def _extra_fields(sample: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
+    """The fields compact_sample does not read itself (the document first)."""
     extra: dict[str, Any] = {}
     for key, value in sample.items():
         if key in _SAMPLE_KEYS or key in metrics:
@@ -301,6 +309,4 @@ def compact_sample(
         extra[key] = value
     if "doc" in sample:
         extra = {"doc": sample["doc"], **extra}
-    if extra:
-        rec["x"] = compact_value(extra, max_text)
-    return rec
+    return extra

@@ -19,6 +19,11 @@ from evallog.render import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_ls_show(subparsers)
+    _register_compare_leaderboard(subparsers)
+
+
+def _register_ls_show(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "ls",
         help="list the runs under a folder",
@@ -47,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--skip-corrupt", action="store_true", help="skip corrupt lines instead of stopping")
     p.set_defaults(func=show_handler)
 
+
+
+def _register_compare_leaderboard(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "compare",
         help="compare two runs with paired statistics",
@@ -204,11 +212,26 @@ def _prompt(rec: dict[str, Any]) -> Any:
     return inp
 
 
+def _write_record(rec: dict[str, Any]) -> None:
+    from evallog.schema import NON_METRIC_SAMPLE_KEYS
+
+    values = [
+        f"{k}={_short(v, 40)}"
+        for k, v in rec.items()
+        if k not in NON_METRIC_SAMPLE_KEYS and k != "metrics"
+    ]
+    _write(f"-- doc {rec.get('doc_id')} [{rec.get('filter')}] {' '.join(values)}\n")
+    prompt = _prompt(rec)
+    if prompt is not None:
+        _write(f"   input:    {_short(prompt)}\n")
+    _write(f"   target:   {_short(rec.get('target'))}\n")
+    _write(f"   response: {_short(rec.get('filtered_resps', rec.get('resps')))}\n")
+
+
 def show_handler(args: argparse.Namespace) -> int:
     import json
 
     from evallog.errors import ConfigError
-    from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
     run = _load(args.run)
     tasks = args.task or list(run.sample_files)
@@ -249,17 +272,7 @@ def show_handler(args: argparse.Namespace) -> int:
             if args.json:
                 _write(json.dumps({"task": task, **rec}, ensure_ascii=False, default=str) + "\n")
                 continue
-            values = [
-                f"{k}={_short(v, 40)}"
-                for k, v in rec.items()
-                if k not in NON_METRIC_SAMPLE_KEYS and k != "metrics"
-            ]
-            _write(f"-- doc {rec.get('doc_id')} [{rec.get('filter')}] {' '.join(values)}\n")
-            prompt = _prompt(rec)
-            if prompt is not None:
-                _write(f"   input:    {_short(prompt)}\n")
-            _write(f"   target:   {_short(rec.get('target'))}\n")
-            _write(f"   response: {_short(rec.get('filtered_resps', rec.get('resps')))}\n")
+            _write_record(rec)
         if not args.json:
             more = f" (showing {shown})" if shown < total else ""
             what = "wrong samples" if args.wrong else "samples"
