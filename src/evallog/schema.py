@@ -30,6 +30,7 @@ __all__ = [
     "is_placeholder",
     "is_variant",
     "metric_keys",
+    "extra_column_keys",
     "stderr_key",
 ]
 
@@ -152,6 +153,17 @@ def metric_keys(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
         if parsed is None or not parsed.has_filter or parsed.variant is not None:
             continue
         if _is_value(value):
+            out.append((parsed.metric, parsed.filter))
+    return out
+
+
+def extra_column_keys(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(metric, filter)`` pairs of lmms-eval's extra columns (``acc_expected_accuracy``, ...) of an entry,
+    in file order, with a number (or null) value: statistics over repeats, not metrics of their own."""
+    out: list[tuple[str, str]] = []
+    for key, value in entry.items():
+        parsed = parse_metric_key(key)
+        if parsed is not None and parsed.has_filter and parsed.variant in EXTRA_COLUMN_SUFFIXES and _is_value(value):
             out.append((parsed.metric, parsed.filter))
     return out
 

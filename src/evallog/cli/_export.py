@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evallog.cli._runs import _load
+    from evallog.cli._common import _load
 
     paths = EXPORTERS[args.to](_load(args.run), args.dest, args)
     for path in paths:

@@ -24,7 +24,7 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from evallog.atomic import atomic_write_bytes
-    from evallog.cli._runs import _load, _Progress
+    from evallog.cli._common import _load, _Progress
     from evallog.gate import gate
 
     if args.fmt not in ("markdown", "json"):
