@@ -32,6 +32,9 @@ class SampleSink:
         self.flavor = flavor
         self.redact_secrets = redact_secrets
         self.strict_json = strict_json
+        # bound once: encode() runs for every sample
+        self._transform = flavor.transform_sample
+        self._redaction_input = flavor.redaction_input
 
     def new_hasher(self) -> TaskHasher:
         return TaskHasher(self.flavor)
@@ -41,10 +44,9 @@ class SampleSink:
 
     def encode(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
         """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
-        flavor = self.flavor
         try:
-            record = flavor.transform_sample(sample)
-            if self.redact_secrets and record_needs_redaction(flavor.redaction_input(sample, record)):
+            record = self._transform(sample)
+            if self.redact_secrets and record_needs_redaction(self._redaction_input(sample, record)):
                 record = redact(record)
         except _MALFORMED as exc:
             raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc

@@ -143,18 +143,21 @@ class Flavor:
 class TaskHasher:
     """Incremental ``task_hashes`` entry, equal to the anchors' batch computation."""
 
-    __slots__ = ("flavor", "count", "_sha")
+    __slots__ = ("flavor", "count", "_sha", "_fields", "_piece")
 
     def __init__(self, flavor: Flavor | str) -> None:
         self.flavor = get_flavor(flavor) if isinstance(flavor, str) else flavor
         self.count = 0
         self._sha = hashlib.sha256()
+        self._fields = self.flavor.hash_fields  # bound once: this runs for every sample
+        self._piece = self.flavor.hash_piece
 
     def update(self, sample: Mapping[str, Any]) -> None:
-        self.update_fields(self.flavor.hash_fields(sample))
+        self._sha.update(self._piece(self._fields(sample), self.count).encode("utf-8"))
+        self.count += 1
 
     def update_fields(self, fields: tuple[str, ...]) -> None:
-        self._sha.update(self.flavor.hash_piece(fields, self.count).encode("utf-8"))
+        self._sha.update(self._piece(fields, self.count).encode("utf-8"))
         self.count += 1
 
     def hexdigest(self) -> str:
