@@ -34,7 +34,7 @@ class SampleSink:
         self.strict_json = strict_json
         # bound once: encode() runs for every sample
         self._transform = flavor.transform_sample
-        self._redaction_input = flavor.redaction_input
+        self._check_sample = flavor.redaction_checks_sample
 
     def new_hasher(self) -> TaskHasher:
         return TaskHasher(self.flavor)
@@ -46,7 +46,7 @@ class SampleSink:
         """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
         try:
             record = self._transform(sample)
-            if self.redact_secrets and record_needs_redaction(self._redaction_input(sample, record)):
+            if self.redact_secrets and record_needs_redaction(sample if self._check_sample else record):
                 record = redact(record)
         except _MALFORMED as exc:
             raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc

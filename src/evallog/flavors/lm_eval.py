@@ -121,9 +121,8 @@ class LMEvalFlavor(Flavor):
         # key order: lm-eval reassigns existing keys, which keeps their position
         return out
 
-    def redaction_input(self, sample: Mapping[str, Any], record: Mapping[str, Any]) -> Mapping[str, Any]:
-        # the record holds what the sample holds, whose arguments (tuples, not dicts) are quicker to walk
-        return sample
+    # the record holds what the sample holds, whose arguments (tuples, not dicts) are quicker to walk
+    redaction_checks_sample = True
 
     def hash_fields(self, sample: Mapping[str, Any]) -> tuple[str, ...]:
         return (f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}",)
@@ -131,6 +130,9 @@ class LMEvalFlavor(Flavor):
     def hash_piece(self, fields: tuple[str, ...], index: int) -> str:
         # sha256 over the concatenation of doc_hash + prompt_hash + target_hash
         return fields[0]
+
+    def hash_input(self, sample: Mapping[str, Any], index: int) -> str:
+        return f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}"
 
 
 LM_EVAL = LMEvalFlavor()

@@ -120,5 +120,8 @@ class LMMSEvalFlavor(Flavor):
         # sha256 over the concatenation of "sample_<i>" + doc_hash
         return f"sample_{index}{fields[0]}"
 
+    def hash_input(self, sample: Mapping[str, Any], index: int) -> str:
+        return f"sample_{index}{sample.get('doc_hash', '')}"
+
 
 LMMS_EVAL = LMMSEvalFlavor()
