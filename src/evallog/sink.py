@@ -75,9 +75,10 @@ class SampleSink:
         gc.disable()
         try:
             with atomic_writer(path, fsync=fsync, task=task) as fh:
+                write, encode, update = fh.write, self.encode, hasher.update  # looked up once
                 for index, sample in enumerate(samples):
-                    fh.write(self.encode(sample, task, index))
-                    hasher.update(sample)
+                    write(encode(sample, task, index))
+                    update(sample)
         except EvallogError as exc:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task, sample_index=exc.sample_index) from exc.__cause__
