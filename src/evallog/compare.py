@@ -50,6 +50,7 @@ from evallog.compare_samples import (  # noqa: F401 - re-exported
     _sample_metric_names,
     _Side,
 )
+from evallog.dates import format_time, run_datetime
 from evallog.errors import ConfigError
 from evallog.readers import Run, load_run
 from evallog.stats import TestResult, mcnemar_test, paired_bootstrap, unpaired_z_test
@@ -173,7 +174,7 @@ def _run_info(run: Run) -> dict[str, Any]:
         "model": run.model,
         "model_name": run.model_name,
         "run_id": run.run_id,
-        "timestamp": run.timestamp.isoformat() if run.timestamp else None,
+        "timestamp": format_time(run_datetime(run)),
         "flavor": run.flavor,
         "path": str(run.path),
     }

@@ -41,15 +41,17 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from evallog.dates import format_time, results_datetime, run_datetime
 from evallog.errors import ConfigError
 from evallog.report_page import (  # noqa: F401 - re-exported
     _Block,
+    _Progress,
     _render_page,
     _sample_block,
+    _tick,
     iter_blocks,
     read_block,
 )
@@ -155,7 +157,8 @@ def _resolve_runs(paths: Any, errors: str = "skip", skipped: list[Any] | None = 
     return runs
 
 
-def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
+def _config_summary(results: Mapping[str, Any], run_id: str | None = None,
+                    flavor: str | None = None) -> list[list[str]]:
     """Key facts of a run's configuration, as [label, text] pairs."""
     from evallog.redact import redact
 
@@ -179,10 +182,8 @@ def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     add("seeds", ", ".join(f"{k.replace('_seed', '')}={cfg[k]}" for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed") if k in cfg))
     add("version", results.get("lm_eval_version") or results.get("lmms_eval_version"))
     add("git_hash", results.get("git_hash"))
-    date = results.get("date")
-    if isinstance(date, (int, float)) and not isinstance(date, bool) and 0 < date < 1e11:
-        date = datetime.fromtimestamp(date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    add("date", date)
+    add("run id", run_id)
+    add("date", format_time(results_datetime(results, run_id, flavor)))
     duration = results.get("total_evaluation_time_seconds")
     try:
         duration = f"{float(duration):,.1f} s" if duration is not None else None
@@ -209,6 +210,13 @@ def _depths(group_subtasks: Mapping[str, Any]) -> dict[str, int]:
         if name not in children:
             walk(name, 0, ())
     return depth
+
+
+def _column_headers() -> dict[str, str]:
+    """Headers of the results tables' optional columns, the CLI's (``stderr_clt`` -> ``Stderr_CLT``)."""
+    from evallog.table import optional_column_headers
+
+    return optional_column_headers()
 
 
 def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, Any]] | None:
@@ -299,7 +307,8 @@ def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
     }
 
 
-def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int,
+                 progress: _Progress | None = None) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -307,7 +316,7 @@ def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip
     out = []
     for a, b in pairs:
         try:
-            comp = compare(runs[a], runs[b], skip_corrupt=True)
+            comp = compare(runs[a], runs[b], skip_corrupt=True, progress=progress)
         except ConfigError as exc:
             log.info("no comparison of runs %d and %d: %s", a, b, exc)
             continue
@@ -372,11 +381,11 @@ def _run_meta(runs: list[Any]) -> list[dict[str, Any]]:
             "model": run.name,
             "flavor": run.flavor,
             "run_id": run.run_id,
-            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
+            "timestamp": format_time(run_datetime(run)),
             "path": os.fspath(run.path),
             "tasks": list(run.tasks),
             "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results),
+            "config": _config_summary(run.results, run.run_id, run.flavor),
             "results_table": _table_records(run.results, "results"),
             "groups_table": _table_records(run.results, "groups"),
         })
@@ -384,8 +393,8 @@ def _run_meta(runs: list[Any]) -> list[dict[str, Any]]:
 
 
 def _task_blocks(
-    runs: list[Any], task_names: list[str], stats: ReportStats, *, samples: bool, max_samples: int,
-    max_bytes: int, max_text: int, compress: bool,
+    runs: list[Any], task_names: list[str], stats: ReportStats, progress: _Progress | None, *, samples: bool,
+    max_samples: int, max_bytes: int, max_text: int, compress: bool,
 ) -> tuple[list[_Block], dict[str, dict[str, Any]]]:
     """The sample blocks of every (run, task) within the byte budget, and each task's page data."""
     jobs = [(i, t) for t in task_names for i, run in enumerate(runs) if t in run.tasks]
@@ -399,8 +408,9 @@ def _task_blocks(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
+            tick = None if progress is None else _tick(progress, stats.samples_total)
             writer, payload, n, total, reason, skipped = _sample_block(
-                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress, tick=tick)
             remaining -= len(payload)
             block_id = f"evallog-samples-{len(blocks)}"
             blocks.append(_Block(i, task, block_id, payload, writer.encoding))
@@ -427,6 +437,7 @@ def build_report(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_text: int = DEFAULT_MAX_TEXT,
     compress: bool = True,
+    progress: _Progress | None = None,
     errors: str = "skip",
 ) -> Report:
     """Gather ``paths`` into one HTML page; see the module docstring.
@@ -435,8 +446,10 @@ def build_report(
     list of them, each run named by index (in the order given / found), run id
     or model name. By default the first run is compared with each later run
     that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
-    sample browser out. Unreadable runs of a folder are left out with a
-    warning and listed in ``stats.skipped``; ``errors="raise"`` raises instead.
+    sample browser out. ``progress(stage, done, total)`` is called while
+    samples are read and compared (see :data:`evallog.compare.ProgressCallback`).
+    Unreadable runs of a folder are left out with a warning and listed in
+    ``stats.skipped``; ``errors="raise"`` raises instead.
     """
     if max_samples < 1 or max_bytes < 1 or max_text < 16:
         raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
@@ -448,26 +461,22 @@ def build_report(
     pairs = _pairs(runs, compare)
     run_meta = _run_meta(runs)
 
-    # tasks in first-seen order over the runs
-    task_names: list[str] = []
-    for run in runs:
-        for task in run.tasks:
-            if task not in task_names:
-                task_names.append(task)
+    task_names = list(dict.fromkeys(task for run in runs for task in run.tasks))  # first-seen order
     stats.tasks = len(task_names)
 
-    blocks, task_meta = _task_blocks(runs, task_names, stats, samples=samples, max_samples=max_samples,
+    blocks, task_meta = _task_blocks(runs, task_names, stats, progress, samples=samples, max_samples=max_samples,
                                      max_bytes=max_bytes, max_text=max_text, compress=compress)
 
     meta = {
         "title": title or _default_title(run_meta),
-        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "generated": format_time(time.time()),
+        "column_headers": _column_headers(),
         "version": _version(),
         "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
         "leaderboard": _leaderboard(runs),
-        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
+        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS, progress=progress),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))

@@ -13,7 +13,7 @@ import html
 import json
 import re
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,9 +26,10 @@ from evallog.report_samples import (  # noqa: F401 - re-exported
     _as_json,
     compact_sample,
     compact_text,
-    compact_value,
     sample_metrics,
 )
+
+_Progress = Callable[[str, int, "int | None"], None]  # evallog.compare.ProgressCallback
 
 
 def _escape_json_for_html(data: bytes) -> str:
@@ -103,6 +104,15 @@ def _hashable(doc_id: Any) -> Any:
     return doc_id
 
 
+def _merge_metrics(metrics: list[str] | None, names: list[str]) -> list[str]:
+    """The metric columns so far, extended with a sample's new ones (in place)."""
+    if metrics is None:
+        return names
+    if names != metrics:
+        metrics.extend(m for m in names if m not in metrics)
+    return metrics
+
+
 def _sample_block(
     run: Any,
     task: str,
@@ -111,6 +121,7 @@ def _sample_block(
     budget: int,
     max_text: int,
     compress: bool,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[_BlockWriter, str, int, int, str | None, int]:
     """The data block of one run and task.
 
@@ -137,6 +148,8 @@ def _sample_block(
     samples = run.samples(task, skip_corrupt=True)
     for sample in samples:
         total += 1
+        if tick is not None and not total % 1000:
+            tick(total)
         doc = _hashable(sample.get("doc_id"))
         if doc not in kept_docs:
             if len(kept_docs) >= max_docs:
@@ -153,17 +166,17 @@ def _sample_block(
         if name not in filter_index:
             filter_index[name] = len(filters)
             filters.append(name)
-        names = sample_metrics(sample, result_metrics)
-        if metrics is None:
-            metrics = names
-        elif names != metrics:
-            metrics.extend(m for m in names if m not in metrics)
+        metrics = _merge_metrics(metrics, sample_metrics(sample, result_metrics))
         rec = compact_sample(sample, metrics=metrics, filter_index=filter_index[name], max_text=max_text)
         writer.write((b"," if n else b"") + _dumps(rec))
         n += 1
     writer.write(b'],"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b"}")
     return writer, writer.finish(), n, total, reason, samples.skipped
 
+
+def _tick(progress: _Progress, seen: int) -> Callable[[int], None]:
+    """Report samples read so far (``seen`` before this block) as the ``reading samples`` stage."""
+    return lambda done: progress("reading samples", seen + done, None)
 
 # --------------------------------------------------------------------------- page assembly
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evallog.schema import SAMPLE_FIELD_KEYS
+from evallog.tally import correctness
 
 DEFAULT_MAX_TEXT = 2_000
 """Characters kept of one text field (prompt, target, response, document)."""
@@ -212,13 +213,7 @@ def _metric_value(value: Any, max_text: int) -> Any:
     return compact_text(_as_json(value), max_text)
 
 
-def _correct(value: Any) -> int | None:
-    """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return int(value)
-    return None
+_correct = correctness  # 1 / 0 when the main metric of a sample says right / wrong, else None
 
 
 def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()) -> list[str]:

@@ -43,6 +43,13 @@ HIGHER_IS_BETTER_SYMBOLS = {True: "↑", False: "↓"}
 # lmms-eval's optional columns (the metric-key rules are schema.py's)
 _OPTIONAL = OPTIONAL_COLUMNS
 
+
+
+def optional_column_headers() -> dict[str, str]:
+    """lmms-eval's optional columns: data key (``table --fmt json``) -> header (``Stderr_CLT``)."""
+    return {data: header for header, data, _ in _OPTIONAL}
+
+
 _THROUGHPUT_ORDER = ("total_gen_tokens", "total_elapsed_time", "avg_latency", "avg_speed")
 _THROUGHPUT_UNITS = {
     "total_gen_tokens": "tokens",
