@@ -54,10 +54,12 @@ from evallog.report_page import (  # noqa: F401 - re-exported
     _tick,
     iter_blocks,
     read_block,
+    render_app_page,
 )
 from evallog.report_samples import (  # noqa: F401 - re-exported
     DEFAULT_MAX_TEXT,
     _as_json,
+    _correct,
     compact_sample,
     compact_text,
     compact_value,
@@ -71,12 +73,20 @@ __all__ = [
     "Report",
     "ReportStats",
     "build_report",
+    "comparisons_data",
+    "column_headers",
     "compact_sample",
     "compact_text",
     "compact_value",
+    "correct_of",
     "iter_blocks",
+    "leaderboard_data",
+    "main_score",
     "read_block",
+    "render_app_page",
     "render_report",
+    "run_summary",
+    "run_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -373,23 +383,8 @@ def _pairs(runs: list[Any], compare: Sequence[tuple[Any, Any]] | tuple[Any, Any]
 
 def _run_meta(runs: list[Any]) -> list[dict[str, Any]]:
     names = [run.name for run in runs]
-    run_meta = []
-    for run in runs:
-        run_meta.append({
-            "label": run.label,
-            "short": run.name if names.count(run.name) == 1 else run.label,
-            "model": run.name,
-            "flavor": run.flavor,
-            "run_id": run.run_id,
-            "timestamp": format_time(run_datetime(run)),
-            "path": os.fspath(run.path),
-            "tasks": list(run.tasks),
-            "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results, run.run_id, run.flavor),
-            "results_table": _table_records(run.results, "results"),
-            "groups_table": _table_records(run.results, "groups"),
-        })
-    return run_meta
+    return [run_summary(run, short=run.name if names.count(run.name) == 1 else run.label) | run_tables(run)
+            for run in runs]
 
 
 def _task_blocks(
@@ -484,6 +479,38 @@ def build_report(
     log.info("report: %d runs, %d tasks, %d/%d samples, %d bytes", stats.runs, stats.tasks,
              stats.samples_embedded, stats.samples_total, stats.page_bytes)
     return Report(page, stats)
+
+
+# the parts of the page data that `evallog view` serves from its endpoints
+correct_of = _correct
+column_headers = _column_headers
+main_score = _main_score
+leaderboard_data = _leaderboard
+comparisons_data = _comparisons
+
+
+def run_summary(run: Any, *, short: str) -> dict[str, Any]:
+    """What the page shows of a run in listings (the shape is shared with ``evallog view``)."""
+    return {
+        "label": run.label,
+        "short": short,
+        "model": run.name,
+        "flavor": run.flavor,
+        "run_id": run.run_id,
+        "timestamp": format_time(run_datetime(run)),
+        "path": os.fspath(run.path),
+        "tasks": list(run.tasks),
+        "in_progress": bool(run.in_progress),
+    }
+
+
+def run_tables(run: Any) -> dict[str, Any]:
+    """The configuration summary and the results / groups tables of a run (``make_table`` records)."""
+    return {
+        "config": _config_summary(run.results, run.run_id, run.flavor),
+        "results_table": _table_records(run.results, "results"),
+        "groups_table": _table_records(run.results, "groups"),
+    }
 
 
 def render_report(paths: Any, output: str | os.PathLike[str] | None = None, **options: Any) -> str:

@@ -191,20 +191,36 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block]) -> str:
+def render_app_page(meta: Mapping[str, Any]) -> tuple[str, str]:
+    """The page of ``evallog view``: the report's page whose data comes from the server.
+
+    Returns ``(html, csp)``: the report's policy plus ``connect-src 'self'``
+    for the page's requests to the JSON endpoints.
+    """
+    return _render_page(meta, (), connect=True), _page_csp(connect=True)
+
+
+def _page_csp(*, connect: bool = False) -> str:
+    parts = [
+        "default-src 'none'",
+        f"script-src {_csp_hash(_asset('report.js'))}",
+        f"style-src {_csp_hash(_asset('report.css'))}",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+    if connect:
+        parts.insert(4, "connect-src 'self'")
+    return "; ".join(parts)
+
+
+def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block], *, connect: bool = False) -> str:
     css = _asset("report.css")
     js = _asset("report.js")
     for name, text in (("report.css", css), ("report.js", js)):
         if "</" in text:  # would end the inline element early
             raise ConfigError(f"report asset {name} must not contain '</'")
-    csp = "; ".join([
-        "default-src 'none'",
-        f"script-src {_csp_hash(js)}",
-        f"style-src {_csp_hash(css)}",
-        "img-src data:",
-        "base-uri 'none'",
-        "form-action 'none'",
-    ])
+    csp = _page_csp(connect=connect)
     parts = []
     for b in blocks:
         parts.append(
