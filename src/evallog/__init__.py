@@ -37,18 +37,23 @@ _EXPORTS: dict[str, str] = {
     "get_flavor": "evallog.flavors",
     "register_flavor": "evallog.flavors",
     "RunStatus": "evallog.layout",
+    "sql": "evallog.query",
+    "sql_connect": "evallog.query",
+    "export_parquet": "evallog.store",
 }
+# submodules reachable as attributes without an explicit import
+_MODULES = ("errors", "frames")
 
-__all__ = ["__version__", "errors", *sorted(_EXPORTS)]
+__all__ = ["__version__", *_MODULES, *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evallog import errors
+    from evallog import errors  # noqa: F401
     from evallog.tracker import EvaluationTracker, GeneralConfigTracker  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module("evallog.errors")
+    if name in _MODULES:
+        return importlib.import_module(f"evallog.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'evallog' has no attribute {name!r}")

@@ -24,6 +24,7 @@ What differs from the anchors (formats.md §12 #1-5, #25, #26, #43):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -219,6 +220,27 @@ def push_run(
     if model_dir.strip(".") == "":
         model_dir = "model"
 
+    with contextlib.ExitStack() as stack:  # holds the Parquet details until pushed
+        details = _details_files(settings, sample_files, stack) if settings.push_samples else []
+        return _push_planned(settings, policy, model_name, model_dir, results_file, details, model_source, dry_run)
+
+
+def _details_files(settings: HubSettings, sample_files: Sequence[Path | str],
+                   stack: contextlib.ExitStack) -> list[Path | str]:
+    """The sample files as pushed: as they are, or converted to Parquet in a temporary folder."""
+    if settings.details_format != "parquet" or not sample_files:
+        return list(sample_files)
+    import tempfile
+
+    from evallog.store import samples_to_parquet
+
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="evallog-push-"))
+    return [samples_to_parquet(sf, tmp) for sf in sample_files]
+
+
+def _push_planned(settings: HubSettings, policy: RetryPolicy, model_name: str, model_dir: str,
+                  results_file: Path | str | None, sample_files: Sequence[Path | str],
+                  model_source: str | None, dry_run: bool) -> PushReport:
     plans = _plan_files(settings, model_dir, results_file, sample_files)
     if not plans:
         logger.info("nothing to push for %s (no results file and no sample files)", model_name)
@@ -249,9 +271,11 @@ def _read_json(path: Path) -> Any:
 
 
 def _run_ids(files: Sequence[_LocalFile]) -> list[str]:
+    from evallog.hub_card import parse_published_name
+
     ids = []
     for f in files:
-        parsed = parse_filename(f.local.name)
+        parsed = parse_published_name(f.local.name)
         if parsed is not None and parsed.run_id not in ids:
             ids.append(parsed.run_id)
     return ids

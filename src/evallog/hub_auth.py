@@ -237,6 +237,7 @@ class HubSettings:
     token_source: str | None = None
     user: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    details_format: str = "jsonl"  # or "parquet": sample files converted (evallog.store.samples_to_parquet)
 
     @property
     def enabled(self) -> bool:
@@ -302,6 +303,7 @@ def hub_settings(
     default_repo_name: str = "lm-eval-results",
     endpoint: str | None = None,
     retry: RetryPolicy | None = None,
+    details_format: str = "jsonl",
 ) -> HubSettings:
     """The tracker's Hub settings (formats.md §2.2-2.3).
 
@@ -311,6 +313,7 @@ def hub_settings(
     ``whoami``, the org defaults to the token's user, and write access to it
     is verified; otherwise :class:`HubAuthError` says what to fix.
     """
+    _check_details_format(details_format)
     policy = retry or RetryPolicy()
     org, tok, source, user = hub_results_org or "", None, None, None
     if push_results_to_hub or push_samples_to_hub:
@@ -341,7 +344,16 @@ def hub_settings(
         token_source=source,
         user=user,
         retry=policy,
+        details_format=details_format,
     )
+
+
+DETAILS_FORMATS = ("jsonl", "parquet")
+
+
+def _check_details_format(details_format: str) -> None:
+    if details_format not in DETAILS_FORMATS:
+        raise ConfigError(f"details_format must be one of {', '.join(DETAILS_FORMATS)}, got {details_format!r}")
 
 
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -359,12 +371,14 @@ def settings_for_repos(
     point_of_contact: str = "",
     check: bool = True,
     retry: RetryPolicy | None = None,
+    details_format: str = "jsonl",
 ) -> HubSettings:
     """Settings with the repo ids used exactly as given (``evallog push``).
 
     Results go to ``repo``, samples to ``details_repo`` (default: ``repo``).
     ``check=False`` (dry runs) makes no network call and needs no token.
     """
+    _check_details_format(details_format)
     details = details_repo or repo
     for rid in {repo, details}:
         if not _REPO_ID_RE.match(rid) or ".." in rid:
@@ -402,6 +416,7 @@ def settings_for_repos(
         token_source=source,
         user=user,
         retry=policy,
+        details_format=details_format,
     )
 
 

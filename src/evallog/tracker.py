@@ -1,16 +1,10 @@
 """``EvaluationTracker``: the drop-in results writer of lmms-eval and lm-eval.
 
-Same constructor parameters (names, order, defaults) and methods as the two
-anchors (formats.md §2, §13.1); what differs is listed in the README (inputs
-never modified, run id fixed at construction, atomic files, typed errors,
-strict JSON, redaction, streaming with recovery, and a run that is finished as
-soon as its results and every task's samples are saved, without ``close()``).
-
-The tracker is a facade: the run format is its flavor's (:mod:`evallog.flavors`),
-file places, manifest and lock are :mod:`evallog.layout`'s through its
-:class:`~evallog.claim.RunClaim`, sample lines its :class:`~evallog.sink.SampleSink`'s,
-open streams its :class:`~evallog.streams.StreamSet`'s and publishing its
-:class:`~evallog.publisher.Publisher`'s.
+Same constructor parameters and methods as the two anchors (formats.md §2, §13.1); the
+differences are listed in the README. A facade: the run format is its flavor's
+(:mod:`evallog.flavors`), files, manifest and lock :mod:`evallog.layout`'s through its
+:class:`~evallog.claim.RunClaim`, sample lines its :class:`~evallog.sink.SampleSink`'s, open
+streams its :class:`~evallog.streams.StreamSet`'s, publishing its :class:`~evallog.publisher.Publisher`'s.
 """
 
 from __future__ import annotations
@@ -49,7 +43,8 @@ run_lock_held = layout.run_lock_held  # the one liveness check (kept here for ca
 _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
 # the anchors' Hub parameters, handed to the publisher as given
 _HUB_PARAMETERS = frozenset({"hub_results_org", "hub_repo_name", "details_repo_name", "results_repo_name", "push_results_to_hub",
-                             "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated"})
+                             "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated",
+                             "details_format"})
 
 
 def _flush_all_at_exit() -> None:
@@ -103,6 +98,9 @@ class EvaluationTracker:
         With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the local
         folder files are written to before being copied (default
         ``~/.cache/evallog/staging/<hash of the URL>``).
+    details_format
+        ``"jsonl"`` (default): sample files are pushed to the Hub as written; ``"parquet"``: as
+        Parquet files of the store's schema (``evallog[parquet]``), which the Hub's viewer renders.
     """
 
     def __init__(
@@ -130,6 +128,7 @@ class EvaluationTracker:
         flush_interval: float = 2.0,
         fsync: bool = False,
         staging_dir: str | os.PathLike[str] | None = None,
+        details_format: str = "jsonl",
     ) -> None:
         fmt = get_flavor(flavor)
         if flush_every < 1 or flush_interval <= 0:

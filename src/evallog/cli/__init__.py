@@ -58,6 +58,8 @@ COMMAND_TABLE: list[Command] = [
     Command("verify", "verify", "Check", "evallog verify demo-output/evallog__toy-large"),
     Command("push", "push", "Publish", "evallog push demo-output --repo ORG/evals --dry-run"),
     Command("export", "export", "Publish", "evallog export demo-output/evallog__toy-large --to eee exported"),
+    Command("sql", "sql", "Read runs",
+            "evallog sql \"SELECT task, model, avg(acc) AS acc FROM samples GROUP BY ALL\" demo-output"),
     Command("recover", "recover", "Maintain", "evallog recover demo-output"),
 ]
 
