@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -100,6 +100,10 @@ class Flavor:
 
     def run_timestamp(self, run_id: str) -> datetime | None:
         """The naive time encoded in a run id of this flavor, ``None`` if it has none."""
+        return None
+
+    def run_id_zone(self) -> tzinfo | None:
+        """The zone of the time in this flavor's run ids (``None``: the local time of the machine)."""
         return None
 
     def derived_run_id(self, base_id: str, attempt: int, timezone: str | None, *, explicit: bool) -> str:

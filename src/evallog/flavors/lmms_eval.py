@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 
 from evallog.flavors._base import Flavor, ParsedName, now
@@ -24,6 +24,8 @@ __all__ = ["LMMSEvalFlavor", "GeneralConfigTracker", "LMMS_EVAL"]
 _RESULTS = re.compile(r"^(?P<run_id>.+?)_results\.json$")
 _SAMPLES = re.compile(r"^(?P<run_id>.+?)_samples_(?P<task>.+)\.jsonl$")
 _TIMESTAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
+LMMS_EVAL_DEFAULT_ZONE = timezone(timedelta(hours=8), "Asia/Singapore")
+"""The zone of lmms-eval's run ids when its ``--timezone`` was not given (UTC+08:00 since 1982)."""
 
 
 @dataclass(init=False)
@@ -81,6 +83,10 @@ class LMMSEvalFlavor(Flavor):
         if explicit:  # a caller's id keeps its text: suffix _2, _3, ...
             return f"{base_id}_{attempt + 1}"
         return self.new_run_id(timezone, offset_seconds=attempt)
+
+    def run_id_zone(self) -> tzinfo | None:
+        # lmms-eval writes run ids in its --timezone, Asia/Singapore unless told otherwise
+        return LMMS_EVAL_DEFAULT_ZONE
 
     def run_timestamp(self, run_id: str) -> datetime | None:
         m = _TIMESTAMP.match(run_id)
