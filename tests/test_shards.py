@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evallog.errors import ConfigError, ShardError
+from evallog.flavors import get_flavor
 from evallog.merge import ShardSource, merge_shards
 from evallog.ranks import detect_rank
 from evallog.readers import list_runs
@@ -67,7 +68,8 @@ def _shard(path: Path, lines: list[tuple[str, Any]]) -> Path:
     with open(path, "wb") as fh:
         for label, doc_id in lines:
             sample = {"doc_id": doc_id, "filter": label, "doc_hash": f"h{doc_id}"}
-            fh.write(frame_line(b'{"doc_id":%s}\n' % str(doc_id).encode(), sample, seg)[0])
+            fields = get_flavor("lm-eval").hash_fields(sample)
+            fh.write(frame_line(b'{"doc_id":%s}\n' % str(doc_id).encode(), sample, seg, fields)[0])
     return path
 
 
@@ -101,7 +103,7 @@ def test_merge_refuses_disagreeing_or_unsorted_shards(tmp_path: Path) -> None:
         merge_shards([ShardSource(a, 0), ShardSource(b, 1)], tmp_path / "out", "lm-eval", task="t")
     assert not (tmp_path / "out").exists()  # atomic: nothing half-written
     c = tmp_path / "c"
-    c.write_bytes(b'{"s":0,"doc_id":5}\t{}\n{"s":0,"doc_id":2}\t{}\n')
+    c.write_bytes(b'{"s":0,"doc_id":5,"h":["a","b","c"]}\t{}\n{"s":0,"doc_id":2,"h":["a","b","c"]}\t{}\n')
     with pytest.raises(ShardError, match="not in doc id order"):
         merge_shards([ShardSource(c, 0)], tmp_path / "out", "lm-eval", task="t")
 
@@ -110,7 +112,7 @@ def test_salvage_drops_a_torn_line_and_checks_counts(tmp_path: Path) -> None:
     a = _shard(tmp_path / "a", [("none", 0), ("none", 2)])
     whole = a.stat().st_size
     with open(a, "ab") as fh:
-        fh.write(b'{"s":0,"doc_id":4}\t{"doc_id":4')  # torn by a kill
+        fh.write(b'{"s":0,"doc_id":4,"h":["a","b","c"]}\t{"doc_id":4')  # torn by a kill
     result = merge_shards([ShardSource(a, 0, salvage=True)], tmp_path / "out", "lm-eval", task="t")
     assert (result.samples, result.dropped) == (2, {0: 1})
     with pytest.raises(ShardError, match="invalid line"):

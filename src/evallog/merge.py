@@ -21,7 +21,7 @@ import orjson
 
 from evallog.atomic import atomic_writer
 from evallog.errors import ShardError
-from evallog.formats import TaskHasher
+from evallog.flavors import TaskHasher
 from evallog.shards import DEFAULT_FILTER, doc_kind
 
 __all__ = ["ShardSource", "MergeResult", "merge_shards"]
@@ -104,6 +104,15 @@ def _read(src: ShardSource, index: int, task: str, dropped: dict[int, int], labe
             yield segment, kind, doc_id, index, meta, memoryview(raw)[tab + 1 :]
 
 
+def _check_counts(sources: Sequence[ShardSource], read: list[int], task: str) -> None:
+    """A finished rank's shard holds what its marker says (else the merge is not written)."""
+    for i, src in enumerate(sources):
+        if src.count is not None and read[i] != src.count:
+            raise ShardError(
+                f"rank {src.rank} reported {src.count} samples but its shard holds {read[i]}", path=src.path, task=task
+            )
+
+
 def merge_shards(
     sources: Sequence[ShardSource],
     target: Path,
@@ -121,7 +130,7 @@ def merge_shards(
     finished rank's shard does not hold what its marker says.
     """
     hasher = TaskHasher(flavor)
-    update = hasher.update
+    update = hasher.update_fields
     counts = [0] * len(sources)  # lines written, by shard
     read = [0] * len(sources)  # lines read, by shard (duplicates included)
     dropped: dict[int, int] = {}
@@ -138,35 +147,24 @@ def merge_shards(
             entry = heap[0]
             index = entry[3]
             read[index] += 1
+            # a doc another rank wrote already (the ranks did not split the docs, as lm-eval's HF
+            # model on CPU under torchrun): keep one copy
             if entry[2] == last[2] and entry[:2] == last[:2] and index != last[3]:
-                # another rank wrote this doc already: the ranks did not split the docs (lm-eval's
-                # HF model on CPU under torchrun runs every doc in every process); keep one copy
                 duplicates += 1
-                following = next(readers[index], None)
-                if following is None:
-                    pop(heap)
-                else:
-                    replace(heap, following)
-                continue
-            last = (entry[0], entry[1], entry[2], index)
-            write(entry[5])
-            update(entry[4])
-            counts[index] += 1
-            if on_line is not None:
-                on_line(sources[index].rank, entry[4])
+            else:
+                last = (entry[0], entry[1], entry[2], index)
+                write(entry[5])
+                update(tuple(entry[4].get("h") or ()))
+                counts[index] += 1
+                if on_line is not None:
+                    on_line(sources[index].rank, entry[4])
             following = next(readers[index], None)
             if following is None:
                 pop(heap)
             else:
                 replace(heap, following)
+        _check_counts(sources, read, task)
         per_rank = {src.rank: counts[i] for i, src in enumerate(sources)}
-        for i, src in enumerate(sources):
-            if src.count is not None and read[i] != src.count:
-                raise ShardError(
-                    f"rank {src.rank} reported {src.count} samples but its shard holds {read[i]}",
-                    path=src.path,
-                    task=task,
-                )
     if duplicates:
         logger.warning("%s: %d samples were written by more than one rank; one copy of each is kept", task, duplicates)
     logger.info("merged %d shards of %s into %s (%d samples)", len(sources), task, target, hasher.count)

@@ -30,8 +30,9 @@ import orjson
 
 from evallog.atomic import atomic_write_bytes, fsync_dir, pid_alive, temp_path_for
 from evallog.errors import RankTimeoutError, ShardError, TrackerClosedError, WriteError
+from evallog.flavors import TaskHasher
+from evallog.layout import MANIFEST_DIR
 from evallog.merge import ShardSource, merge_shards
-from evallog.naming import MANIFEST_DIR
 from evallog.ranks import RankInfo
 from evallog.shards import (
     DoneMarker,
@@ -195,7 +196,7 @@ class RankGroup:
                 raise TrackerClosedError(f"rank {self.info.rank} finished this task already", task=task)
             path = shard_path(final, self.info.rank, self.info.world_size)
             stream = TaskStream(
-                task, path, path, self.flavor,
+                task, path, path, TaskHasher(self.flavor),
                 flush_every=self.flush_every, flush_interval=self.flush_interval, fsync=self.fsync,
             )
             self.streams[task] = stream
@@ -204,10 +205,10 @@ class RankGroup:
             register_task(self.dir, task)
             return stream
 
-    def log(self, task: str, final: Path, line: bytes, sample: Mapping[str, Any]) -> None:
+    def log(self, task: str, final: Path, line: bytes, sample: Mapping[str, Any], fields: tuple[str, ...]) -> None:
         stream = self.stream_for(task, final)
-        framed, meta = frame_line(line, sample, self.segmenters[task])
-        stream.append(framed, meta)
+        framed, _ = frame_line(line, sample, self.segmenters[task], fields)
+        stream.append(framed, fields)
 
     def expect_docs(self, task: str, doc_ids: Iterable[Any]) -> None:
         """Record the doc ids this rank will log for ``task`` (recovery reports the missing ones)."""

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from evallog.atomic import fsync_dir
+from evallog.layout import parse_filename
 from evallog.merge import ShardSource, merge_shards
-from evallog.naming import parse_filename
 from evallog.paths import safe_task_component
 from evallog.rankgroup import lock_is_stale
 from evallog.shards import (

@@ -9,14 +9,15 @@ samples of task ``t`` into its own shard beside the task's final file::
 file). A shard line is the sample's final line, exactly as a single process
 writes it, framed by a small JSON prefix and a tab::
 
-    {"s":0,"doc_id":12,"filter":"none","doc_hash":"..",...}\\t<final line>
+    {"s":0,"doc_id":12,"filter":"none","h":[..hash fields..]}\\t<final line>
 
 ``s`` is the line's *segment*: it starts at 0 and grows each time the filter
 changes or the doc ids stop increasing, so a shard is sorted by
 ``(segment, doc id)``: the order one harness process writes (filter by filter,
 doc ids ascending), which lets the merge (:mod:`evallog.merge`) be a streaming
-k-way merge. The prefix also carries the hash fields, so the merged task hash
-is computed without decoding the sample lines.
+k-way merge. The prefix also carries the flavor's task-hash fields
+(``Flavor.hash_fields``), so the merged task hash is computed without decoding
+the sample lines.
 
 The ranks agree through files in the run's manifest area
 (``<run folder>/.evallog/<run_id>.ranks/``)::
@@ -42,7 +43,7 @@ import orjson
 
 from evallog.atomic import atomic_write_bytes
 from evallog.errors import ReadError, ShardError
-from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR
+from evallog.layout import IN_PROGRESS_SUFFIX, MANIFEST_DIR
 from evallog.paths import safe_task_component
 
 __all__ = [
@@ -73,9 +74,8 @@ __all__ = [
     "doc_kind",
 ]
 
-# the sample fields a shard line's prefix carries: its place (doc id, filter) and the
-# fields the flavors' task hashes read (formats.TaskHasher)
-KEY_FIELDS = ("doc_id", "filter", "doc_hash", "prompt_hash", "target_hash")
+# the sample fields a shard line's prefix carries for its place (with "h": the hash fields)
+KEY_FIELDS = ("doc_id", "filter")
 DEFAULT_FILTER = "none"
 
 ShardKey = tuple[int, int, Any]  # (segment, kind of doc id, doc id)
@@ -167,12 +167,15 @@ def _greater(a: tuple[int, Any], b: tuple[int, Any]) -> bool:
         return False
 
 
-def frame_line(line: bytes, sample: Mapping[str, Any], segmenter: Segmenter) -> tuple[bytes, dict[str, Any]]:
+def frame_line(
+    line: bytes, sample: Mapping[str, Any], segmenter: Segmenter, hash_fields: tuple[str, ...] = ()
+) -> tuple[bytes, dict[str, Any]]:
     """The shard line for ``line`` (the sample's final line) and its prefix."""
     meta: dict[str, Any] = {"s": 0}
     for name in KEY_FIELDS:
         if name in sample:
             meta[name] = sample[name]
+    meta["h"] = hash_fields
     label = meta.get("filter", DEFAULT_FILTER)
     meta["s"] = segmenter.place(label if isinstance(label, str) else str(label), meta.get("doc_id"))
     return orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS) + b"\t" + line, meta
