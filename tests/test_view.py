@@ -245,6 +245,41 @@ def test_unknown_run_task_and_bad_parameters(server: Server) -> None:
     assert server.request(f"/api/sample?run={key}&task=gt_mc_arith&n=100000")[0] == 404
 
 
+def test_a_run_only_in_rank_shards_is_listed_running_with_its_count(tmp_path: Path) -> None:
+    """A two-process run whose samples exist only as per-rank shards (nothing merged yet) is a
+    running run in the page's data and in the live status, its count summed over the shards;
+    the reader iterates its samples across the shards (rank order)."""
+    import _rank_workers as workers
+
+    from evallog.tracker import EvaluationTracker
+
+    run_id = "2025-01-02T03-04-05"
+    trackers = [EvaluationTracker(tmp_path, flavor="lm-eval", run_id=run_id, rank=r, world_size=2) for r in range(2)]
+    try:
+        for rank, tracker in enumerate(trackers):
+            tracker.log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", workers.rank_docs("gsm8k", rank, 2)))
+            tracker.flush()
+        shards = sorted((tmp_path / "model").glob("*.rank-*.partial"))
+        expected = sum(len(p.read_bytes().splitlines()) for p in shards)
+        assert len(shards) == 2 and expected == 18
+        (run,) = list_runs(tmp_path)
+        assert run.in_progress and run.n_samples("gsm8k") == expected and "gsm8k" in run.tasks
+        samples = run.samples("gsm8k")
+        assert len(samples) == expected and sorted(s["doc_id"] for s in samples) == sorted(
+            s["doc_id"] for s in workers.samples_of("lm-eval", "gsm8k", list(range(9))))
+        srv = Server([tmp_path])
+        try:
+            (meta_run,) = srv.json("/api/meta")["runs"]
+            assert meta_run["status"] == "running" and meta_run["counts"] == {"gsm8k": expected}
+            (live,) = srv.json("/api/status")["runs"]
+            assert live["key"] == meta_run["key"] and live["tasks"]["gsm8k"]["n"] == expected
+        finally:
+            srv.stop()
+    finally:
+        trackers[1].close()
+        trackers[0].close()
+
+
 def test_an_unreadable_results_file_hides_only_its_folder(tmp_path: Path) -> None:
     root = copy_tree(tmp_path / "root")
     srv = Server([root])

@@ -7,6 +7,7 @@ this module only groups files into runs::
 
     <dir>/<results file>                 results_<id>.json, <id>_results.json, <stem>_<id>.json
     <dir>/<samples file>[.partial]       ``.partial``: a task still being streamed
+    <dir>/<samples file>.rank-R-of-W.partial   rank R's shard of a task of a W-process run
     <dir>/.evallog/<run_id>.json         the run manifest (evallog's bookkeeping; one writer here)
     <dir>/.evallog/<run_id>.lock         "<pid> <host>": held while a tracker owns the run
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import socket
 import threading
 import weakref
@@ -47,6 +49,9 @@ __all__ = [
     "Manifest",
     "TaskEntry",
     "parse_filename",
+    "ShardName",
+    "shard_filename",
+    "parse_shard_filename",
     "results_filename",
     "samples_filename",
     "scan_folder",
@@ -106,6 +111,34 @@ def parse_filename(name: str) -> ParsedName | None:
     return ParsedName(parsed.kind, parsed.flavor, parsed.run_id, parsed.task, True)
 
 
+_SHARD_RE = re.compile(rf"^(?P<final>.+)\.rank-(?P<rank>\d+)-of-(?P<world>\d+){re.escape(IN_PROGRESS_SUFFIX)}$")
+
+
+@dataclass(frozen=True)
+class ShardName:
+    """What a per-rank shard name says: the final file it belongs to, the rank and the world size."""
+
+    final: str
+    rank: int
+    world_size: int
+
+
+def shard_filename(final_name: str, rank: int, world_size: int) -> str:
+    """The name of rank ``rank``'s (of ``world_size``) shard of the samples file ``final_name``."""
+    return f"{final_name}.rank-{rank}-of-{world_size}{IN_PROGRESS_SUFFIX}"
+
+
+def parse_shard_filename(name: str) -> ShardName | None:
+    """The parts of a per-rank shard name (:func:`shard_filename`); ``None`` for any other name.
+
+    :func:`parse_filename` never takes a shard for a samples file (a shard's
+    lines are framed, see :mod:`evallog.shards`); :func:`scan_folder` lists
+    shards in :attr:`RunFiles.shard_files`.
+    """
+    m = _SHARD_RE.match(name)
+    return ShardName(m["final"], int(m["rank"]), int(m["world"])) if m else None
+
+
 def results_filename(flavor: str, run_id: str) -> str:
     return get_flavor(flavor).results_filename(run_id)
 
@@ -154,11 +187,12 @@ class RunFiles:
     sample_files: dict[str, Path] = field(default_factory=dict)  # a final file wins over a stream
     partial_files: dict[str, Path] = field(default_factory=dict)  # every in-progress file
     final_files: dict[str, Path] = field(default_factory=dict)  # every final samples file
+    shard_files: dict[str, list[Path]] = field(default_factory=dict)  # per-rank shards, by rank
 
     @property
     def partial(self) -> set[str]:
-        """Tasks whose only samples file is still in progress."""
-        return {t for t in self.partial_files if t not in self.final_files}
+        """Tasks whose only samples file is still in progress (a stream or per-rank shards)."""
+        return {t for t in (*self.partial_files, *self.shard_files) if t not in self.final_files}
 
 
 def scan_folder(folder: Path, names: Iterable[str] | None = None) -> dict[tuple[str, str], RunFiles]:
@@ -171,14 +205,17 @@ def scan_folder(folder: Path, names: Iterable[str] | None = None) -> dict[tuple[
         except OSError as exc:
             raise ReadError(f"cannot list folder: {exc.strerror or exc}", path=folder) from exc
     runs: dict[tuple[str, str], RunFiles] = {}
+    shards: list[tuple[ShardName, str]] = []
     for name in sorted(names):
         parsed = parse_filename(name)
-        if parsed is None or (parsed.kind == "results" and parsed.in_progress):
+        if parsed is None:
+            shard = parse_shard_filename(name)
+            if shard is not None:
+                shards.append((shard, name))
             continue
-        key = (parsed.flavor, parsed.run_id)
-        rf = runs.get(key)
-        if rf is None:
-            rf = runs[key] = RunFiles(folder, parsed.flavor, parsed.run_id)
+        if parsed.kind == "results" and parsed.in_progress:
+            continue
+        rf = _run_files(runs, folder, parsed)
         path = folder / name
         if parsed.kind == "results":
             rf.results_file = path
@@ -190,7 +227,19 @@ def scan_folder(folder: Path, names: Iterable[str] | None = None) -> dict[tuple[
         else:
             rf.final_files[task] = path
             rf.sample_files[task] = path
+    for shard, name in sorted(shards, key=lambda s: (s[0].final, s[0].rank)):
+        parsed = parse_filename(shard.final)
+        if parsed is not None and parsed.kind == "samples" and not parsed.in_progress:
+            _run_files(runs, folder, parsed).shard_files.setdefault(parsed.task or "", []).append(folder / name)
     return runs
+
+
+def _run_files(runs: dict[tuple[str, str], RunFiles], folder: Path, parsed: ParsedName) -> RunFiles:
+    key = (parsed.flavor, parsed.run_id)
+    rf = runs.get(key)
+    if rf is None:
+        rf = runs[key] = RunFiles(folder, parsed.flavor, parsed.run_id)
+    return rf
 
 
 def iter_run_folders(root: Path, *, max_depth: int | None = None) -> Iterator[tuple[Path, list[str]]]:

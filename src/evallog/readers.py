@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
 from evallog.flavors import IN_PROGRESS_SUFFIX, run_timestamp
 from evallog.layout import RunFiles, RunStatus
 from evallog.schema import NON_METRIC_SAMPLE_KEYS, metric_keys
+from evallog.shards import unframe
 
 __all__ = [
     "Run",
@@ -102,6 +103,13 @@ class TaskSamples:
     iteration). Blank lines are ignored. In an in-progress (``.partial``)
     file, an unterminated last line is the record being written and is
     ignored silently.
+
+    ``shards``: a task of a multi-process run not merged yet (its samples are
+    only in per-rank shards; ``path`` is then the task's final file, not
+    written yet). Iteration reads the shards one after the other in rank
+    order, each in the order its rank logged (filter by filter, doc ids
+    ascending): *not* the merged file's order. Line numbers count within each
+    shard.
     """
 
     def __init__(
@@ -112,8 +120,10 @@ class TaskSamples:
         skip_corrupt: bool = False,
         filters: Iterable[str] | None = None,
         in_progress: bool | None = None,
+        shards: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.path = Path(path)
+        self.shards = [Path(p) for p in shards]
         self.task = task
         self.skip_corrupt = skip_corrupt
         self.filters: tuple[str, ...] = tuple(filters or ())
@@ -131,6 +141,8 @@ class TaskSamples:
             yield record
 
     def __len__(self) -> int:
+        if self.shards:
+            return sum(count_lines(p, in_progress=True) for p in self.shards)
         return count_lines(self.path, in_progress=self.in_progress)
 
     def with_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -145,6 +157,17 @@ class TaskSamples:
             yield line, record
 
     def _scan(self) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+        if not self.shards:
+            yield from self._scan_file(self.path, self.in_progress, framed=False)
+            return
+        skipped, lines = 0, []
+        for shard in self.shards:
+            yield from self._scan_file(shard, True, framed=True)
+            skipped += self.skipped
+            lines += self.skipped_lines
+        self.skipped, self.skipped_lines = skipped, lines[:1000]
+
+    def _scan_file(self, path: Path, in_progress: bool, *, framed: bool) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
         filters = self.filters
         infer_multi = len(filters) > 1
         default_filter = filters[0] if filters else "none"
@@ -152,11 +175,12 @@ class TaskSamples:
         skipped = 0
         skipped_lines: list[int] = []
         try:
-            fh = open(self.path, "rb")
+            fh = open(path, "rb")
         except OSError as exc:
-            raise ReadError(f"cannot read: {exc.strerror or exc}", path=self.path, task=self.task) from exc
+            raise ReadError(f"cannot read: {exc.strerror or exc}", path=path, task=self.task) from exc
         with fh:
-            for lineno, line in enumerate(fh, 1):
+            for lineno, raw in enumerate(fh, 1):
+                line = (unframe(raw) or b"") if framed else raw
                 if not line.strip():
                     continue
                 try:
@@ -164,8 +188,8 @@ class TaskSamples:
                 except ValueError:
                     record = _CORRUPT
                 if type(record) is not dict:
-                    truncated = not line.endswith(b"\n")
-                    if truncated and self.in_progress:
+                    truncated = not raw.endswith(b"\n")
+                    if truncated and in_progress:
                         break
                     if self.skip_corrupt:
                         skipped += 1
@@ -179,7 +203,7 @@ class TaskSamples:
                         if record is not _CORRUPT
                         else "corrupt line: not valid JSON"
                     )
-                    raise CorruptLineError(what, path=self.path, line=lineno, task=self.task)
+                    raise CorruptLineError(what, path=path, line=lineno, task=self.task)
                 if "filter" not in record:
                     if infer_multi:
                         doc_id = record.get("doc_id")
@@ -195,7 +219,7 @@ class TaskSamples:
         self.skipped = skipped
         self.skipped_lines = skipped_lines
         if skipped:
-            logger.warning("skipped %d corrupt line(s) in %s", skipped, self.path)
+            logger.warning("skipped %d corrupt line(s) in %s", skipped, path)
 
 
 _CORRUPT = object()
@@ -244,6 +268,9 @@ class Run:
         tasks: every task and group name: the results' ``results`` keys in
             file order, then tasks that only have a samples file.
         sample_files: task name -> samples file.
+        shard_files: task name -> per-rank shards (rank order) of a task of a
+            multi-process run not merged yet (no samples file yet);
+            :meth:`samples` and :meth:`n_samples` read them.
         in_progress: a live tracker holds the run's lock (a lock whose pid is
             dead never counts), or, for runs without a manifest, some samples
             file is still a ``.partial`` stream.
@@ -264,6 +291,7 @@ class Run:
     tasks: list[str] = field(repr=False)
     sample_files: dict[str, Path] = field(repr=False)
     in_progress: bool = False
+    shard_files: dict[str, list[Path]] = field(default_factory=dict, repr=False)
     manifest: dict[str, Any] | None = field(default=None, repr=False)
     status: RunStatus = field(default=RunStatus.COMPLETE, repr=False)
 
@@ -351,22 +379,26 @@ class Run:
     # ---- samples
 
     def has_samples(self, task: str) -> bool:
-        return task in self.sample_files
+        return task in self.sample_files or task in self.shard_files
 
     def samples(self, task: str, *, skip_corrupt: bool = False) -> TaskSamples:
-        """The samples of ``task`` (lazy; see :class:`TaskSamples`)."""
+        """The samples of ``task`` (lazy; see :class:`TaskSamples`; shards only: in rank order)."""
         path = self.sample_files.get(task)
+        shards = self.shard_files.get(task, []) if path is None else []
+        if path is None and shards:
+            name = layout.parse_shard_filename(shards[0].name)
+            path = shards[0].with_name(name.final) if name is not None else shards[0]
         if path is None:
-            known = ", ".join(sorted(self.sample_files)) or "none"
+            known = ", ".join(sorted({*self.sample_files, *self.shard_files})) or "none"
             raise ReadError(f"no samples file for this task in the run (tasks with samples: {known})",
                             path=self.path, task=task)
-        return TaskSamples(path, task, skip_corrupt=skip_corrupt, filters=self.filters(task))
+        return TaskSamples(path, task, skip_corrupt=skip_corrupt, filters=self.filters(task), shards=shards)
 
     def n_samples(self, task: str) -> int:
-        """Number of sample lines of ``task`` (0 without a samples file); JSON is not parsed."""
+        """Number of sample lines of ``task`` (0 without samples; shards only: their sum); JSON is not parsed."""
         path = self.sample_files.get(task)
         if path is None:
-            return 0
+            return sum(count_lines(p, in_progress=True) for p in self.shard_files.get(task, ()))
         return count_lines(path, in_progress=path.name.endswith(IN_PROGRESS_SUFFIX))
 
 
@@ -386,7 +418,7 @@ def _build_run(rf: RunFiles) -> Run:
     res = results.get("results")
     if isinstance(res, dict):
         tasks.extend(res)
-    tasks.extend(t for t in sorted(rf.sample_files) if t not in tasks)
+    tasks.extend(t for t in sorted({*rf.sample_files, *rf.shard_files}) if t not in tasks)
     model_name = results.get("model_name")
     if not isinstance(model_name, str) or not model_name:
         model_name = None
@@ -405,6 +437,7 @@ def _build_run(rf: RunFiles) -> Run:
         in_progress=in_progress,
         manifest=manifest,
         status=status,
+        shard_files={t: list(p) for t, p in sorted(rf.shard_files.items()) if t not in rf.sample_files},
     )
 
 

@@ -43,7 +43,7 @@ import orjson
 
 from evallog.atomic import atomic_write_bytes
 from evallog.errors import ReadError, ShardError
-from evallog.layout import IN_PROGRESS_SUFFIX, MANIFEST_DIR
+from evallog.layout import MANIFEST_DIR, parse_shard_filename, shard_filename
 from evallog.paths import safe_task_component
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "find_shards",
     "frame_line",
     "split_line",
+    "unframe",
     "merge_key",
     "DoneMarker",
     "MergedMarker",
@@ -80,8 +81,6 @@ DEFAULT_FILTER = "none"
 
 ShardKey = tuple[int, int, Any]  # (segment, kind of doc id, doc id)
 
-_SHARD_RE = re.compile(rf"^(?P<final>.+)\.rank-(?P<rank>\d+)-of-(?P<world>\d+){re.escape(IN_PROGRESS_SUFFIX)}$")
-
 
 # --------------------------------------------------------------------------- names
 def ranks_dir(run_dir: Path, run_id: str) -> Path:
@@ -89,7 +88,7 @@ def ranks_dir(run_dir: Path, run_id: str) -> Path:
 
 
 def shard_path(final: Path, rank: int, world_size: int) -> Path:
-    return final.with_name(f"{final.name}.rank-{rank}-of-{world_size}{IN_PROGRESS_SUFFIX}")
+    return final.with_name(shard_filename(final.name, rank, world_size))
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,10 @@ def find_shards(folder: Path) -> dict[Path, list[ShardFile]]:
     except FileNotFoundError:
         return found
     for entry in entries:
-        m = _SHARD_RE.match(entry.name)
-        if m and entry.is_file():
-            final = Path(folder) / m["final"]
-            found.setdefault(final, []).append(ShardFile(Path(entry.path), final, int(m["rank"]), int(m["world"])))
+        name = parse_shard_filename(entry.name)
+        if name is not None and entry.is_file():
+            final = Path(folder) / name.final
+            found.setdefault(final, []).append(ShardFile(Path(entry.path), final, name.rank, name.world_size))
     for shards in found.values():
         shards.sort(key=lambda s: s.rank)
     return dict(sorted(found.items()))
@@ -188,6 +187,12 @@ def split_line(raw: bytes) -> tuple[dict[str, Any], bytes]:
     if not isinstance(meta, dict) or "s" not in meta:
         raise ValueError("shard line without a prefix")
     return meta, raw[tab + 1 :]
+
+
+def unframe(raw: bytes) -> bytes | None:
+    """The sample's final line inside a shard line (no prefix decoded); ``None`` if it has no prefix."""
+    tab = raw.find(b"\t")
+    return None if tab < 0 else raw[tab + 1 :]
 
 
 def merge_key(meta: Mapping[str, Any]) -> ShardKey:

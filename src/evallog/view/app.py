@@ -81,7 +81,8 @@ class ViewState:
     def task_count(self, entry: Entry, task: str) -> int | None:
         run = entry.run
         if task not in run.sample_files:
-            return None
+            # a task of a multi-process run not merged yet: its samples are in per-rank shards
+            return run.n_samples(task) if task in run.shard_files else None
         if not run.in_progress:
             reported: int | None = run.reported_samples(task)
             if reported is not None:
@@ -156,6 +157,11 @@ class ViewState:
                 try:
                     tasks[t] = self.source(e, t).live_stats(deadline=deadline)
                 except (KeyError, OSError, UnsafePathError):
+                    continue
+            for t in e.run.shard_files:  # shards only: how many so far (their records are not paged)
+                try:
+                    tasks[t] = {"n": e.run.n_samples(t), "complete": False, "means": {}}
+                except OSError:
                     continue
             live.append({"key": e.key, "status": e.status, "tasks": tasks})
         return {"version": self.catalog.version, "runs": live}
