@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Multi-process runs: the harnesses' gather of every sample to rank 0 vs evallog's per-rank writing.
 
-    python bench/bench_ranks.py [--samples 200000] [--worlds 2 4] [--repeat 3]
+    python bench/bench_ranks.py [--samples 200000] [--worlds 2 4] [--repeat 3] [--merge-only]
 
 Each configuration starts a real ``torch.distributed`` process group (gloo, CPU,
 ``torch.multiprocessing`` spawn). Every rank produces its share of the run's
@@ -200,10 +200,13 @@ def bench_merge(world: int, total: int, tmp: Path, repeat: int) -> dict[str, flo
     shards = sorted(run_dir.glob("*.rank-*.partial"))
     size = sum(p.stat().st_size for p in shards)
     best_merge = best_cat = cpu_merge = cpu_cat = float("inf")
+    sources = [ShardSource(p, i) for i, p in enumerate(shards)]
     for _ in range(repeat):
+        # every timed writer starts from no output file (freeing the previous one is not the merge's cost)
+        for name in ("merged.jsonl", "cat.jsonl"):
+            (run_dir / name).unlink(missing_ok=True)
         c0, t0 = time.process_time(), time.perf_counter()
-        result = merge_shards([ShardSource(p, i) for i, p in enumerate(shards)], run_dir / "merged.jsonl", "lm-eval",
-                              task="mmlu", fsync=False)
+        result = merge_shards(sources, run_dir / "merged.jsonl", "lm-eval", task="mmlu", fsync=False)
         best_merge = min(best_merge, time.perf_counter() - t0)
         cpu_merge = min(cpu_merge, time.process_time() - c0)
         c0, t0 = _children_cpu(), time.perf_counter()
@@ -232,6 +235,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200_000)
     ap.add_argument("--worlds", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--merge-only", action="store_true", help="only the merge vs cat part (no process groups)")
     args = ap.parse_args()
     mib = 2**20
     with tempfile.TemporaryDirectory(prefix="bench-ranks-") as tmpdir:
@@ -239,7 +243,7 @@ def main() -> None:
         print(f"{args.samples} samples, lm-eval flavor; rank 0 while finishing the run")
         print(f"{'world':>5} {'mode':>8} {'RSS start':>10} {'peak':>9} {'increase':>9} {'seconds':>8} "
               f"{'collective calls':>16} {'sample bytes sent':>18}  files sha256")
-        for world in args.worlds:
+        for world in [] if args.merge_only else args.worlds:
             for mode in ("gather", "evallog"):
                 res = run_group(mode, world, args.samples, tmp)
                 r0 = res["ranks"][0]
