@@ -10,9 +10,14 @@ with ``.`` and end with ``.tmp``; readers ignore both.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from evallog.errors import ConfigError
+from evallog.redact import redact_text
 
 __all__ = [
     "Flavor",
@@ -25,6 +30,9 @@ __all__ = [
     "sanitize_model_name",
     "sanitize_task_name",
     "split_safe",
+    "safe_task_component",
+    "task_from_component",
+    "MAX_TASK_BYTES",
 ]
 
 Flavor = Literal["lmms-eval", "lm-eval"]
@@ -50,6 +58,59 @@ class ParsedName:
     run_id: str
     task: str | None = None
     in_progress: bool = False
+
+
+def _hash16(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+
+
+# task names in file names (README "File names"): verbatim when safe, else percent-escaped
+MAX_TASK_BYTES = 150  # leaves room for the prefix, run id, .partial and temp suffixes (255 bytes)
+_UNSAFE_TASK_CHAR = re.compile(r"[\x00-\x1f\x7f/\\%\ud800-\udfff]")
+_ESCAPE = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    code = ord(m.group(0))
+    return f"%{code:02X}" if code < 256 else f"%u{code:04X}"
+
+
+def safe_task_component(task: str) -> str:
+    """The task name as it appears inside a file name (verbatim when it is safe)."""
+    if not isinstance(task, str):
+        raise ConfigError(f"a task name must be a string, not {type(task).__name__}")
+    clean = redact_text(task)
+    if clean is task or clean == task:
+        if task and not task.startswith(".") and _UNSAFE_TASK_CHAR.search(task) is None and _nbytes(task) <= MAX_TASK_BYTES:
+            return task
+    safe = _UNSAFE_TASK_CHAR.sub(_escape_char, clean)
+    if safe.startswith("."):
+        safe = "%2E" + safe[1:]
+    if not safe:
+        safe = "%"
+    if clean != task or _nbytes(safe) > MAX_TASK_BYTES:  # a credential never reaches a file name
+        safe = f"{_cut(safe, MAX_TASK_BYTES - 18).rstrip('%')}%~{_hash16(task)}"
+        safe = re.sub(r"%[0-9A-Fu]{0,4}%~", "%~", safe)  # no escape cut in half before the hash
+    logging.getLogger(__name__).info("a task name is not safe in a file name as it is; using %r", safe)
+    return safe
+
+
+def task_from_component(component: str) -> str:
+    """The task name a file-name component stands for (the inverse of :func:`safe_task_component`;
+    a cut name is returned as it is)."""
+    if "%" not in component or "%~" in component:
+        return component
+    if component == "%":
+        return ""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), component)
 
 
 def results_filename(flavor: str, run_id: str) -> str:
@@ -80,13 +141,13 @@ def parse_filename(name: str) -> ParsedName | None:
         return ParsedName("results", "lm-eval", m["run_id"], None, in_progress)
     m = _LMEVAL_SAMPLES.match(name)
     if m:
-        return ParsedName("samples", "lm-eval", m["run_id"], m["task"], in_progress)
+        return ParsedName("samples", "lm-eval", m["run_id"], task_from_component(m["task"]), in_progress)
     m = _LMMS_RESULTS.match(name)
     if m:
         return ParsedName("results", "lmms-eval", m["run_id"], None, in_progress)
     m = _LMMS_SAMPLES.match(name)
     if m:
-        return ParsedName("samples", "lmms-eval", m["run_id"], m["task"], in_progress)
+        return ParsedName("samples", "lmms-eval", m["run_id"], task_from_component(m["task"]), in_progress)
     return None
 
 

@@ -1,74 +1,92 @@
-"""Safe folder and file names under ``output_path``.
+"""Safe, injective folder and file names under ``output_path``, and safe opening.
 
-No model or task name can place a file outside the output folder: path
-separators, NUL and control characters are replaced, ``.``/``..`` and hidden
-names are neutralised, over-long names are shortened with a hash suffix, and
-the final path is checked to lie inside the output folder.
+Names (README, "File names"):
+
+* a **task name** appears verbatim in file names when it is safe (no ``/``,
+  ``\\``, ``%``, control characters, lone surrogates, no leading ``.``, not
+  empty, at most :data:`MAX_TASK_BYTES` UTF-8 bytes). Otherwise the unsafe
+  characters are percent-escaped (``a/b`` -> ``a%2Fb``, ``%`` -> ``%25``), which
+  is injective and which :func:`task_from_component` reverses; an escaped name
+  still too long is cut and ends with ``%~`` and 16 hex digits of its SHA-256.
+* a **model folder** is the anchors' name (``org/model`` -> ``org__model``)
+  whenever that name can be mapped back to the model name; otherwise
+  (``org__model`` itself, special characters, lmms-eval's dropped components,
+  hidden or over-long names) the sanitized name ends with ``~`` and 16 hex
+  digits of the SHA-256 of the full name. Credentials are redacted from the
+  model name first (a folder name never holds one).
+
+Two different names never share a file or folder (up to a 64-bit hash
+collision for the hashed forms); a property test checks it.
+
+Every folder the writer creates below ``output_path`` is created level by
+level and refused if it is a symlink or not a folder (:func:`make_dirs`);
+files are opened with ``O_NOFOLLOW`` (:func:`open_for_write`). ``output_path``
+itself may be a symlink to a folder: that is the user's choice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 
-from evallog.errors import UnsafePathError
-from evallog.naming import sanitize_model_name
+from evallog.errors import ConfigError, UnsafePathError
+from evallog.naming import _UNSAFE_TASK_CHAR, MAX_TASK_BYTES, _cut, _hash16, _nbytes, safe_task_component, sanitize_model_name, task_from_component
+from evallog.redact import redact_text
 
-__all__ = ["model_dir_name", "safe_task_component", "ensure_inside"]
+__all__ = [
+    "MAX_TASK_BYTES",
+    "model_dir_name",
+    "safe_task_component",
+    "task_from_component",
+    "check_run_id",
+    "ensure_inside",
+    "make_dirs",
+    "open_for_write",
+]
 
 logger = logging.getLogger(__name__)
 
-_MAX_COMPONENT_BYTES = 200
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SPECIAL_RE = re.compile(r'["<>:|\\?*\[\]]|//')
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-
-
-def _shorten(name: str, original: str) -> str:
-    if len(name.encode("utf-8", "surrogatepass")) <= _MAX_COMPONENT_BYTES:
-        return name
-    cut = name.encode("utf-8", "surrogatepass")[:150].decode("utf-8", "ignore")
-    return f"{cut}-{_short_hash(original)}"
-
-
-def _neutralise(name: str) -> str:
-    name = _CONTROL_RE.sub("_", name)
-    name = name.replace("/", "__").replace("\\", "__")
-    if name.startswith("."):
-        name = "_" + name[1:]
-    return name or "_"
+_MAX_DIR_BYTES = 200
+_MAX_RUN_ID = 64
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_MODEL_UNSAFE = re.compile(r'["<>:|\\?*\[\]~\x00-\x1f\x7f\ud800-\udfff]')
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def model_dir_name(model_name: str, flavor: str) -> str:
-    """The model folder name: the anchors' sanitizing, made injective and safe.
+    """The model folder name: the anchors' sanitizing where it is reversible, else with a hash."""
+    name = redact_text(model_name) if model_name else model_name
+    base = sanitize_model_name(name, flavor) if name else ""
+    reversible = (
+        bool(name)
+        and base.replace("__", "/") == name
+        and not name.startswith(".")
+        and _MODEL_UNSAFE.search(name) is None
+        and _nbytes(base) <= _MAX_DIR_BYTES
+    )
+    if reversible:
+        return base
+    base = _CONTROL_RE.sub("_", base).replace("~", "_").replace("/", "__").replace("\\", "__")
+    if base.startswith("."):
+        base = "_" + base[1:]
+    return f"{_cut(base, _MAX_DIR_BYTES - 17)}~{_hash16(name)}"
 
-    HF ids (``org/model``) give the anchors' names (``org__model``). Where the
-    anchors' rule loses information (lmms-eval keeps only the last two path
-    components; special characters collapse), a short hash of the full name is
-    appended so that different models never share a folder.
-    """
-    if not model_name:
-        return "model"
-    base = sanitize_model_name(model_name, flavor)
-    parts = [p for p in model_name.split("/") if p]
-    lossy = bool(_SPECIAL_RE.search(model_name)) or (flavor == "lmms-eval" and len(parts) > 2)
-    if lossy:
-        base = f"{base}-{_short_hash(model_name)}"
-    base = _neutralise(base)
-    return _shorten(base, model_name)
 
-
-def safe_task_component(task: str) -> str:
-    """The task name as it appears inside a file name (verbatim when it is safe)."""
-    safe = _shorten(_CONTROL_RE.sub("_", task).replace("/", "__").replace("\\", "__") or "_", task)
-    if safe != task:
-        logger.warning("task name %r is not safe in a file name; using %r", task, safe)
-    return safe
+def check_run_id(run_id: str) -> str:
+    """Refuse a run id that cannot be part of a file name (:class:`ConfigError`)."""
+    if not isinstance(run_id, str) or not run_id:
+        raise ConfigError("a run id must be a non-empty string")
+    if run_id.startswith(".") or _UNSAFE_TASK_CHAR.search(run_id) is not None or len(run_id) > _MAX_RUN_ID:
+        raise ConfigError(
+            f"run id {run_id!r} cannot be part of a file name: no '/', '\\\\', '%', control characters, "
+            f"leading '.', at most {_MAX_RUN_ID} characters"
+        )
+    return run_id
 
 
 def ensure_inside(root: Path, path: Path, *, task: str | None = None) -> Path:
@@ -78,3 +96,51 @@ def ensure_inside(root: Path, path: Path, *, task: str | None = None) -> Path:
     if resolved != root_resolved and root_resolved not in resolved.parents:
         raise UnsafePathError("refusing to write outside the output folder", path=path, task=task)
     return path
+
+
+def make_dirs(root: Path, folder: Path, *, task: str | None = None) -> Path:
+    """Create ``folder`` below ``root`` one level at a time, refusing symlinks and non-folders.
+
+    ``root`` itself is created if needed and may be a symlink to a folder.
+    """
+    root = Path(root)
+    folder = Path(folder)
+    try:
+        relative = folder.relative_to(root)
+    except ValueError:
+        raise UnsafePathError("refusing to write outside the output folder", path=folder, task=task) from None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        current = root
+        for part in relative.parts:
+            if part in ("", ".", ".."):
+                raise UnsafePathError(f"refusing the folder name {part!r}", path=folder, task=task)
+            current = current / part
+            try:
+                os.mkdir(current)
+            except FileExistsError:
+                pass
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                raise UnsafePathError("refusing to write through a symlink or a non-folder", path=current, task=task)
+    except UnsafePathError:
+        raise
+    except OSError as exc:
+        from evallog.errors import WriteError
+
+        raise WriteError(f"could not create the folder: {exc.strerror or exc}", path=folder, task=task) from exc
+    return folder
+
+
+def open_for_write(path: Path, *, append: bool = False, exclusive: bool = False, task: str | None = None) -> int:
+    """Open ``path`` for writing without following a symlink there (``O_NOFOLLOW``); a file descriptor.
+
+    A symlink at ``path`` raises :class:`UnsafePathError`; other failures raise ``OSError``.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | _NOFOLLOW | _CLOEXEC
+    flags |= os.O_APPEND if append else (os.O_EXCL if exclusive else os.O_TRUNC)
+    try:
+        return os.open(path, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise UnsafePathError("refusing to write through a symlink", path=path, task=task) from exc
+        raise

@@ -49,8 +49,8 @@ from evallog.naming import (
     results_filename,
     samples_filename,
 )
-from evallog.paths import ensure_inside, model_dir_name, safe_task_component
-from evallog.redact import record_needs_redaction, redact
+from evallog.paths import check_run_id, ensure_inside, make_dirs, model_dir_name, open_for_write, safe_task_component
+from evallog.redact import record_needs_redaction, redact, redact_text
 from evallog.writer import TaskStream
 
 __all__ = ["EvaluationTracker", "GeneralConfigTracker", "LMEvalGeneralConfigTracker"]
@@ -87,7 +87,7 @@ class _ConfigTrackerMixin:
         name = model_name_from_args(model_args, self._flavor)
         if not name and isinstance(model_source, str) and model_source:
             name = model_source.rsplit(".", 1)[-1]
-        self.model_name = name or "model"
+        self.model_name = redact_text(str(name)) if name else "model"  # never a credential (URL userinfo)
         self.model_name_sanitized = model_dir_name(self.model_name, self._flavor)
         self.system_instruction = system_instruction
         self.system_instruction_sha = hash_string(system_instruction) if system_instruction else None
@@ -206,7 +206,11 @@ def run_lock_held(folder: Path, run_id: str) -> bool:
 def _create_lock(lock: Path) -> bool:
     """Create ``lock`` holding our pid, atomically (content included); False if it exists."""
     tmp = temp_path_for(lock)
-    tmp.write_text(f"{os.getpid()}\n")
+    fd = open_for_write(tmp, exclusive=True)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
     try:
         os.link(tmp, lock)  # fails if the lock exists; readers never see an empty lock
         return True
@@ -214,6 +218,14 @@ def _create_lock(lock: Path) -> bool:
         return False
     finally:
         tmp.unlink()
+
+
+def _hash_sample(hasher: TaskHasher, sample: Any, task: str, index: int) -> None:
+    """``hasher.update(sample)``; a sample that cannot be hashed raises :class:`SerializationError`."""
+    try:
+        hasher.update(sample)
+    except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
+        raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
 
 
 class _Flusher(threading.Thread):
@@ -329,7 +341,7 @@ class EvaluationTracker:
         self.fsync = fsync
         self._timezone = timezone
         self._explicit_run_id = run_id is not None
-        self._run_id = run_id.replace(":", "-") if run_id else _new_run_id(flavor, timezone)
+        self._run_id = check_run_id(run_id.replace(":", "-")) if run_id is not None else _new_run_id(flavor, timezone)
         self._lock = threading.RLock()
         self._claimed: tuple[Path, str] | None = None  # (folder, run id) of the lock we hold
         self._results_path: Path | None = None
@@ -477,8 +489,8 @@ class EvaluationTracker:
             holder = _CLAIMS.get(key)
             if holder is not None and holder is not self and not holder._closed:
                 return False
+            make_dirs(self._root(), lock.parent)
             try:
-                lock.parent.mkdir(parents=True, exist_ok=True)
                 created = _create_lock(lock)
                 if not created and not run_lock_held(folder, run_id):
                     try:
@@ -537,12 +549,12 @@ class EvaluationTracker:
             "streaming": sorted(t for t, s in self._streams.items() if not s.closed),
         }
         path = self._manifest_dir() / f"{self._run_id}.json"
-        atomic_write_bytes(path, orjson.dumps(manifest, option=orjson.OPT_INDENT_2), fsync=False)
+        atomic_write_bytes(path, encode_document(redact(manifest)), fsync=False)
 
     # ------------------------------------------------------------------ moving a run
     def _adopt_run_id(self, run_id: str) -> None:
         """Make ``run_id`` the id of this run; files already written are renamed."""
-        run_id = run_id.replace(":", "-")
+        run_id = check_run_id(run_id.replace(":", "-"))
         with self._lock:
             if run_id == self._run_id:
                 return
@@ -603,19 +615,22 @@ class EvaluationTracker:
         if not self.output_path:
             logger.info("Output path not provided, skipping saving results aggregated")
             return None
-        task_hashes = self._compute_task_hashes(samples)
-        document = dict(results)
-        document["task_hashes"] = task_hashes
-        document.update(dataclasses.asdict(self.general_config_tracker))
-        if self.redact_secrets:
-            document = redact(document)
+        path = self._results_file_for(self._run_id)
+        try:
+            task_hashes = self._compute_task_hashes(samples)
+            document = dict(results)
+            document["task_hashes"] = task_hashes
+            document.update(dataclasses.asdict(self.general_config_tracker))
+            if self.redact_secrets:
+                document = redact(document)
+            data = encode_document(document, allow_nan=not self.strict_json)
+        except EvallogError as exc:
+            raise SerializationError(exc.message, path=path, task=exc.task, sample_index=exc.sample_index) from exc
+        except Exception as exc:  # noqa: BLE001 - the caller's objects may raise anything
+            raise SerializationError(f"malformed results: {type(exc).__name__}: {exc}", path=path) from exc
         self._ensure_claimed()
         path = self._results_file_for(self._run_id)
         ensure_inside(self._root(), path)
-        try:
-            data = encode_document(document, allow_nan=not self.strict_json)
-        except SerializationError as exc:
-            raise SerializationError(exc.message, path=path) from exc.__cause__
         atomic_write_bytes(path, data)
         with self._lock:
             self._results_path = path
@@ -629,8 +644,8 @@ class EvaluationTracker:
         if samples:
             for task, task_samples in samples.items():
                 hasher = TaskHasher(self.flavor)
-                for sample in task_samples:
-                    hasher.update(sample)
+                for index, sample in enumerate(task_samples):
+                    _hash_sample(hasher, sample, task, index)
                 hashes[task] = hasher.hexdigest()
         else:
             # no samples given: the hashes of the tasks this tracker wrote or streamed
@@ -645,11 +660,11 @@ class EvaluationTracker:
         """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
         try:
             record = self._transform(sample)
-            # lm-eval records hold what the caller's sample holds, whose arguments (tuples,
-            # not dicts) are quicker to walk; lmms-eval records hold less (no doc, no arguments)
-            if self.redact_secrets and record_needs_redaction(sample if self.flavor == "lm-eval" else record):
+            if self.redact_secrets and record_needs_redaction(record):
                 record = redact(record)
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+        except EvallogError as exc:
+            raise SerializationError(exc.message, task=task, sample_index=index) from exc
+        except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
             raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
         if self.strict_json:
             try:
@@ -681,8 +696,8 @@ class EvaluationTracker:
             samples = samples if isinstance(samples, (list, tuple)) else list(samples)
             if stream.count == len(samples):
                 hasher = TaskHasher(self.flavor)
-                for sample in samples:
-                    hasher.update(sample)
+                for index, sample in enumerate(samples):
+                    _hash_sample(hasher, sample, task_name, index)
                 if hasher.hexdigest() == stream.hasher.hexdigest():
                     self.close_task(task_name)
                     return path
@@ -696,7 +711,7 @@ class EvaluationTracker:
             with atomic_writer(path, fsync=self.fsync, task=task_name) as fh:
                 for index, sample in enumerate(samples):
                     fh.write(self._encode_sample(sample, task_name, index))
-                    hasher.update(sample)
+                    _hash_sample(hasher, sample, task_name, index)
         except EvallogError as exc:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task_name, sample_index=exc.sample_index) from exc.__cause__
@@ -788,7 +803,12 @@ class EvaluationTracker:
         self._raise_background_error()
         stream = self._stream_for(task_name)
         line = self._encode_sample(sample, task_name, stream.count)
-        stream.append(line, sample)
+        try:
+            stream.append(line, sample)
+        except EvallogError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - hashing the caller's sample may raise anything
+            raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task_name, sample_index=stream.count) from exc
 
     def log_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> int:
         """Stream many samples of ``task_name``; returns how many were logged."""
