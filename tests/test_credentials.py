@@ -30,7 +30,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from evallog import EvaluationTracker  # noqa: E402
-from evallog.redact import REDACTED, record_needs_redaction, redact, redact_text  # noqa: E402
+from evallog.encoding import encode_line  # noqa: E402
+from evallog.errors import SerializationError  # noqa: E402
+from evallog.redact import REDACTED, line_hints, record_needs_redaction, redact, redact_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import FakeHub  # noqa: E402
@@ -354,3 +356,9 @@ def test_precheck_says_so_whenever_redact_changes_a_record(record):
     redacted = redact(record)
     if redacted is not record:
         assert record_needs_redaction(record), record
+        try:
+            line = encode_line(record)
+        except SerializationError:
+            return  # e.g. keys that collide once stringified: nothing is written
+        hints = line_hints(line)
+        assert hints and record_needs_redaction(record, hints), record

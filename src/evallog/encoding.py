@@ -183,7 +183,7 @@ def to_plain(obj: Any, *, allow_nan: bool = False, _depth: int = 0) -> Any:
         for k, v in obj.items():
             key = _plain_key(k)
             if key in out:
-                raise ValueError(f"keys collide once written as JSON strings: {key!r}")
+                raise ValueError(f"keys collide once written as JSON strings: {redact_text(key)!r}")
             out[key] = to_plain(v, allow_nan=allow_nan, _depth=_depth + 1)
         return out
     if isinstance(obj, (list, tuple)):

@@ -32,8 +32,9 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
-from evallog.errors import ConfigError, UnsafePathError
+from evallog.errors import ConfigError, ReadError, UnsafePathError
 from evallog.naming import _UNSAFE_TASK_CHAR, MAX_TASK_BYTES, _cut, _hash16, _nbytes, safe_task_component, sanitize_model_name, task_from_component
 from evallog.redact import redact_text
 
@@ -46,6 +47,8 @@ __all__ = [
     "ensure_inside",
     "make_dirs",
     "open_for_write",
+    "open_regular",
+    "read_regular",
 ]
 
 logger = logging.getLogger(__name__)
@@ -144,3 +147,30 @@ def open_for_write(path: Path, *, append: bool = False, exclusive: bool = False,
         if os.path.islink(path):
             raise UnsafePathError("refusing to write through a symlink", path=path, task=task) from exc
         raise
+
+
+def open_regular(path: Path, *, task: str | None = None) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (a FIFO, device or folder named
+    like a run file raises :class:`ReadError` instead of blocking or failing oddly)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC)
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}", path=path, task=task) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ReadError("not a regular file", path=path, task=task)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, *, task: str | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (:class:`ReadError` otherwise)."""
+    with open_regular(path, task=task) as fh:
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise ReadError(f"cannot read: {exc.strerror or exc}", path=path, task=task) from exc

@@ -24,6 +24,7 @@ from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.formats import TaskHasher
 from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, parse_filename
+from evallog.paths import open_regular
 
 if TYPE_CHECKING:
     from evallog.writer import TaskStream
@@ -82,7 +83,7 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
 def _scan(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]:
     """(offset after the line, raw line, parsed record or None); a torn last line yields None."""
     offset = 0
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for raw in fh:
             offset += len(raw)
             if not raw.endswith(b"\n"):

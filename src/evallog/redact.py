@@ -40,6 +40,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import string
+import threading
 from collections.abc import Mapping, Set
 from typing import Any
 
@@ -52,6 +54,8 @@ __all__ = [
     "redact",
     "redact_text",
     "text_may_hold_secret",
+    "line_hints",
+    "line_may_hold_secret",
     "record_needs_redaction",
 ]
 
@@ -88,8 +92,12 @@ _NONE, _WEAK, _STRONG = 0, 1, 2
 _KEY_CACHE: dict[str, int] = {}
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def _classify(key: str) -> int:
-    words = [w for w in _PARTS.split(_CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", key)).lower()) if w]
+    # ASCII case only (as bytes.lower() on an encoded line: the line pre-check relies on it)
+    words = [w for w in _PARTS.split(_CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", key)).translate(_ASCII_LOWER)) if w]
     if not words:
         return _NONE
     last = words[-1]
@@ -152,21 +160,22 @@ _TOKEN_STARTS = (
     "hf_", "sk-", "sk_", "rk_", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     "AIza", "ya29.", "xox", "glpat-", "npm_", "pypi-", "r8_", "gsk_", "eyJ",
 )  # fmt: skip
+_NEEDLE_OF = {t: t.lower().encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
 _AWS_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
 _AWS_SECRET_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _PEM_RE = re.compile(r"-----BEGIN[^\n]*?-----[\s\S]*?(?:-----END[^\n]*?-----|\Z)")
 _USERINFO_RE = re.compile(r"(?<=://)[^\s/?#@:]+:[^\s/?#]*@")
 _KV_RE = re.compile(
     r"(?<![A-Za-z0-9_\-])(?P<q>[\"']?)(?P<key>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P=q)(?P<sep>[ \t]*[=:][ \t]*)"
-    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?i:bearer|basic|token|digest)[ \t]+[^\s,;&\"'}\]]+|[^\s,;&\"'}\]]+)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?ai:bearer|basic|token|digest)[ \t]+[^\s,;&\"'}\]]+|[^\s,;&\"'}\]]+)"
 )
 _FLAG_RE = re.compile(
     r"(?<![A-Za-z0-9_\-])--(?P<key>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P<sep>[ \t]+|=)"
     r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?!-)[^\s\"']+)"
 )
-_BEARER_RE = re.compile(r"(?<![A-Za-z0-9_\-])(?P<scheme>(?i:bearer))[ \t]+(?P<value>[A-Za-z0-9\-._~+/]+=*)")
+_BEARER_RE = re.compile(r"(?<![A-Za-z0-9_\-])(?P<scheme>(?ai:bearer))[ \t]+(?P<value>[A-Za-z0-9\-._~+/]+=*)")
 _TOKENISH_CHARS = re.compile(r"[A-Za-z0-9\-._~+/=]+")
-_SCHEME_VALUE = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+")
+_SCHEME_VALUE = re.compile(r"(?ai:bearer|basic|token|digest)[ \t]+")
 
 
 def _tokenish(value: str) -> bool:
@@ -232,29 +241,35 @@ def _assignment_at(text: str, low: str, i: int, hint: str) -> bool:
         return True
     if word.startswith("-") and end < n and text[end] in " \t=":
         return True  # --flag value
-    return bare.lower() == "bearer" and end < n and text[end] in " \t"
+    return bare.translate(_ASCII_LOWER) == "bearer" and end < n and text[end] in " \t"
 
 
-def text_may_hold_secret(text: str) -> bool:
+def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> bool:
     """Whether :func:`redact_text` could change ``text`` (exact where it matters, never
-    False when a rule applies): substring searches, then a check at each hit."""
-    for start in _TOKEN_STARTS:
+    False when a rule applies): substring searches, then a check at each hit.
+
+    ``needles``: only the hints of :data:`_LINE_NEEDLES` known to occur in ``text``
+    (from the line pre-check); ``None``: all of them.
+    """
+    for start in _TOKEN_STARTS if needles is None else [t for t in _TOKEN_STARTS if _NEEDLE_OF[t] in needles]:
         i = text.find(start)
         while i != -1:
             if _TOKEN_RE.match(text, i) is not None:
                 return True
             i = text.find(start, i + 1)
-    if "-----BEGIN" in text:
+    if (needles is None or b"-----begin" in needles) and "-----BEGIN" in text:
         return True
-    i = text.find("://")
-    while i != -1:
-        if _USERINFO_RE.match(text, i + 3) is not None:
-            return True
-        i = text.find("://", i + 1)
-    low = text.lower()
-    if len(low) != len(text):  # a character whose lower case is longer: no position map
-        return any(hint in low for hint in _KEY_HINTS)
-    for hint in _KEY_HINTS:
+    if needles is None or b"://" in needles:
+        i = text.find("://")
+        while i != -1:
+            if _USERINFO_RE.match(text, i + 3) is not None:
+                return True
+            i = text.find("://", i + 1)
+    hints = _KEY_HINTS if needles is None else [h for h in _KEY_HINTS if _NEEDLE_OF[h] in needles]
+    if not hints:
+        return False
+    low = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)  # same positions as text
+    for hint in hints:
         i = low.find(hint)
         while i != -1:
             if _assignment_at(text, low, i, hint):
@@ -365,6 +380,83 @@ def redact(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------ the samples' pre-check
+# Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
+# sequences in the ASCII-lowercased text (key hints; the token, PEM and URL starts), and JSON
+# encoding keeps them as they are. One pass of a multi-pattern search: Hyperscan (SIMD,
+# x86-64) or Aho-Corasick (Rust, elsewhere), whichever is installed; the substring searches
+# of the stdlib otherwise (correct, slower).
+_LINE_NEEDLES = tuple(
+    sorted({h.encode() for h in _KEY_HINTS} | {t.lower().encode() for t in _TOKEN_STARTS} | {b"-----begin", b"://"})
+)
+
+
+class _LineScanner:
+    """Finds whether any of :data:`_LINE_NEEDLES` occurs in a line, ASCII case ignored."""
+
+    def __init__(self) -> None:
+        self.kind = "stdlib"
+        self._local = threading.local()
+        self._hs: Any = None
+        self._ac: Any = None
+        try:
+            import hyperscan
+
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+            db.compile(
+                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
+                ids=list(range(len(_LINE_NEEDLES))),
+                elements=len(_LINE_NEEDLES),
+                flags=[flags] * len(_LINE_NEEDLES),
+            )
+            self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
+            return
+        except Exception:  # noqa: BLE001 - not installed, or no SIMD support on this CPU
+            pass
+        try:
+            import ahocorasick_rs
+
+            self._ac = ahocorasick_rs.BytesAhoCorasick(list(_LINE_NEEDLES))
+            self.kind = "aho-corasick"
+        except ImportError:
+            pass
+
+    @staticmethod
+    def _on_match(index: int, _start: int, _end: int, _flags: int, found: set[bytes]) -> None:
+        found.add(_LINE_NEEDLES[index])
+
+    def __call__(self, line: bytes) -> frozenset[bytes]:
+        if self._hs is not None:
+            scratch = getattr(self._local, "scratch", None)
+            if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
+                scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
+            found: set[bytes] = set()
+            self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
+            return frozenset(found)
+        low = line.lower()
+        if self._ac is not None:
+            return frozenset(_LINE_NEEDLES[i] for i, _s, _e in self._ac.find_matches_as_indexes(low, overlapping=True))
+        return frozenset(needle for needle in _LINE_NEEDLES if needle in low)
+
+
+_SCANNER: _LineScanner | None = None
+
+
+def line_hints(line: bytes) -> frozenset[bytes]:
+    """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
+    holds (empty: :func:`redact` would not change the record; never empty when it would)."""
+    global _SCANNER
+    scanner = _SCANNER
+    if scanner is None:
+        scanner = _SCANNER = _LineScanner()
+    return scanner(line)
+
+
+def line_may_hold_secret(line: bytes) -> bool:
+    """``bool(line_hints(line))``."""
+    return bool(line_hints(line))
+
+
 _SAFE_KEYS: set[Any] = set()
 _PLAIN_LEAVES = (int, float, bytes, bytearray, memoryview, type(None))
 
@@ -385,13 +477,14 @@ def _keys_flagged(keys: Any) -> bool:
     return False
 
 
-def record_needs_redaction(record: Any) -> bool:
+def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -> bool:
     """Whether :func:`redact` could change ``record``: never False when it would.
 
     A walk over the record's containers (any depth; a cycle or too deep a
     nesting answers True, and :func:`redact` then raises): every mapping key is
     checked, every string is searched (all of them at once); values of other
     kinds than numbers, strings, bytes and the usual containers answer True.
+    ``hints``: from :func:`line_hints` on the record's line (only those are searched).
     """
     strings: list[str] = []
     stack: list[tuple[Any, int]] = [((record,), 0)]
@@ -425,4 +518,4 @@ def record_needs_redaction(record: Any) -> bool:
                 continue  # numeric numpy/torch scalars and arrays
             else:
                 return True
-    return bool(strings) and text_may_hold_secret("\n".join(strings))
+    return bool(strings) and text_may_hold_secret("\n".join(strings), hints)

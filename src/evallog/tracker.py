@@ -50,7 +50,7 @@ from evallog.naming import (
     samples_filename,
 )
 from evallog.paths import check_run_id, ensure_inside, make_dirs, model_dir_name, open_for_write, safe_task_component
-from evallog.redact import record_needs_redaction, redact, redact_text
+from evallog.redact import line_hints, record_needs_redaction, redact, redact_text
 from evallog.writer import TaskStream
 
 __all__ = ["EvaluationTracker", "GeneralConfigTracker", "LMEvalGeneralConfigTracker"]
@@ -657,15 +657,28 @@ class EvaluationTracker:
 
     # ------------------------------------------------------------------ samples, batch
     def _encode_sample(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
-        """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
+        """The line ``sample`` becomes in the flavor's samples file (the hot path).
+
+        Redaction: the record is encoded first; only when the line holds a hint of a
+        credential (one multi-pattern pass over its bytes) is the record walked exactly,
+        redacted and encoded again.
+        """
         try:
             record = self._transform(sample)
-            if self.redact_secrets and record_needs_redaction(record):
-                record = redact(record)
+            line = self._encode_record(record, task, index)
+            if self.redact_secrets:
+                hints = line_hints(line)
+                if hints and record_needs_redaction(record, hints):
+                    line = self._encode_record(redact(record), task, index)
+            return line
         except EvallogError as exc:
-            raise SerializationError(exc.message, task=task, sample_index=index) from exc
+            if exc.task is None:
+                raise SerializationError(exc.message, task=task, sample_index=index) from exc
+            raise
         except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
             raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
+
+    def _encode_record(self, record: Any, task: str, index: int) -> bytes:
         if self.strict_json:
             try:
                 return orjson.dumps(record, default=json_default, option=LINE_OPTIONS)
