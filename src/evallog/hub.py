@@ -25,7 +25,6 @@ What differs from the anchors (formats.md §12 #1-5, #25, #26, #43):
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import random
@@ -38,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError
+from evallog.encoding import decode
 from evallog.naming import parse_filename, sanitize_model_name
+from evallog.paths import open_regular, read_regular
 
 __all__ = [
     "RetryPolicy",
@@ -527,7 +528,7 @@ def _hash_file(path: Path) -> tuple[int, str, str]:
     size = path.stat().st_size
     sha1 = hashlib.sha1(b"blob %d\0" % size)
     sha256 = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             sha1.update(chunk)
             sha256.update(chunk)
@@ -617,10 +618,9 @@ def push_run(
 
     local_results = None
     if results_file is not None:
-        try:
-            local_results = json.loads(Path(results_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("could not read %s for the dataset card: %s", results_file, exc)
+        local_results = _read_json(Path(results_file))
+        if local_results is None:
+            logger.warning("could not read %s for the dataset card", results_file)
 
     ctx = _PushContext(settings, policy, model_name, model_dir, model_source, local_results)
     reports = []
@@ -633,9 +633,11 @@ def push_run(
 
 
 def _read_json(path: Path) -> Any:
+    """The parsed JSON file, ``None`` if it cannot be read (not a regular file, not JSON,
+    nested too deeply)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return decode(read_regular(path))
+    except (OSError, ValueError, RecursionError):  # ReadError is a ValueError
         return None
 
 
