@@ -24,6 +24,9 @@ COMMANDS: list[str] = [
     "runs",
     "push",
     "report",
+    "verify",
+    "power",
+    "export",
 ]
 
 

@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reported stderrs otherwise), and the samples that flipped.",
     )
     p.add_argument("run_a", metavar="RUN_A", help="baseline run")
-    p.add_argument("run_b", metavar="RUN_B", help="run compared against the baseline")
+    p.add_argument("run_b", metavar="RUN_B", nargs="+",
+                   help="run compared against the baseline (several: a regression gate over all of them)")
     p.add_argument("--task", action="append", help="only this task (repeatable)")
     p.add_argument("--metric", action="append", help="only this metric, e.g. acc or acc,none (repeatable)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
@@ -65,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="list up to N flipped doc ids per metric (default 10, 0 = none)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--skip-corrupt", action="store_true", help="skip corrupt sample lines instead of stopping")
+    from evallog.cli import _gate
+
+    _gate.add_arguments(p)
     p.set_defaults(func=compare_handler)
 
     p = subparsers.add_parser(
@@ -260,9 +264,12 @@ def show_handler(args: argparse.Namespace) -> int:
 
 
 def compare_handler(args: argparse.Namespace) -> int:
+    from evallog.cli import _gate
     from evallog.compare import compare
 
-    run_a, run_b = _load(args.run_a), _load(args.run_b)
+    if _gate.wanted(args):
+        return _gate.run(args)
+    run_a, run_b = _load(args.run_a), _load(args.run_b[0])
     progress = _Progress()
     try:
         result = compare(
