@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from evallog.errors import ConfigError
@@ -27,6 +30,7 @@ __all__ = [
     "results_filename",
     "samples_filename",
     "parse_filename",
+    "declared_run_ids",
     "sanitize_model_name",
     "sanitize_task_name",
     "split_safe",
@@ -125,11 +129,17 @@ def samples_filename(flavor: str, task: str, run_id: str) -> str:
     return f"{run_id}_samples_{task}.jsonl"
 
 
-def parse_filename(name: str) -> ParsedName | None:
+_LMEVAL_ANY_RESULTS = re.compile(r"^results_(?P<run_id>.+)\.json$")
+
+
+def parse_filename(name: str, run_ids: Iterable[str] = ()) -> ParsedName | None:
     """Parse a results or samples file name of either flavor; ``None`` if it is neither.
 
     lm-eval names are tried first: their run id has a fixed shape, while an
-    lmms-eval run id can be any caller-given string.
+    lmms-eval run id can be any caller-given string. An lm-eval samples name
+    with a run id of another shape (``samples_<task>_myrun.jsonl``) cannot be
+    split on its own: it is recognised when its run id is among ``run_ids``
+    (the ids the folder declares: see :func:`declared_run_ids`).
     """
     in_progress = name.endswith(IN_PROGRESS_SUFFIX)
     if in_progress:
@@ -142,13 +152,45 @@ def parse_filename(name: str) -> ParsedName | None:
     m = _LMEVAL_SAMPLES.match(name)
     if m:
         return ParsedName("samples", "lm-eval", m["run_id"], task_from_component(m["task"]), in_progress)
+    if name.startswith("samples_") and name.endswith(".jsonl"):
+        stem = name[len("samples_") : -len(".jsonl")]
+        for run_id in sorted(run_ids, key=len, reverse=True):
+            if stem.endswith("_" + run_id) and len(stem) > len(run_id) + 1:
+                task = task_from_component(stem[: -len(run_id) - 1])
+                return ParsedName("samples", "lm-eval", run_id, task, in_progress)
     m = _LMMS_RESULTS.match(name)
     if m:
         return ParsedName("results", "lmms-eval", m["run_id"], None, in_progress)
     m = _LMMS_SAMPLES.match(name)
     if m:
         return ParsedName("samples", "lmms-eval", m["run_id"], task_from_component(m["task"]), in_progress)
+    m = _LMEVAL_ANY_RESULTS.match(name)
+    if m:
+        return ParsedName("results", "lm-eval", m["run_id"], None, in_progress)
     return None
+
+
+def declared_run_ids(folder: Path, names: Iterable[str] | None = None) -> set[str]:
+    """The run ids a folder declares: those of its results files and of its evallog
+    bookkeeping (``.evallog/<run_id>.json`` / ``.lock``)."""
+    ids: set[str] = set()
+    try:
+        listing = list(names) if names is not None else os.listdir(folder)
+    except OSError:
+        listing = []
+    for name in listing:
+        parsed = parse_filename(name)
+        if parsed is not None and parsed.kind == "results":
+            ids.add(parsed.run_id)
+    try:
+        bookkeeping = os.listdir(folder / MANIFEST_DIR)
+    except OSError:
+        bookkeeping = []
+    for name in bookkeeping:
+        for suffix in (".json", ".lock"):
+            if name.endswith(suffix) and not name.startswith("."):
+                ids.add(name[: -len(suffix)])
+    return ids
 
 
 _MODEL_NAME_RE = re.compile(r'["<>:/|\\?*\[\]]+')

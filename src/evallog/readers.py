@@ -440,10 +440,12 @@ class _RunFiles:
 
 def _scan_dir(directory: Path, names: Iterable[str]) -> dict[tuple[str, str], _RunFiles]:
     runs: dict[tuple[str, str], _RunFiles] = {}
-    for name in sorted(names):
+    names = sorted(names)
+    run_ids = naming.declared_run_ids(directory, names)
+    for name in names:
         if name.startswith(".") or name.endswith(".tmp"):
             continue
-        parsed = naming.parse_filename(name)
+        parsed = naming.parse_filename(name, run_ids)
         if parsed is None:
             m = _LMEVAL_STEM_RESULTS.match(name)
             if not m:

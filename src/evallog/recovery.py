@@ -23,8 +23,8 @@ from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_ali
 from evallog.encoding import decode
 from evallog.errors import RecoveryError
 from evallog.formats import TaskHasher
-from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, parse_filename
-from evallog.paths import open_regular
+from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, declared_run_ids, parse_filename
+from evallog.paths import make_dirs, open_regular, read_regular
 
 if TYPE_CHECKING:
     from evallog.writer import TaskStream
@@ -70,6 +70,7 @@ class InterruptedRun:
     partial_files: dict[str, Path] = field(default_factory=dict)
     final_files: dict[str, Path] = field(default_factory=dict)
     results_file: Path | None = None
+    has_manifest: bool = False  # evallog wrote it (resume adopts only such runs)
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
@@ -107,10 +108,11 @@ def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[Inter
     results: dict[str, Path] = {}
     try:
         entries = list(os.scandir(folder))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    run_ids = declared_run_ids(Path(folder), [e.name for e in entries])
     for entry in entries:
-        parsed = parse_filename(entry.name)
+        parsed = parse_filename(entry.name, run_ids)
         if parsed is None or (flavor is not None and parsed.flavor != flavor) or not entry.is_file():
             continue
         if parsed.kind == "results":
@@ -123,6 +125,7 @@ def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[Inter
     for run_id, run in runs.items():
         run.final_files = finals.get(run_id, {})
         run.results_file = results.get(run_id)
+        run.has_manifest = (Path(folder) / MANIFEST_DIR / f"{run_id}.json").is_file()
     return [runs[k] for k in sorted(runs)]
 
 
@@ -172,30 +175,46 @@ def reopen_for_resume(path: Path, flavor: str, stream: TaskStream | None) -> tup
 
 
 def _remove_stale_temp_files(folder: Path, report: RecoveryReport) -> None:
-    """Remove temporary files of atomic writes whose writer process is gone."""
-    for entry in os.scandir(folder):
-        m = _TMP_RE.match(entry.name)
-        if not m or not entry.is_file():
-            continue
-        pid = int(m["pid"])
-        if pid == os.getpid() or pid_alive(pid):
-            continue
+    """Remove temporary files of atomic writes whose writer process is gone, in ``folder``
+    and in its ``.evallog/`` bookkeeping folder (only evallog's own temp-file names)."""
+    for where in (folder, folder / MANIFEST_DIR):
         try:
-            os.unlink(entry.path)
-            report.removed_temp_files.append(Path(entry.path))
+            entries = list(os.scandir(where))
         except OSError:
-            pass
+            continue
+        for entry in entries:
+            m = _TMP_RE.match(entry.name)
+            if not m or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(m["pid"])
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            try:
+                os.unlink(entry.path)
+                report.removed_temp_files.append(Path(entry.path))
+            except OSError:
+                pass
 
 
 def _mark_manifest(folder: Path, run_id: str, status: str) -> None:
     manifest = folder / MANIFEST_DIR / f"{run_id}.json"
     try:
-        data = orjson.loads(manifest.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        data = orjson.loads(read_regular(manifest))
+    except (OSError, ValueError):  # ReadError and JSONDecodeError are ValueErrors
+        return
+    if not isinstance(data, dict):
         return
     data["status"] = status
     data["streaming"] = []
     atomic_write_bytes(manifest, orjson.dumps(data, option=orjson.OPT_INDENT_2), fsync=False)
+
+
+def _lock(folder: Path, run_id: str, take: Any) -> bool:
+    try:
+        make_dirs(folder, folder / MANIFEST_DIR)
+        return bool(take(folder, run_id))
+    except (OSError, ValueError) as exc:  # a symlinked .evallog, a read-only folder
+        raise RecoveryError(f"could not take the run lock: {exc}", path=folder / MANIFEST_DIR) from exc
 
 
 def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> RecoveryReport:
@@ -206,7 +225,7 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
     is still alive are skipped unless ``force``. Stale temporary files of
     atomic writes are removed. Returns a :class:`RecoveryReport`.
     """
-    from evallog.tracker import run_lock_held
+    from evallog.tracker import release_run_lock, take_run_lock
 
     root = Path(output_dir)
     if not root.is_dir():
@@ -217,7 +236,14 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
             continue
         _remove_stale_temp_files(folder, report)
         for run in find_interrupted_runs(folder):
-            live = run_lock_held(folder, run.run_id)
+            # the run's lock first: a tracker resuming it (or another recover) excludes us
+            live = not _lock(folder, run.run_id, take_run_lock)
+            if not live:  # under the lock: the files may have changed meanwhile
+                fresh = [r for r in find_interrupted_runs(folder) if r.run_id == run.run_id]
+                if not fresh:
+                    release_run_lock(folder, run.run_id)
+                    continue
+                run = fresh[0]
             for task, partial in sorted(run.partial_files.items()):
                 final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
                 if live and not force:
@@ -233,9 +259,12 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
                 report.tasks.append(TaskRecovery(task, run.run_id, final, kept, dropped, "recovered"))
                 logger.info("recovered %s: %d samples kept, %d dropped", final, kept, dropped)
             if not live or force:
-                try:
-                    (folder / MANIFEST_DIR / f"{run.run_id}.lock").unlink()
-                except FileNotFoundError:
-                    pass
                 _mark_manifest(folder, run.run_id, "recovered")
+                if live:  # force: the owner's lock goes too
+                    try:
+                        (folder / MANIFEST_DIR / f"{run.run_id}.lock").unlink()
+                    except FileNotFoundError:
+                        pass
+                else:
+                    release_run_lock(folder, run.run_id)
     return report

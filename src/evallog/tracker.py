@@ -27,7 +27,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ from evallog.formats import DEFAULT_REPO_NAME, TRANSFORMS, TaskHasher, hash_stri
 from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
 from evallog.naming import (
     FLAVORS,
+    parse_filename,
     FORMAT_VERSION,
     IN_PROGRESS_SUFFIX,
     MANIFEST_DIR,
@@ -228,6 +230,52 @@ def _hash_sample(hasher: TaskHasher, sample: Any, task: str, index: int) -> None
         raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
 
 
+@contextmanager
+def _claims_mutex(folder: Path) -> Iterator[None]:
+    """Serialise lock takeovers in ``folder`` across processes (``flock``; released by the
+    kernel when a process dies). Without ``fcntl`` (Windows) the takeover is unguarded."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    fd = open_for_write(folder / MANIFEST_DIR / ".claims.mutex", append=True)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def take_run_lock(folder: Path, run_id: str) -> bool:
+    """Take ``<folder>/.evallog/<run_id>.lock`` for this process; False if a live owner holds it.
+
+    A lock left by a dead process is taken over; the check and the takeover happen under
+    a folder-wide mutex, so two processes never both take over the same stale lock.
+    """
+    lock = folder / MANIFEST_DIR / f"{run_id}.lock"
+    if _create_lock(lock):
+        return True
+    with _claims_mutex(folder):
+        if run_lock_held(folder, run_id):
+            return False
+        try:
+            lock.unlink()
+        except FileNotFoundError:
+            pass
+        return _create_lock(lock)
+
+
+def release_run_lock(folder: Path, run_id: str) -> None:
+    """Remove the run lock if this process holds it."""
+    lock = folder / MANIFEST_DIR / f"{run_id}.lock"
+    try:
+        if int(lock.read_text().split()[0]) == os.getpid():
+            lock.unlink()
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 class _Flusher(threading.Thread):
     """Background thread that flushes streamed samples at least every ``interval`` seconds."""
 
@@ -341,6 +389,7 @@ class EvaluationTracker:
         self.fsync = fsync
         self._timezone = timezone
         self._explicit_run_id = run_id is not None
+        self._user_run_id = run_id is not None  # given by the caller (not adopted from datetime_str)
         self._run_id = check_run_id(run_id.replace(":", "-")) if run_id is not None else _new_run_id(flavor, timezone)
         self._lock = threading.RLock()
         self._claimed: tuple[Path, str] | None = None  # (folder, run id) of the lock we hold
@@ -443,15 +492,22 @@ class EvaluationTracker:
         return self._run_dir() / MANIFEST_DIR
 
     def _ensure_claimed(self) -> Path:
-        """Create the run folder and take the run id for this tracker (once)."""
+        """Create the run folder and take the run id for this tracker (once).
+
+        With ``resume=True`` the interrupted run's lock is taken *before* any of its
+        files is reopened, so two processes never resume the same run.
+        """
         with self._lock:
             folder = self._run_dir()
             if self._claimed == (folder, self._run_id):
                 return folder
             ensure_inside(self._root(), folder)
+            make_dirs(self._root(), folder)
             if self.resume and not self._resumed:
                 self._resumed = True
-                self._find_run_to_resume(folder)
+                if self._resume_run(folder):
+                    self._write_manifest("running")
+                    return folder
             self._claim_free_id(folder)
             self._write_manifest("running")
             return folder
@@ -462,15 +518,23 @@ class EvaluationTracker:
         An id is taken while another live tracker holds its lock, and also
         after that tracker finished if its files are still there (lmms-eval ids
         have second precision: two runs in the same second must not share
-        files). Resuming takes over the interrupted run's id on purpose.
+        files). Files of the id that evallog did not write (no manifest) are
+        never adopted: a caller-given id then raises :class:`ConfigError`.
         """
         base_id = self._run_id
         offset = 0
         while True:
             if self._try_claim(folder, self._run_id):
-                if self.resume or not self._run_files_exist(folder, self._run_id):
+                if not self._run_files_exist(folder, self._run_id):
                     return
+                foreign = not (folder / MANIFEST_DIR / f"{self._run_id}.json").exists()
                 self._release_claim()
+                if foreign and self._user_run_id and self._run_id == base_id:
+                    raise ConfigError(
+                        f"files of run id {self._run_id!r} exist in this folder and were not written by "
+                        "evallog: choose another run_id (or leave it out)",
+                        path=folder,
+                    )
             offset += 1
             if self._explicit_run_id and self.flavor == "lmms-eval":
                 new_id = f"{base_id}_{offset + 1}"
@@ -480,7 +544,18 @@ class EvaluationTracker:
             self._run_id = new_id
 
     def _run_files_exist(self, folder: Path, run_id: str) -> bool:
-        return (folder / MANIFEST_DIR / f"{run_id}.json").exists() or self._results_file_for(run_id).exists()
+        if (folder / MANIFEST_DIR / f"{run_id}.json").exists() or self._results_file_for(run_id).exists():
+            return True
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return False
+        ids = {run_id}
+        for name in names:
+            parsed = parse_filename(name, ids)
+            if parsed is not None and parsed.run_id == run_id:
+                return True
+        return False
 
     def _try_claim(self, folder: Path, run_id: str) -> bool:
         lock = folder / MANIFEST_DIR / f"{run_id}.lock"
@@ -491,13 +566,7 @@ class EvaluationTracker:
                 return False
             make_dirs(self._root(), lock.parent)
             try:
-                created = _create_lock(lock)
-                if not created and not run_lock_held(folder, run_id):
-                    try:
-                        lock.unlink()
-                    except FileNotFoundError:
-                        pass
-                    created = _create_lock(lock)
+                created = take_run_lock(folder, run_id)
             except OSError as exc:
                 raise WriteError(f"could not create the run folder: {exc.strerror or exc}", path=lock.parent) from exc
             if not created:
@@ -876,19 +945,39 @@ class EvaluationTracker:
             keys.add((record.get("doc_id"), record.get("filter", "none")))
         return keys
 
-    def _find_run_to_resume(self, folder: Path) -> None:
-        """Pick the interrupted run to continue and reopen its in-progress files."""
-        from evallog.recovery import find_interrupted_runs, reopen_for_resume
+    def _resume_run(self, folder: Path) -> bool:
+        """Claim the interrupted run to continue (latest first), then reopen its files.
 
-        candidates = find_interrupted_runs(folder, flavor=self.flavor)
+        Only runs evallog wrote (with a manifest) are resumed; a run whose lock a live
+        process holds is left to it (with a caller-given ``run_id``: :class:`ConfigError`).
+        Returns False when there is nothing to resume (a new run starts).
+        """
+        from evallog.recovery import find_interrupted_runs
+
+        candidates = [c for c in find_interrupted_runs(folder, flavor=self.flavor) if c.has_manifest]
         if self._explicit_run_id:
             candidates = [c for c in candidates if c.run_id == self._run_id]
-        if not candidates:
-            logger.info("resume=True but no interrupted run was found in %s; starting run %s", folder, self._run_id)
-            return
-        run = candidates[-1]
-        self._run_id = run.run_id
-        self._explicit_run_id = True
+        for candidate in reversed(candidates):
+            if not self._try_claim(folder, candidate.run_id):
+                if self._explicit_run_id:
+                    raise ConfigError(f"run {candidate.run_id!r} is being written by another live process", path=folder)
+                continue
+            # under the lock: the run may have been finished or recovered meanwhile
+            fresh = [c for c in find_interrupted_runs(folder, flavor=self.flavor) if c.run_id == candidate.run_id]
+            if not fresh:
+                self._release_claim()
+                continue
+            self._run_id = candidate.run_id
+            self._explicit_run_id = True
+            self._reopen_run(fresh[0])
+            return True
+        logger.info("resume=True but no interrupted run was found in %s; starting run %s", folder, self._run_id)
+        return False
+
+    def _reopen_run(self, run: Any) -> None:
+        """Reopen the files of the claimed interrupted ``run`` for appending."""
+        from evallog.recovery import reopen_for_resume
+
         for task, path in run.final_files.items():
             count, digest = reopen_for_resume(path, self.flavor, None)
             self._sample_paths[task] = path
@@ -914,7 +1003,7 @@ class EvaluationTracker:
         if self._streams and self._flusher is None:
             self._flusher = _Flusher(self, self.flush_interval)
             self._flusher.start()
-        logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, folder, len(run.partial_files))
+        logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, run.folder, len(run.partial_files))
 
     # ------------------------------------------------------------------ hub
     def push_to_hub(self) -> Any:
