@@ -258,11 +258,11 @@ def test_fuzz_write_paths(area: Path, flavor: str, mode: str, task: str, model: 
             tracker.save_results_aggregated(results, {task: samples})
         except Exception as exc:  # noqa: BLE001 - the point: classify every failure
             check_error(exc, where=f"{mode} save")
-        finally:
-            try:
-                tracker.close()
-            except Exception as exc:  # noqa: BLE001
-                check_error(exc, where="close")
+    with time_limit(PER_EXAMPLE_SECONDS):
+        try:
+            tracker.close()
+        except Exception as exc:  # noqa: BLE001
+            check_error(exc, where="close")
     assert (snapshot(samples), snapshot(results)) == pictures, "the input was mutated"
     check_tree(case, out, before_outside)
     COUNTS["write examples ok"] += 1
