@@ -14,28 +14,33 @@ import os
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-import collections  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import random  # noqa: E402
-import string  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-from types import MappingProxyType  # noqa: E402
+import collections
+import json
+import logging
+import random
+import string
+import subprocess
+import sys
+from pathlib import Path
+from types import MappingProxyType
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from evallog import EvaluationTracker  # noqa: E402
-from evallog.encoding import encode_line  # noqa: E402
-from evallog.errors import SerializationError  # noqa: E402
-from evallog.redact import REDACTED, line_hints, record_needs_redaction, redact, redact_text  # noqa: E402
+from evallog import EvaluationTracker
+from evallog.encoding import encode_line
+from evallog.errors import SerializationError
+from evallog.redact import (
+    line_hints,
+    record_needs_redaction,
+    redact,
+    redact_text,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hubserver import FakeHub  # noqa: E402
+from hubserver import FakeHub
 
 _rng = random.Random(17)
 _ALNUM = string.ascii_letters + string.digits
@@ -256,10 +261,10 @@ def test_credential_corpus_reaches_no_output(tmp_path, hub, caplog, flavor):
 
     report = tmp_path / "report.html"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.run([sys.executable, "-m", "evallog", "ls", str(out_dir)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "evallog", "ls", str(out_dir)], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     rep = subprocess.run([sys.executable, "-m", "evallog", "report", str(out_dir), "-o", str(report), "--no-compress"],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env, check=False)
     assert rep.returncode == 0, rep.stderr
     outputs = _outputs(out_dir, report, proc.stdout + proc.stderr + rep.stdout + rep.stderr, caplog.text, hub)
     assert any(k.startswith("hub:") for k in outputs) and any(k.endswith(".jsonl") for k in outputs)

@@ -208,10 +208,10 @@ def check_tree(base: Path, out: Path, before_outside: set[str]) -> None:
 def check_error(exc: BaseException, *, where: str) -> None:
     if isinstance(exc, TimeoutError):
         COUNTS["hangs"] += 1
-        raise AssertionError(f"hang in {where}") from exc
+        pytest.fail(f"hang in {where}")
     if not isinstance(exc, EvallogError):
         COUNTS["untyped errors"] += 1
-        raise AssertionError(f"untyped error from {where}: {type(exc).__name__}: {exc}") from exc
+        pytest.fail(f"untyped error from {where}: {type(exc).__name__}: {exc}")
     assert exc.path or exc.task is not None or exc.sample_index is not None, f"error names nothing: {exc!r}"
     COUNTS["typed errors"] += 1
 
@@ -336,10 +336,10 @@ def test_fuzz_readers(area: Path, results: bytes, lines: bytes, special: str, fl
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, TimeoutError):
                 COUNTS["hangs"] += 1
-                raise AssertionError("hang in a reader") from exc
+                pytest.fail("hang in a reader")
             if not isinstance(exc, EvallogError):
                 COUNTS["untyped errors"] += 1
-                raise AssertionError(f"untyped error from a reader: {type(exc).__name__}: {exc}") from exc
+                pytest.fail(f"untyped error from a reader: {type(exc).__name__}: {exc}")
             assert exc.path is not None, f"reader error names no file: {exc!r}"
             COUNTS["typed errors"] += 1
     COUNTS["reader examples ok"] += 1

@@ -151,7 +151,7 @@ def test_card_body_escapes_html_and_markdown_from_names() -> None:
     before, block_and_after = body.split(fence + "json\n", 1)
     block, after = block_and_after.split("\n" + fence, 1)
     assert evil in block
-    prose = re.sub(r"```python.*?```", "", before + after, flags=re.S)
+    prose = re.sub(r"```python.*?```", "", before + after, flags=re.DOTALL)
     prose = re.sub(r"`[^`\n]*`", "", prose)
     prose = re.sub(r"\]\(<[^<>\s]*>\)", "]()", prose)  # link destinations written as <...> (CommonMark)
     assert "<" not in prose and "](javascript" not in prose

@@ -90,7 +90,7 @@ def test_concurrent_resumes_write_no_duplicate_lines(tmp_path: Path, flavor: str
         start_at = time.time() + 1.5  # the resumers start together
         resumers = [_spawn(out, flavor, "resume", start_at) for _ in range(3)]
         for p in resumers:
-            stdout, stderr = p.communicate(timeout=120)
+            _stdout, stderr = p.communicate(timeout=120)
             assert p.returncode == 0, stderr
         for path, keys in _lines_by_file(out).items():
             dup = sum(n - 1 for n in Counter(keys).values() if n > 1)

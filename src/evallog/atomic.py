@@ -19,7 +19,7 @@ from typing import BinaryIO
 from evallog.errors import UnsafePathError, WriteError
 from evallog.paths import open_for_write
 
-__all__ = ["atomic_writer", "atomic_write_bytes", "temp_path_for", "fsync_dir", "pid_alive"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir", "pid_alive", "temp_path_for"]
 
 
 def temp_path_for(path: Path) -> Path:

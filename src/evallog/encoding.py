@@ -43,14 +43,14 @@ from evallog.errors import SerializationError
 from evallog.redact import MAX_NESTING, redact_text
 
 __all__ = [
-    "encode_line",
-    "encode_document",
-    "json_default",
-    "to_plain",
-    "describe_bytes",
-    "decode",
     "LINE_OPTIONS",
     "MAX_ARRAY_ELEMENTS",
+    "decode",
+    "describe_bytes",
+    "encode_document",
+    "encode_line",
+    "json_default",
+    "to_plain",
 ]
 
 # arrays with more elements than this (or with 3+ dimensions, i.e. images,
@@ -142,7 +142,7 @@ def json_default(obj: Any) -> Any:
         return obj.value
     try:
         text = str(obj)
-    except Exception as exc:  # noqa: BLE001 - any failure of foreign code becomes a typed error
+    except Exception as exc:
         raise TypeError(f"{type(obj).__name__} cannot be written: its __str__ raised {type(exc).__name__}: {exc}") from exc
     return redact_text(text)
 
@@ -151,7 +151,7 @@ def _scalar(value: Any) -> Any:
     """A numpy scalar's ``item()``: ``longdouble`` and ``clongdouble`` give numpy scalars back."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, complex) or hasattr(value, "imag") and getattr(value, "imag", 0):
+    if isinstance(value, complex) or (hasattr(value, "imag") and bool(getattr(value, "imag", False))):
         return str(value)
     return float(value)
 
@@ -205,7 +205,7 @@ def _plain_key(key: Any) -> str:
     if isinstance(key, enum.Enum):
         return str(key.value)
     if hasattr(key, "isoformat"):
-        return key.isoformat()
+        return str(key.isoformat())
     if hasattr(key, "item") and hasattr(key, "dtype"):  # numpy scalar keys
         return _plain_key(_scalar(key.item()))
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
@@ -243,14 +243,14 @@ def _encode(obj: Any, *, options: int, indent: int | None, allow_nan: bool, what
         # orjson always writes null; the anchors' tokens need the stdlib
         try:
             return _stdlib_dumps(obj, allow_nan=True, indent=indent)
-        except Exception as exc:  # noqa: BLE001 - foreign objects may raise anything
+        except Exception as exc:
             raise SerializationError(f"cannot encode {what} as JSON: {exc}") from exc
     try:
         return orjson.dumps(obj, default=json_default, option=options)
-    except (orjson.JSONEncodeError, TypeError) as first:
+    except (orjson.JSONEncodeError, TypeError):
         try:
             return _stdlib_dumps(obj, allow_nan=allow_nan, indent=indent)
-        except Exception as exc:  # noqa: BLE001 - foreign objects may raise anything
+        except Exception as exc:
             raise SerializationError(f"cannot encode {what} as JSON: {exc}") from exc
 
 

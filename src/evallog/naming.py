@@ -23,20 +23,20 @@ from evallog.errors import ConfigError
 from evallog.redact import redact_text
 
 __all__ = [
-    "Flavor",
     "FLAVORS",
     "IN_PROGRESS_SUFFIX",
+    "MAX_TASK_BYTES",
+    "Flavor",
     "ParsedName",
-    "results_filename",
-    "samples_filename",
-    "parse_filename",
     "declared_run_ids",
+    "parse_filename",
+    "results_filename",
+    "safe_task_component",
+    "samples_filename",
     "sanitize_model_name",
     "sanitize_task_name",
     "split_safe",
-    "safe_task_component",
     "task_from_component",
-    "MAX_TASK_BYTES",
 ]
 
 Flavor = Literal["lmms-eval", "lm-eval"]
@@ -92,9 +92,9 @@ def safe_task_component(task: str) -> str:
     if not isinstance(task, str):
         raise ConfigError(f"a task name must be a string, not {type(task).__name__}")
     clean = redact_text(task)
-    if clean is task or clean == task:
-        if task and not task.startswith(".") and _UNSAFE_TASK_CHAR.search(task) is None and _nbytes(task) <= MAX_TASK_BYTES:
-            return task
+    verbatim = task and not task.startswith(".") and _UNSAFE_TASK_CHAR.search(task) is None
+    if clean == task and verbatim and _nbytes(task) <= MAX_TASK_BYTES:
+        return task
     safe = _UNSAFE_TASK_CHAR.sub(_escape_char, clean)
     if safe.startswith("."):
         safe = "%2E" + safe[1:]

@@ -26,7 +26,6 @@ itself may be a symlink to a folder: that is the user's choice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -35,20 +34,29 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evallog.errors import ConfigError, ReadError, UnsafePathError
-from evallog.naming import _UNSAFE_TASK_CHAR, MAX_TASK_BYTES, _cut, _hash16, _nbytes, safe_task_component, sanitize_model_name, task_from_component
+from evallog.naming import (
+    _UNSAFE_TASK_CHAR,
+    MAX_TASK_BYTES,
+    _cut,
+    _hash16,
+    _nbytes,
+    safe_task_component,
+    sanitize_model_name,
+    task_from_component,
+)
 from evallog.redact import redact_text
 
 __all__ = [
     "MAX_TASK_BYTES",
-    "model_dir_name",
-    "safe_task_component",
-    "task_from_component",
     "check_run_id",
     "ensure_inside",
     "make_dirs",
+    "model_dir_name",
     "open_for_write",
     "open_regular",
     "read_regular",
+    "safe_task_component",
+    "task_from_component",
 ]
 
 logger = logging.getLogger(__name__)

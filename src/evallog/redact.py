@@ -39,24 +39,26 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import re
 import string
 import threading
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from evallog.errors import SerializationError
 
 __all__ = [
-    "REDACTED",
     "MAX_NESTING",
+    "REDACTED",
     "is_credential_key",
-    "redact",
-    "redact_text",
-    "text_may_hold_secret",
     "line_hints",
     "line_may_hold_secret",
     "record_needs_redaction",
+    "redact",
+    "redact_text",
+    "text_may_hold_secret",
 ]
 
 REDACTED = "[REDACTED]"
@@ -319,7 +321,7 @@ class _Walk:
             return value
         if isinstance(value, Mapping):
             return self.mapping(value, depth, under_key)
-        if isinstance(value, (list, tuple, Set)):
+        if isinstance(value, (list, tuple, AbstractSet)):
             return self.sequence(value, depth, under_key)
         if isinstance(value, enum.Enum):
             new = self.value(value.value, depth + 1, under_key)
@@ -363,7 +365,7 @@ class _Walk:
             return value
         if isinstance(value, tuple):
             return tuple(items)
-        if isinstance(value, Set):
+        if isinstance(value, AbstractSet):
             return frozenset(items) if isinstance(value, frozenset) else set(items)
         return items
 
@@ -411,8 +413,8 @@ class _LineScanner:
             )
             self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
             return
-        except Exception:  # noqa: BLE001 - not installed, or no SIMD support on this CPU
-            pass
+        except Exception as exc:  # noqa: BLE001 - not installed, or no SIMD support on this CPU
+            logging.getLogger(__name__).debug("hyperscan unavailable (%s); trying aho-corasick", exc)
         try:
             import ahocorasick_rs
 
@@ -510,7 +512,7 @@ def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -
                 if _keys_flagged(set(value.keys())):
                     return True
                 stack.append((list(value.values()), depth + 1))
-            elif isinstance(value, (list, tuple, Set)):
+            elif isinstance(value, (list, tuple, AbstractSet)):
                 stack.append((list(value), depth + 1))
             elif isinstance(value, _PLAIN_LEAVES):
                 continue
