@@ -270,7 +270,11 @@ def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> 
     hints = _KEY_HINTS if needles is None else [h for h in _KEY_HINTS if _NEEDLE_OF[h] in needles]
     if not hints:
         return False
-    low = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)  # same positions as text
+    # a lower-case copy with the same positions as text: str.lower() (fast; it may also map a
+    # few non-ASCII letters to ASCII ones, which only adds candidates), else ASCII-only mapping
+    low = text.lower()
+    if len(low) != len(text):
+        low = text.translate(_ASCII_LOWER)
     for hint in hints:
         i = low.find(hint)
         while i != -1:
@@ -520,4 +524,11 @@ def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -
                 continue  # numeric numpy/torch scalars and arrays
             else:
                 return True
-    return bool(strings) and text_may_hold_secret("\n".join(strings), hints)
+    if not strings:
+        return False
+    text = "\n".join(strings)
+    # the hints inside the strings themselves (a line's hints may come from its keys only)
+    found = line_hints(text.encode("utf-8", "surrogatepass"))
+    if hints is not None:
+        found &= hints
+    return bool(found) and text_may_hold_secret(text, found)
