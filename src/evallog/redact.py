@@ -448,6 +448,12 @@ class _LineScanner:
 _SCANNER: _LineScanner | None = None
 
 
+# keys of the harness's own records that hold a hint but name no credential: as JSON keys
+# (an unescaped quote can only open a key or a value, and a value is never followed by ':')
+# they are left out of the scan, so that every lmms-eval line does not go to stage 2
+_SAFE_JSON_KEYS = (b'"token_counts":',)
+
+
 def line_hints(line: bytes) -> frozenset[bytes]:
     """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
     holds (empty: :func:`redact` would not change the record; never empty when it would)."""
@@ -455,6 +461,8 @@ def line_hints(line: bytes) -> frozenset[bytes]:
     scanner = _SCANNER
     if scanner is None:
         scanner = _SCANNER = _LineScanner()
+    for key in _SAFE_JSON_KEYS:
+        line = line.replace(key, b'"":')
     return scanner(line)
 
 
