@@ -135,6 +135,8 @@ ORDINARY_TEXT = [
     "hf_transfer is enabled",
     "sk- prefix alone",
     "The cookie jar was empty.",
+    # media, not text: a base64 payload is never edited, whatever it happens to contain
+    "data:image/png;base64,iVBORw0KGgoAKIAABCDEFGHIJKLMNOPwJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEYpwd=",
 ]
 ORDINARY_KEYS = {
     "token_counts": [3, 4],

@@ -22,7 +22,8 @@ The rule (README, "Secrets"): a credential is
    GitLab, Google API and OAuth, Slack, Stripe, npm, PyPI, Replicate, Groq
    tokens, JWTs, ``Bearer <token>``, PEM blocks (``-----BEGIN ...``), the
    userinfo of URLs (``https://user:password@host``), and a 40-character AWS
-   secret key in a string that also holds an AWS key id.
+   secret key in a string that also holds an AWS key id. ``data:<type>;base64,...`` URIs are
+   media, not text, and are left as they are.
 
 Redaction returns a new value and never modifies its input. Nesting deeper
 than :data:`MAX_NESTING` and cyclic values raise
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import logging
 import re
 import string
@@ -284,9 +286,18 @@ def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> 
     return False
 
 
+_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/]*={0,2}")
+
+
+def is_media(text: str) -> bool:
+    """A ``data:<type>;base64,<payload>`` URI: media, not text (its payload is never redacted:
+    base64 holds no credential shapes to find, and editing it would corrupt the media)."""
+    return text.startswith("data:") and _DATA_URI.fullmatch(text) is not None
+
+
 def redact_text(text: str) -> str:
     """``text`` with credentials replaced (the rule in the module docstring)."""
-    if not text_may_hold_secret(text):
+    if not text_may_hold_secret(text) or is_media(text):
         return text
     out = _PEM_RE.sub(REDACTED, text)
     out = _USERINFO_RE.sub(REDACTED + "@", out)
@@ -448,10 +459,11 @@ class _LineScanner:
 _SCANNER: _LineScanner | None = None
 
 
-# keys of the harness's own records that hold a hint but name no credential: as JSON keys
-# (an unescaped quote can only open a key or a value, and a value is never followed by ':')
-# they are left out of the scan, so that every lmms-eval line does not go to stage 2
-_SAFE_JSON_KEYS = (b'"token_counts":',)
+# keys that hold a hint but name no credential (``token_counts``, ``max_new_tokens``,
+# ``output_tokens``: found safe by stage 2, at most 32 of them): as JSON keys they are left out
+# of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
+# by ``:``; the key itself was checked), so that such records do not all go to stage 2
+_SAFE_JSON_KEYS: list[bytes] = [b'"token_counts":']
 
 
 def line_hints(line: bytes) -> frozenset[bytes]:
@@ -475,6 +487,16 @@ _SAFE_KEYS: set[Any] = set()
 _PLAIN_LEAVES = (int, float, bytes, bytearray, memoryview, type(None))
 
 
+def _remember_safe_hint_key(key: str) -> None:
+    if len(_SAFE_JSON_KEYS) >= 32 or not key.isascii():
+        return
+    low = key.lower()
+    if any(hint in low for hint in _KEY_HINTS) or any(n.decode() in low for n in _LINE_NEEDLES):
+        json_key = json.dumps(key).encode() + b":"
+        if json_key not in _SAFE_JSON_KEYS:
+            _SAFE_JSON_KEYS.append(json_key)
+
+
 def _keys_flagged(keys: Any) -> bool:
     """Whether any of ``keys`` names a credential or holds one; safe keys are remembered."""
     if keys <= _SAFE_KEYS:  # a C-level subset test: the common case
@@ -486,6 +508,7 @@ def _keys_flagged(keys: Any) -> bool:
                     return True
                 if len(_SAFE_KEYS) < 100_000:
                     _SAFE_KEYS.add(key)
+                    _remember_safe_hint_key(key)
             elif not isinstance(key, _PLAIN_LEAVES):
                 return True  # an unusual key (a tuple, an enum, ...): let redact() decide
     return False
@@ -509,7 +532,8 @@ def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -
         for value in values:
             kind = type(value)
             if kind is str:
-                strings.append(value)
+                if not (value[:5] == "data:" and is_media(value)):
+                    strings.append(value)
             elif kind is dict:
                 if _keys_flagged(value.keys()):
                     return True
@@ -519,7 +543,8 @@ def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -
             elif kind in _PLAIN_LEAVES or kind is bool:
                 continue
             elif isinstance(value, str):
-                strings.append(value)
+                if not is_media(value):
+                    strings.append(value)
             elif isinstance(value, Mapping):
                 if _keys_flagged(set(value.keys())):
                     return True
