@@ -14,10 +14,12 @@ from typing import Any
 
 
 def _eee(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
+    from evallog.cli._progress import progress
     from evallog.exporters.eee import export_eee
 
-    res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
-                     instances=not args.no_instances, skip_corrupt=args.skip_corrupt)
+    with progress(args, "exporting samples", unit="sample") as bar:
+        res = export_eee(run, dest, organization=args.organization, relationship=args.relationship,
+                         instances=not args.no_instances, skip_corrupt=args.skip_corrupt, progress=bar)
     for note in res.skipped:
         print(f"note: {note}", file=sys.stderr)
     return res.paths
@@ -30,7 +32,8 @@ def _hf(run: Any, dest: str, args: argparse.Namespace) -> list[Path]:
     for item in args.dataset_id or []:
         task, sep, did = item.partition("=")
         if not sep:
-            raise SystemExit(f"evallog export: error: --dataset-id wants TASK=ORG/NAME, got {item!r}")
+            print(f"evallog export: error: --dataset-id wants TASK=ORG/NAME, got {item!r}", file=sys.stderr)
+            raise SystemExit(2)  # a usage error
         ids[task] = did
     res = export_hf_eval_results(run, dest, dataset_ids=ids, source_url=args.source_url)
     for note in res.skipped:
@@ -46,7 +49,13 @@ EXPORTERS: dict[str, Callable[[Any, str, argparse.Namespace], list[Path]]] = {
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="write a run in another format (Every Eval Ever, HF .eval_results, ...)")
+    p = sub.add_parser(
+        "export",
+        help="write a run in another format (Every Eval Ever, HF .eval_results, ...)",
+        description="Write the run RUN into the folder DEST in another format: --to eee gives Every Eval "
+        "Ever aggregate records (and per-sample instance JSONL unless --no-instances); --to "
+        "hf-eval-results gives the Hugging Face .eval_results YAML. The paths written are printed.",
+    )
     p.add_argument("run", metavar="RUN", help="results/samples file, model folder, or FOLDER@RUN_ID")
     p.add_argument("--to", required=True, choices=sorted(EXPORTERS), help="output format")
     p.add_argument("dest", metavar="DEST", help="destination folder")

@@ -24,20 +24,18 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from evallog.atomic import atomic_write_bytes
-    from evallog.cli._runs import _load, _Progress
+    from evallog.cli._progress import progress
+    from evallog.cli._runs import _load
     from evallog.gate import gate
 
     if args.fmt not in ("markdown", "json"):
         print("evallog compare: error: the regression gate prints markdown or json", file=sys.stderr)
         return 2
-    progress = _Progress()
-    try:
+    with progress(args, "comparing", unit="sample") as bar:
         report = gate(_load(args.run_a), [_load(r) for r in args.run_b], alpha=args.alpha,
                       correction=args.correction, min_effect=args.min_effect, tasks=args.task,
                       metrics=args.metric, n_resamples=args.resamples, seed=args.seed,
-                      skip_corrupt=args.skip_corrupt, progress=progress)
-    finally:
-        progress.clear()
+                      skip_corrupt=args.skip_corrupt, progress=bar)
     if args.report:
         atomic_write_bytes(Path(args.report), report.render("json").encode())
     sys.stdout.write(report.render(args.fmt))

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,6 +238,16 @@ def _write_instances(path: Path, lines: Iterable[dict[str, Any]]) -> tuple[int, 
 # ----------------------------------------------------------------------- API
 
 
+def _counted(lines: Iterator[dict[str, Any]], progress: Callable[[str, int, int | None], None] | None,
+             count: list[int]) -> Iterator[dict[str, Any]]:
+    """``lines``, counted in ``count[0]`` (over every task), every 1000th reported to ``progress``."""
+    for line in lines:
+        count[0] += 1
+        if progress is not None and not count[0] % 1000:
+            progress("exporting samples", count[0], None)
+        yield line
+
+
 def export_eee(
     run: Run | str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -247,6 +257,7 @@ def export_eee(
     retrieved_timestamp: str | None = None,
     instances: bool = True,
     skip_corrupt: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> EeeExport:
     """Write the run as Every Eval Ever 0.3.0 records under ``dest`` (see the module doc).
 
@@ -263,6 +274,7 @@ def export_eee(
     mid = common.model_id(run)
     developer, model = common.split_model_id(mid)
     out = EeeExport()
+    written = [0]  # instance lines, all tasks
     for task in common.exported_tasks(run):
         folder = root / "data" / safe_task_component(task) / safe_task_component(developer or "unknown") / \
             safe_task_component(model)
@@ -272,8 +284,8 @@ def export_eee(
         if instances and run.has_samples(task):
             metrics = {(s.metric, s.filter) for s in common.scores(run, task)}
             samples_path = folder / f"{rid}_samples.jsonl"
-            rows, checksum = _write_instances(
-                samples_path, _instance_lines(run, task, rec["evaluation_id"], mid, metrics, skip_corrupt))
+            lines = _instance_lines(run, task, rec["evaluation_id"], mid, metrics, skip_corrupt)
+            rows, checksum = _write_instances(samples_path, _counted(lines, progress, written))
             rec["detailed_evaluation_results"] = {
                 "format": "jsonl", "file_path": samples_path.relative_to(root).as_posix(),
                 "hash_algorithm": "sha256", "checksum": checksum, "total_rows": rows}
