@@ -286,13 +286,20 @@ def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> 
     return False
 
 
-_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/]*={0,2}")
+_DATA_URI_HEAD = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,")
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def is_media(text: str) -> bool:
     """A ``data:<type>;base64,<payload>`` URI: media, not text (its payload is never redacted:
     base64 holds no credential shapes to find, and editing it would corrupt the media)."""
-    return text.startswith("data:") and _DATA_URI.fullmatch(text) is not None
+    if not text.startswith("data:"):
+        return False
+    head = _DATA_URI_HEAD.match(text, 0, 200)
+    if head is None:
+        return False
+    payload = text[head.end() :].rstrip("=")
+    return payload.isascii() and not payload.encode("ascii").translate(None, _BASE64)
 
 
 def redact_text(text: str) -> str:
@@ -439,21 +446,28 @@ class _LineScanner:
             pass
 
     @staticmethod
-    def _on_match(index: int, _start: int, _end: int, _flags: int, found: set[bytes]) -> None:
-        found.add(_LINE_NEEDLES[index])
+    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
+        found.append((index, end))
 
-    def __call__(self, line: bytes) -> frozenset[bytes]:
+    def matches(self, line: bytes) -> list[tuple[int, int]]:
+        """``(needle index, end offset)`` of every occurrence (ASCII case ignored)."""
         if self._hs is not None:
             scratch = getattr(self._local, "scratch", None)
             if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
                 scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
-            found: set[bytes] = set()
+            found: list[tuple[int, int]] = []
             self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
-            return frozenset(found)
+            return found
         low = line.lower()
         if self._ac is not None:
-            return frozenset(_LINE_NEEDLES[i] for i, _s, _e in self._ac.find_matches_as_indexes(low, overlapping=True))
-        return frozenset(needle for needle in _LINE_NEEDLES if needle in low)
+            return [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
+        out = []
+        for i, needle in enumerate(_LINE_NEEDLES):
+            at = low.find(needle)
+            while at != -1:
+                out.append((i, at + len(needle)))
+                at = low.find(needle, at + 1)
+        return out
 
 
 _SCANNER: _LineScanner | None = None
@@ -464,18 +478,20 @@ _SCANNER: _LineScanner | None = None
 # of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
 # by ``:``; the key itself was checked), so that such records do not all go to stage 2
 _SAFE_JSON_KEYS: list[bytes] = [b'"token_counts":']
+_SAFE_JSON_KEY_SET: set[bytes] = set(_SAFE_JSON_KEYS)
+_SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
 
 
 def line_hints(line: bytes) -> frozenset[bytes]:
     """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
-    holds (empty: :func:`redact` would not change the record; never empty when it would)."""
+    holds (empty: :func:`redact` would not change the record; never empty when it would).
+    A hint inside one of the safe JSON keys (``"token_counts":``) does not count."""
     global _SCANNER
     scanner = _SCANNER
     if scanner is None:
         scanner = _SCANNER = _LineScanner()
-    for key in _SAFE_JSON_KEYS:
-        line = line.replace(key, b'"":')
-    return scanner(line)
+    line = _SAFE_JSON_KEYS_RE.sub(b'"":', line)
+    return frozenset(_LINE_NEEDLES[index] for index, _end in scanner.matches(line))
 
 
 def line_may_hold_secret(line: bytes) -> bool:
@@ -493,8 +509,11 @@ def _remember_safe_hint_key(key: str) -> None:
     low = key.lower()
     if any(hint in low for hint in _KEY_HINTS) or any(n.decode() in low for n in _LINE_NEEDLES):
         json_key = json.dumps(key).encode() + b":"
-        if json_key not in _SAFE_JSON_KEYS:
+        if json_key not in _SAFE_JSON_KEY_SET:
+            global _SAFE_JSON_KEYS_RE
             _SAFE_JSON_KEYS.append(json_key)
+            _SAFE_JSON_KEY_SET.add(json_key)
+            _SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
 
 
 def _keys_flagged(keys: Any) -> bool:
