@@ -137,9 +137,10 @@ def parse_filename(name: str, run_ids: Iterable[str] = ()) -> ParsedName | None:
 
     lm-eval names are tried first: their run id has a fixed shape, while an
     lmms-eval run id can be any caller-given string. An lm-eval samples name
-    with a run id of another shape (``samples_<task>_myrun.jsonl``) cannot be
-    split on its own: it is recognised when its run id is among ``run_ids``
-    (the ids the folder declares: see :func:`declared_run_ids`).
+    with a run id of another shape (``samples_<task>_myrun.jsonl``,
+    ``results_myrun.json``) cannot be told apart on its own: it is recognised
+    when its run id is among ``run_ids`` (the ids the folder's evallog
+    bookkeeping declares: see :func:`declared_run_ids`).
     """
     in_progress = name.endswith(IN_PROGRESS_SUFFIX)
     if in_progress:
@@ -165,7 +166,7 @@ def parse_filename(name: str, run_ids: Iterable[str] = ()) -> ParsedName | None:
     if m:
         return ParsedName("samples", "lmms-eval", m["run_id"], task_from_component(m["task"]), in_progress)
     m = _LMEVAL_ANY_RESULTS.match(name)
-    if m:
+    if m and m["run_id"] in run_ids:  # evallog's bookkeeping declares the id (lm-eval's are dates)
         return ParsedName("results", "lm-eval", m["run_id"], None, in_progress)
     return None
 
