@@ -65,11 +65,14 @@ def test_lone_surrogate_task_name_is_written_escaped(tmp_path: Path) -> None:
     assert load_run(path.parent).sample_files.keys() == {"bad\ud800task"}
 
 
+RUN = "2025-01-01T00-00-00.000001"  # an lm-eval run id (a date: no evallog bookkeeping needed)
+
+
 def _run_folder(tmp_path: Path, results: object) -> Path:
     folder = tmp_path / "org__m"
     folder.mkdir()
-    (folder / "results_r1.json").write_text(json.dumps(results))
-    (folder / "samples_t_r1.jsonl").write_text('{"doc_id": 0}\n')
+    (folder / f"results_{RUN}.json").write_text(json.dumps(results))
+    (folder / f"samples_t_{RUN}.jsonl").write_text('{"doc_id": 0}\n')
     return folder
 
 
@@ -85,15 +88,15 @@ def test_readers_accept_wrong_typed_sections(tmp_path: Path, section: str, bad: 
 def test_deeply_nested_results_file_is_a_read_error(tmp_path: Path) -> None:
     folder = tmp_path / "org__m"
     folder.mkdir()
-    (folder / "results_r1.json").write_bytes(b'{"results": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    (folder / f"results_{RUN}.json").write_bytes(b'{"results": ' + b"[" * 5000 + b"]" * 5000 + b"}")
     with pytest.raises(ReadError):
         load_run(folder)
 
 
 def test_fifo_named_like_a_samples_file_does_not_hang(tmp_path: Path) -> None:
     folder = _run_folder(tmp_path, {"results": {"t": {"acc,none": 0.5}}})
-    (folder / "samples_t_r1.jsonl").unlink()
-    os.mkfifo(folder / "samples_t_r1.jsonl")
+    (folder / f"samples_t_{RUN}.jsonl").unlink()
+    os.mkfifo(folder / f"samples_t_{RUN}.jsonl")
     run = load_run(folder)
     for task in run.sample_files:  # listed or not: reading never blocks
         with pytest.raises(ReadError):
