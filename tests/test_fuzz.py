@@ -29,8 +29,7 @@ from hypothesis import strategies as st
 
 from evallog import EvaluationTracker
 from evallog.errors import EvallogError
-from evallog.naming import safe_task_component
-from evallog.paths import model_dir_name
+from evallog.paths import model_dir_name, safe_task_component
 from evallog.readers import list_runs, load_run
 
 EXAMPLES = int(os.environ.get("EVALLOG_FUZZ_EXAMPLES", "150"))

@@ -110,12 +110,13 @@ def test_lm_eval_run_with_any_run_id_is_found_by_recover_and_ls(tmp_path: Path) 
     crash = _spawn(tmp_path, "lm-eval", "crash", 0.0, "myrun")
     assert crash.wait(60) == 0
     runs = list_runs(tmp_path)
-    assert [r.run_id for r in runs] == ["myrun"] and runs[0].in_progress
+    # its writer is dead: interrupted, not in progress (issue 10's status rule)
+    assert [r.run_id for r in runs] == ["myrun"] and runs[0].status == "interrupted" and not runs[0].in_progress
     assert sorted(runs[0].sample_files) == ["a", "b"]
     report = recover(tmp_path)
     assert sorted(t.task for t in report.tasks if t.status == "recovered") == ["a", "b"]
     run = list_runs(tmp_path)[0]
-    assert run.n_samples("a") == CRASH_AT and not run.in_progress
+    assert run.n_samples("a") == CRASH_AT and not run.in_progress and run.status == "recovered"
 
 
 def test_recover_removes_stale_temp_files_in_bookkeeping_folder(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ itself may be a symlink to a folder: that is the user's choice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -34,16 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evallog.errors import ConfigError, ReadError, UnsafePathError
-from evallog.naming import (
-    _UNSAFE_TASK_CHAR,
-    MAX_TASK_BYTES,
-    _cut,
-    _hash16,
-    _nbytes,
-    safe_task_component,
-    sanitize_model_name,
-    task_from_component,
-)
+from evallog.naming import sanitize_model_name
 from evallog.redact import redact_text
 
 __all__ = [
@@ -67,6 +59,59 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _MODEL_UNSAFE = re.compile(r'["<>:|\\?*\[\]~\x00-\x1f\x7f\ud800-\udfff]')
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _hash16(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+
+
+# task names in file names (README "File names"): verbatim when safe, else percent-escaped
+MAX_TASK_BYTES = 150  # leaves room for the prefix, run id, .partial and temp suffixes (255 bytes)
+_UNSAFE_TASK_CHAR = re.compile(r"[\x00-\x1f\x7f/\\%\ud800-\udfff]")
+_ESCAPE = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    code = ord(m.group(0))
+    return f"%{code:02X}" if code < 256 else f"%u{code:04X}"
+
+
+def safe_task_component(task: str) -> str:
+    """The task name as it appears inside a file name (verbatim when it is safe)."""
+    if not isinstance(task, str):
+        raise ConfigError(f"a task name must be a string, not {type(task).__name__}")
+    clean = redact_text(task)
+    verbatim = task and not task.startswith(".") and _UNSAFE_TASK_CHAR.search(task) is None
+    if clean == task and verbatim and _nbytes(task) <= MAX_TASK_BYTES:
+        return task
+    safe = _UNSAFE_TASK_CHAR.sub(_escape_char, clean)
+    if safe.startswith("."):
+        safe = "%2E" + safe[1:]
+    if not safe:
+        safe = "%"
+    if clean != task or _nbytes(safe) > MAX_TASK_BYTES:  # a credential never reaches a file name
+        safe = f"{_cut(safe, MAX_TASK_BYTES - 18).rstrip('%')}%~{_hash16(task)}"
+        safe = re.sub(r"%[0-9A-Fu]{0,4}%~", "%~", safe)  # no escape cut in half before the hash
+    logging.getLogger(__name__).info("a task name is not safe in a file name as it is; using %r", safe)
+    return safe
+
+
+def task_from_component(component: str) -> str:
+    """The task name a file-name component stands for (the inverse of :func:`safe_task_component`;
+    a cut name is returned as it is)."""
+    if "%" not in component or "%~" in component:
+        return component
+    if component == "%":
+        return ""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), component)
 
 
 def model_dir_name(model_name: str, flavor: str) -> str:

@@ -17,19 +17,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive
+from evallog import layout
+from evallog.atomic import atomic_writer, fsync_dir, pid_alive
+from evallog.claim import RunRecord
 from evallog.encoding import decode
-from evallog.errors import RecoveryError
-from evallog.formats import TaskHasher
-from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, declared_run_ids, parse_filename
-from evallog.paths import make_dirs, open_regular, read_regular
+from evallog.errors import ConfigError, ReadError, RecoveryError
+from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, TaskHasher
+from evallog.layout import RunStatus
+from evallog.paths import open_regular
 
 if TYPE_CHECKING:
+    from evallog.claim import RunClaim
+    from evallog.sink import SampleSink
+    from evallog.streams import StreamSet
     from evallog.writer import TaskStream
 
-__all__ = ["recover", "RecoveryReport", "TaskRecovery", "iter_valid_records", "find_interrupted_runs"]
+__all__ = [
+    "recover",
+    "RecoveryReport",
+    "TaskRecovery",
+    "iter_valid_records",
+    "find_interrupted_runs",
+    "resume_run",
+    "ResumedRun",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -103,30 +114,18 @@ def iter_valid_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[InterruptedRun]:
     """Runs in ``folder`` that have in-progress samples files, oldest first."""
-    runs: dict[str, InterruptedRun] = {}
-    finals: dict[str, dict[str, Path]] = {}
-    results: dict[str, Path] = {}
+    runs = []
+    folder = Path(folder)
     try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
+        found = layout.scan_folder(folder)  # any run-id form the folder declares
+    except ReadError:  # not a folder (any more)
         return []
-    run_ids = declared_run_ids(Path(folder), [e.name for e in entries])
-    for entry in entries:
-        parsed = parse_filename(entry.name, run_ids)
-        if parsed is None or (flavor is not None and parsed.flavor != flavor) or not entry.is_file():
+    for rf in found.values():
+        if not rf.partial_files or (flavor is not None and rf.flavor != flavor):
             continue
-        if parsed.kind == "results":
-            results[parsed.run_id] = Path(entry.path)
-        elif parsed.in_progress:
-            run = runs.setdefault(parsed.run_id, InterruptedRun(Path(folder), parsed.run_id))
-            run.partial_files[parsed.task or ""] = Path(entry.path)
-        else:
-            finals.setdefault(parsed.run_id, {})[parsed.task or ""] = Path(entry.path)
-    for run_id, run in runs.items():
-        run.final_files = finals.get(run_id, {})
-        run.results_file = results.get(run_id)
-        run.has_manifest = (Path(folder) / MANIFEST_DIR / f"{run_id}.json").is_file()
-    return [runs[k] for k in sorted(runs)]
+        has_manifest = layout.manifest_path(folder, rf.run_id).is_file()
+        runs.append(InterruptedRun(folder, rf.run_id, dict(rf.partial_files), dict(rf.final_files), rf.results_file, has_manifest))
+    return sorted(runs, key=lambda r: r.run_id)
 
 
 def _rewrite_valid(src: Path, dst: Path) -> tuple[int, int]:
@@ -145,7 +144,7 @@ def _rewrite_valid(src: Path, dst: Path) -> tuple[int, int]:
     return kept, dropped
 
 
-def reopen_for_resume(path: Path, flavor: str, stream: TaskStream | None) -> tuple[int, str]:
+def reopen_for_resume(path: Path, flavor: str | Flavor, stream: TaskStream | None) -> tuple[int, str]:
     """Prepare a samples file of an interrupted run for appending.
 
     Cuts a torn last line (rewriting the file if an invalid line sits in the
@@ -177,7 +176,7 @@ def reopen_for_resume(path: Path, flavor: str, stream: TaskStream | None) -> tup
 def _remove_stale_temp_files(folder: Path, report: RecoveryReport) -> None:
     """Remove temporary files of atomic writes whose writer process is gone, in ``folder``
     and in its ``.evallog/`` bookkeeping folder (only evallog's own temp-file names)."""
-    for where in (folder, folder / MANIFEST_DIR):
+    for where in (folder, folder / layout.MANIFEST_DIR):
         try:
             entries = list(os.scandir(where))
         except OSError:
@@ -196,25 +195,24 @@ def _remove_stale_temp_files(folder: Path, report: RecoveryReport) -> None:
                 pass
 
 
-def _mark_manifest(folder: Path, run_id: str, status: str) -> None:
-    manifest = folder / MANIFEST_DIR / f"{run_id}.json"
+def _take_lock(folder: Path, run_id: str) -> bool:
+    """The run's lock for this recovery (False: a live process holds it)."""
     try:
-        data = orjson.loads(read_regular(manifest))
-    except (OSError, ValueError):  # ReadError and JSONDecodeError are ValueErrors
-        return
-    if not isinstance(data, dict):
-        return
-    data["status"] = status
-    data["streaming"] = []
-    atomic_write_bytes(manifest, orjson.dumps(data, option=orjson.OPT_INDENT_2), fsync=False)
-
-
-def _lock(folder: Path, run_id: str, take: Any) -> bool:
-    try:
-        make_dirs(folder, folder / MANIFEST_DIR)
-        return bool(take(folder, run_id))
+        return layout.take_lock(folder, run_id)
     except (OSError, ValueError) as exc:  # a symlinked .evallog, a read-only folder
-        raise RecoveryError(f"could not take the run lock: {exc}", path=folder / MANIFEST_DIR) from exc
+        raise RecoveryError(f"could not take the run lock: {exc}", path=folder / layout.MANIFEST_DIR) from exc
+
+
+def _claim_run(folder: Path, run: InterruptedRun) -> tuple[InterruptedRun | None, bool]:
+    """Take ``run``'s lock, then re-scan it under the lock: ``(run as it is now, live)``;
+    ``(None, False)`` when it was finished or recovered meanwhile."""
+    if not _take_lock(folder, run.run_id):
+        return run, True
+    fresh = [r for r in find_interrupted_runs(folder) if r.run_id == run.run_id]
+    if not fresh:
+        layout.release_lock(folder, run.run_id)
+        return None, False
+    return fresh[0], False
 
 
 def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> RecoveryReport:
@@ -225,25 +223,17 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
     is still alive are skipped unless ``force``. Stale temporary files of
     atomic writes are removed. Returns a :class:`RecoveryReport`.
     """
-    from evallog.tracker import release_run_lock, take_run_lock
-
     root = Path(output_dir)
     if not root.is_dir():
         raise RecoveryError("not a folder", path=root)
     report = RecoveryReport(root)
-    for folder in sorted({root, *(Path(d) for d, _, _ in os.walk(root))}):
-        if any(part.startswith(".") for part in folder.relative_to(root).parts):
-            continue
+    for folder, _ in layout.iter_run_folders(root):
         _remove_stale_temp_files(folder, report)
-        for run in find_interrupted_runs(folder):
+        for found in find_interrupted_runs(folder):
             # the run's lock first: a tracker resuming it (or another recover) excludes us
-            live = not _lock(folder, run.run_id, take_run_lock)
-            if not live:  # under the lock: the files may have changed meanwhile
-                fresh = [r for r in find_interrupted_runs(folder) if r.run_id == run.run_id]
-                if not fresh:
-                    release_run_lock(folder, run.run_id)
-                    continue
-                run = fresh[0]
+            run, live = _claim_run(folder, found)
+            if run is None:
+                continue
             for task, partial in sorted(run.partial_files.items()):
                 final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
                 if live and not force:
@@ -259,12 +249,61 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
                 report.tasks.append(TaskRecovery(task, run.run_id, final, kept, dropped, "recovered"))
                 logger.info("recovered %s: %d samples kept, %d dropped", final, kept, dropped)
             if not live or force:
-                _mark_manifest(folder, run.run_id, "recovered")
-                if live:  # force: the owner's lock goes too
-                    try:
-                        (folder / MANIFEST_DIR / f"{run.run_id}.lock").unlink()
-                    except FileNotFoundError:
-                        pass
-                else:
-                    release_run_lock(folder, run.run_id)
+                layout.mark_manifest(folder, run.run_id, RunStatus.RECOVERED)
+                layout.remove_lock(folder, run.run_id)  # ours, or (force) the live owner's
     return report
+
+
+@dataclass
+class ResumedRun:
+    """What :func:`resume_run` reopened: the run id, its files, and how many tasks are streams again."""
+
+    run_id: str
+    files: RunRecord
+    in_progress: int = 0
+
+
+def _claim_for_resume(folder: Path, flavor: Flavor, run_id: str | None, claim: RunClaim) -> InterruptedRun | None:
+    """Claim the interrupted run to continue (latest first) and re-scan it under its lock.
+
+    Only runs evallog wrote (with a manifest) are resumed; a run whose lock a live
+    process holds is left to it (with a caller-given ``run_id``: :class:`ConfigError`).
+    """
+    candidates = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.has_manifest]
+    if run_id is not None:
+        candidates = [c for c in candidates if c.run_id == run_id]
+    for candidate in reversed(candidates):
+        if not claim.try_claim(folder, candidate.run_id):
+            if run_id is not None:
+                raise ConfigError(f"run {candidate.run_id!r} is being written by another live process", path=folder)
+            continue
+        # under the lock: the run may have been finished or recovered meanwhile
+        fresh = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.run_id == candidate.run_id]
+        if fresh:
+            return fresh[0]
+        claim.release()
+    return None
+
+
+def resume_run(
+    folder: Path, flavor: Flavor, run_id: str | None, streams: StreamSet, sink: SampleSink, claim: RunClaim
+) -> ResumedRun | None:
+    """Claim the latest interrupted run of ``folder`` (the one with ``run_id`` if given), then
+    reopen it for appending: its lock is taken *before* any file is reopened.
+
+    Finished task files are counted and hashed; in-progress files are reopened
+    as streams of ``streams``. ``None`` when there is no such run (nothing claimed).
+    """
+    run = _claim_for_resume(folder, flavor, run_id, claim)
+    if run is None:
+        return None
+    files = RunRecord(results_path=run.results_file)
+    for task, path in run.final_files.items():
+        count, digest = reopen_for_resume(path, flavor, None)
+        files.sample_paths[task], files.task_hashes[task], files.task_counts[task] = path, digest, count
+    for task, partial in run.partial_files.items():
+        final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
+        stream = streams.open(task, final, sink.new_hasher(), resume_from=partial)
+        reopen_for_resume(partial, flavor, stream)
+        files.sample_paths[task] = final
+    return ResumedRun(run.run_id, files, len(run.partial_files))

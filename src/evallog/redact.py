@@ -50,6 +50,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from evallog.errors import SerializationError
+from evallog.schema import HARNESS_SAMPLE_KEYS
 
 __all__ = [
     "MAX_NESTING",
@@ -477,7 +478,11 @@ _SCANNER: _LineScanner | None = None
 # ``output_tokens``: found safe by stage 2, at most 32 of them): as JSON keys they are left out
 # of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
 # by ``:``; the key itself was checked), so that such records do not all go to stage 2
-_SAFE_JSON_KEYS: list[bytes] = [b'"token_counts":']
+# the harness's own sample keys that hold a hint are safe from the start (schema's key set)
+_HARNESS_KEYS = HARNESS_SAMPLE_KEYS
+_SAFE_JSON_KEYS: list[bytes] = [
+    json.dumps(key).encode() + b":" for key in sorted(_HARNESS_KEYS) if any(h in key for h in _KEY_HINTS)
+]
 _SAFE_JSON_KEY_SET: set[bytes] = set(_SAFE_JSON_KEYS)
 _SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
 

@@ -63,8 +63,8 @@ records keyed by header (strict JSON; a repeated header gets a ``_2``,
 from __future__ import annotations
 
 import math
-import re
 import numbers
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -112,7 +112,7 @@ def format_cell(value: Any, fmt: str = "markdown") -> str:
     if t is float:
         return _float_text(value, full)
     if t is str:
-        return value
+        return str(value)
     if value is None:
         return ""
     if t is int or t is bool:
