@@ -391,6 +391,11 @@ class EvaluationTracker:
         """Final sample files written so far, by task."""
         return dict(self._sample_paths)
 
+    @property
+    def run_folder(self) -> Path:
+        """The local folder this run's files go to (``output_path`` is required)."""
+        return self._run_dir()
+
     def _model_dir_name(self) -> str:
         config = self.general_config_tracker
         if not getattr(config, "model_name_sanitized", None):

@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "runs",
     "push",
     "report",
+    "run",
 ]
 
 
