@@ -41,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
         journal_interval=args.journal_interval,
     )
     counts = outcome.counts
-    if outcome.resumed:
+    if outcome.processes:
+        what = f"resumed run {outcome.run_id}" if outcome.resumed else f"run {outcome.run_id}"
         print(
-            f"evallog run: resumed run {outcome.run_id}: {counts['from_journal']} requests answered from the "
-            f"journal, {counts['computed']} sent to the model ({outcome.processes} process(es))",
+            f"evallog run: {what}: {counts['from_journal']} requests answered from the journal, "
+            f"{counts['computed']} sent to the model ({outcome.processes} process(es))",
             file=sys.stderr,
         )
     return outcome.exit_code
