@@ -4,8 +4,20 @@ import json
 import sys
 from pathlib import Path
 
+import importlib.util
+import types
+
+import lmms_eval
 from lmms_eval.baselines.loader import _load_baseline_from_local
-from lmms_eval.entrypoints.job_scheduler import JobScheduler
+
+# the job scheduler's package __init__ starts an HTTP server stack (uvicorn, not installed):
+# load the scheduler module itself, as the server would
+_pkg = Path(lmms_eval.__file__).parent / "entrypoints"
+sys.modules.setdefault("lmms_eval.entrypoints", types.ModuleType("lmms_eval.entrypoints")).__path__ = [str(_pkg)]
+_spec = importlib.util.spec_from_file_location("lmms_eval.entrypoints.job_scheduler", _pkg / "job_scheduler.py")
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+JobScheduler = _mod.JobScheduler
 
 root = sys.argv[1]
 parsed = JobScheduler._parse_output_directory(root)
