@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from harness_support import (
     SCRIPTS,
     copy_tasks,
@@ -191,6 +191,7 @@ class Trial:
     from_journal: int = -1
     computed: int = -1
     resumed: bool = False
+    at_kill: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +242,9 @@ def kill_and_resume(work: Path, model: Path, trial: Trial, reference: Path) -> T
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     trial.journaled = journal_lines(out)
+    trial.at_kill = (
+        f"journal={trial.journaled} partial={any(out.rglob('*.partial'))} results={any(out.rglob('results_*.json'))}"
+    )
     log = work / f"{name}-resumed.log"
     assert run(evallog_run("--resume", *options) + lmeval_hf(model, name), work, log) == 0, log.read_text()[-3000:]
     text = log.read_text()
@@ -259,7 +263,7 @@ def test_kill_at_random_moments_then_resume(work: Path, tiny_model: Path) -> Non
     assert run(evallog_run() + lmeval_hf(tiny_model, "hf-reference"), work, log) == 0, log.read_text()[-3000:]
     total = int(SUMMARY.search(log.read_text()).group(3))  # type: ignore[union-attr]
     assert total == 106  # 10x4 + 8x4 + 6x4 loglikelihood + 10 generations
-    phases = ["loading", "requests", "requests", "requests", "scoring", "saving"] * 2
+    phases = ["loading", "requests", "requests", "scoring", "saving"] * 2
     trials = [Trial(i, phase) for i, phase in enumerate(phases)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda t: kill_and_resume(work, tiny_model, t, reference), trials))
@@ -268,6 +272,30 @@ def test_kill_at_random_moments_then_resume(work: Path, tiny_model: Path) -> Non
         if t.resumed:
             # every journaled answer is used; only the unjournaled ones go to the model again
             assert t.from_journal == t.journaled, t
-    summary = [(t.phase, t.journaled, t.from_journal, t.computed) for t in done]
-    print("kill trials (phase, journaled at kill, answered from journal, recomputed):", summary)
+    summary = [(t.phase, t.at_kill, t.from_journal, t.computed) for t in done]
+    print("kill trials (phase, state at kill, answered from journal, sent to the model):")
+    for row in summary:
+        print("  ", row)
     assert sum(t.resumed and t.from_journal > 0 for t in done) >= 4, summary
+
+
+def test_resume_after_every_file_was_written(work: Path) -> None:
+    """Killed after the last file was written but before the run was marked complete.
+
+    Regression: the resumed run skipped every sample (all on disk) without adopting
+    the files, and wrote a results file without ``task_hashes``.
+    """
+    (work / "late").mkdir()
+    cmd = evallog_run() + [bin_("lm_eval"), "--model", "dummy", "--tasks", "gt_gen_math", "--include_path",
+                           "../tasks/lmeval_tasks", "--output_path", "out", "--log_samples"]
+    assert run(cmd, work / "late", work / "late-1.log") == 0
+    shutil.copytree(work / "late" / "out", work / "late-first")
+    for marker in (work / "late" / "out").rglob(".evallog/journal/*/complete"):
+        marker.unlink()
+    for manifest in (work / "late" / "out").rglob(".evallog/*.json"):
+        manifest.write_text(manifest.read_text().replace('"complete"', '"running"'))
+    log = work / "late-2.log"
+    assert run(cmd[:2] + ["--resume"] + cmd[2:], work / "late", log) == 0
+    assert "resumed run" in log.read_text()
+    assert diff_runs(work / "late-first", work / "late" / "out") == []
+    assert_clean_run(work / "late" / "out")

@@ -24,7 +24,7 @@ results = lm_eval.simple_evaluate(
     random_seed=1, numpy_random_seed=1, torch_random_seed=1, fewshot_random_seed=1,
 )
 samples = results.pop("samples")
-streamed = {t: [type(s).__name__, len(s), getattr(s, "count", None)] for t, s in samples.items()}
+streamed = {t: [type(s).__name__, len(s), getattr(s, "streamed", None)] for t, s in samples.items()}
 tracker.save_results_aggregated(results=results, samples=samples)
 for task in results["configs"]:
     tracker.save_results_samples(task_name=task, samples=samples[task])

@@ -17,6 +17,7 @@ Patch points (each applied when the harness module is imported, see :mod:`.hook`
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 from types import ModuleType
@@ -40,11 +41,12 @@ def _consume_name_rng(model_args: Any) -> None:
     ``dummy`` read: draw the same, so that scores do not change.
     """
     try:
-        from lm_eval.loggers.evaluation_tracker import GeneralConfigTracker
-        from lm_eval.utils import random_name_id
-    except ImportError:  # pragma: no cover - another lm-eval
+        anchor = importlib.import_module("lm_eval.loggers.evaluation_tracker")
+        utils = importlib.import_module("lm_eval.utils")
+        get_name, random_name_id = anchor.GeneralConfigTracker._get_model_name, utils.random_name_id
+    except (ImportError, AttributeError):  # pragma: no cover - another lm-eval
         return
-    if not GeneralConfigTracker._get_model_name(model_args):
+    if not get_name(model_args):
         random_name_id()
 
 

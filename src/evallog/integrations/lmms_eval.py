@@ -85,9 +85,9 @@ def _wrap_evaluate(evaluate: Any) -> Any:
 def patch_module(module: ModuleType) -> None:
     """Apply evallog's patch to one lmms-eval module (idempotent)."""
     name = module.__name__
-    if name in ("lmms_eval.loggers", "lmms_eval.loggers.evaluation_tracker", "lmms_eval.__main__"):
-        if hasattr(module, "EvaluationTracker"):
-            module.EvaluationTracker = Tracker  # type: ignore[attr-defined]
+    trackers = ("lmms_eval.loggers", "lmms_eval.loggers.evaluation_tracker", "lmms_eval.__main__")
+    if name in trackers and hasattr(module, "EvaluationTracker"):
+        module.EvaluationTracker = Tracker  # type: ignore[attr-defined]
     if name in ("lmms_eval.utils", "lmms_eval.__main__") and hasattr(module, "make_table"):
         from evallog.table import make_table
 

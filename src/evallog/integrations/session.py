@@ -17,9 +17,9 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -165,24 +165,27 @@ def set_session(settings: RunSettings) -> Session:
 class StreamedSamples(list[Any]):
     """A harness's per-task sample list that streams each sample to the tracker instead of keeping it.
 
-    It stays empty in memory (``len()`` is 0); :attr:`count` says how many went by.
+    It stays empty in memory (``len()`` is 0); :attr:`streamed` says how many went by.
     On resume, samples already on disk for this run (same ``doc_id`` and filter)
     are not written again.
     """
 
-    def __init__(self, tracker: EvaluationTracker, task: str, initial: Iterator[Any] | list[Any] = ()) -> None:
+    def __init__(self, tracker: EvaluationTracker, task: str, initial: Iterable[Any] = ()) -> None:
         super().__init__()
         self.tracker = tracker
         self.task = task
-        self.count = 0
+        self.streamed = 0
         self._on_disk: set[tuple[Any, str]] | None = None
         for sample in initial:
             self.append(sample)
 
     def append(self, sample: Any) -> None:
         if self._on_disk is None:
-            self._on_disk = self.tracker.logged_keys(self.task) if self.tracker.resume else set()
-        self.count += 1
+            keys = self.tracker.logged_keys(self.task) if self.tracker.resume else set()
+            # only a task the resumed tracker continues (its in-progress or final file adopted);
+            # a file it did not adopt is written again, whole, and replaced at the end
+            self._on_disk = keys if self.task in self.tracker.sample_paths else set()
+        self.streamed += 1
         if self._on_disk and (sample.get("doc_id"), sample.get("filter", "none")) in self._on_disk:
             return
         self.tracker.log_sample(self.task, sample)
@@ -220,7 +223,7 @@ class HarnessTrackerMixin:
         return path
 
     def save_results_samples(self, task_name: str, samples: Any) -> Path | None:
-        if isinstance(samples, StreamedSamples) and samples.tracker is self:
+        if isinstance(samples, StreamedSamples) and samples.tracker is cast(object, self):
             return samples.finish()
         path: Path | None = super().save_results_samples(task_name, samples)  # type: ignore[misc]
         return path
