@@ -299,3 +299,26 @@ def test_resume_after_every_file_was_written(work: Path) -> None:
     assert "resumed run" in log.read_text()
     assert diff_runs(work / "late-first", work / "late" / "out") == []
     assert_clean_run(work / "late" / "out")
+
+
+def test_other_command_line_forms(work: Path) -> None:
+    """`python -m lm_eval`, `lm-eval run` and `python -m lmms_eval` get evallog's tracker too."""
+    forms = {
+        "pym-lmeval": [bin_("python"), "-m", "lm_eval", "--model", "dummy", "--tasks", "gt_gen_math",
+                       "--include_path", "../tasks/lmeval_tasks", "--output_path", "out", "--log_samples"],
+        "lm-eval-run": [bin_("lm-eval"), "run", "--model", "dummy", "--tasks", "gt_gen_math",
+                        "--include_path", "../tasks/lmeval_tasks", "--output_path", "out", "--log_samples"],
+        "pym-lmms": [bin_("python"), "-m", "lmms_eval", "--model", "dummy", "--tasks", "gt_gen_math",
+                     "--include_path", "../tasks/lmms_tasks", "--output_path", "out", "--log_samples"],
+    }
+    procs = {}
+    for name, cmd in forms.items():
+        (work / name).mkdir()
+        procs[name] = popen(evallog_run() + cmd, work / name, work / f"{name}.log")
+    for name, proc in procs.items():
+        assert proc.wait(timeout=600) == 0, (work / f"{name}.log").read_text()[-3000:]
+        out = work / name / "out"
+        assert_clean_run(out)  # evallog's manifest: evallog's tracker wrote the run
+        _, samples = run_files(out)
+        assert list(samples) == ["gt_gen_math"]
+        assert SUMMARY.search((work / f"{name}.log").read_text())
