@@ -322,3 +322,34 @@ def test_other_command_line_forms(work: Path) -> None:
         _, samples = run_files(out)
         assert list(samples) == ["gt_gen_math"]
         assert SUMMARY.search((work / f"{name}.log").read_text())
+
+
+def test_torchrun_two_processes_resume_on_one(work: Path, tiny_model: Path) -> None:
+    """Two processes under torchrun, kill -9 mid-requests, resume as one plain process.
+
+    (lm-eval's HF model on CPU under torchrun runs every request on both processes;
+    both journal, and the single resumed process answers from both journals.)
+    """
+    reference = work / "hf-reference"
+    if not reference.exists():
+        assert run(evallog_run() + lmeval_hf(tiny_model, "hf-reference"), work, work / "hf-reference.log") == 0
+    harness = lmeval_hf(tiny_model, "tr")
+    launcher = [bin_("torchrun"), "--nproc_per_node", "2", "-m", "lm_eval", *harness[1:]]
+    proc = popen(evallog_run("--journal-every", str(JOURNAL_EVERY)) + launcher, work, work / "tr-killed.log")
+    while proc.poll() is None and journal_lines(work / "tr") < 40:
+        time.sleep(0.01)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    journaled = journal_lines(work / "tr")
+    files = list((work / "tr").rglob(".evallog/journal/*/*.jsonl"))
+    assert len(files) == 2, files  # one journal per process
+    log = work / "tr-resumed.log"
+    assert run(evallog_run("--resume") + harness, work, log) == 0, log.read_text()[-3000:]
+    match = SUMMARY.search(log.read_text())
+    assert match and "resumed run" in match.group(0)
+    from_journal, computed = int(match.group(2)), int(match.group(3))
+    assert from_journal + computed == 106
+    assert from_journal >= min(journaled // 2, 106)  # each process journaled the same requests
+    assert diff_runs(reference, work / "tr") == []
+    assert_clean_run(work / "tr")
