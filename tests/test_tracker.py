@@ -264,7 +264,7 @@ def test_cli_demo_both_flavors(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "evallog", "demo", "--output", str(out), "--flavor", flavor],
                               capture_output=True, text=True, check=True)
         assert "demo_arith" in proc.stdout and "Knowledge (group)" in proc.stdout
-        folder = out / "evallog__toy-model"
+        folder = out / "evallog__toy-large"  # one of the demo's three models
         names = files(folder)
         assert len(names) == 5 and not any(n.endswith(".partial") for n in names)
         data = json.loads(next(p for p in folder.iterdir() if "results" in p.name).read_text())

@@ -28,6 +28,11 @@ _EXPORTS: dict[str, str] = {
     "Leaderboard": "evallog.leaderboard",
     "render_report": "evallog.report",
     "push_run": "evallog.hub",
+    "verify": "evallog.verify",
+    "Verification": "evallog.verify",
+    "gate": "evallog.gate",
+    "GateReport": "evallog.gate",
+    "power_analysis": "evallog.power",
 }
 
 __all__ = ["__version__", "errors", *sorted(_EXPORTS)]

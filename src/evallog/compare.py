@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evallog.dates import format_time, run_datetime
 from evallog.errors import ConfigError
 from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run, load_run
 from evallog.stats import TestResult, mcnemar_test, paired_bootstrap, unpaired_z_test
@@ -167,7 +168,7 @@ def _run_info(run: Run) -> dict[str, Any]:
         "model": run.model,
         "model_name": run.model_name,
         "run_id": run.run_id,
-        "timestamp": run.timestamp.isoformat() if run.timestamp else None,
+        "timestamp": format_time(run_datetime(run)),
         "flavor": run.flavor,
         "path": str(run.path),
     }

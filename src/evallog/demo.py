@@ -3,8 +3,13 @@
 Four bundled tasks, no downloads: ``demo_arith`` (multiple choice scored by
 loglikelihood, ``acc``/``acc_norm``), ``demo_gen_math`` (generation with two
 filters, ``exact_match``) and the group ``demo_knowledge`` made of
-``demo_science`` and ``demo_history``. The "model" is a deterministic toy that
-scores choices with a hash, so every run gives the same numbers.
+``demo_science`` and ``demo_history``. Three toy "models" of different skill
+(:data:`MODELS`) answer them, one run (and model folder) each, so that
+``evallog compare``, ``leaderboard`` and ``report`` on the output show real
+differences, flipped samples and a ranking. A model answers a document right
+when the document's difficulty plus some noise of its own is below its skill;
+difficulty and noise come from a hash of ``seed``, so a seed always gives the
+same numbers and another seed other ones.
 
 The run produces the results dict and the per-sample records in the shape the
 chosen flavor's harness hands to its tracker, streams the samples with
@@ -19,11 +24,21 @@ import json
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_demo", "DemoRun"]
+from evallog.aggregations import pooled_sample_stderr
+
+__all__ = ["run_demo", "DemoRun", "MODELS"]
+
+MODELS: tuple[tuple[str, float], ...] = (
+    ("evallog/toy-small", 0.35),
+    ("evallog/toy-medium", 0.6),
+    ("evallog/toy-large", 0.85),
+)
+"""The demo's models: (name, skill between 0 and 1)."""
 
 _SCIENCE = [
     ("Water boils at sea level at", ["100 °C", "50 °C", "0 °C", "150 °C"], 0),
@@ -50,7 +65,7 @@ class DemoRun:
     """What :func:`run_demo` produced."""
 
     results: dict[str, Any]
-    output_dir: Path
+    output_dir: Path  # the model folder
     results_file: Path | None
     sample_files: dict[str, Path]
     model: str
@@ -61,10 +76,32 @@ def _h(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
-def _score(context: str, continuation: str, correct: bool) -> float:
-    """Toy loglikelihood: deterministic noise, the right answer usually scores higher."""
-    noise = int(_h(context, continuation)[:8], 16) / 0xFFFFFFFF
-    return round(-1.0 - 3.0 * noise + (1.6 if correct else 0.0), 4)
+def _unit(*parts: Any) -> float:
+    """A number in [0, 1) from a hash of ``parts``."""
+    return int(_h(*parts)[:8], 16) / 0x100000000
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    skill: float
+    seed: int
+
+    def knows(self, task: str, doc_id: int) -> bool:
+        """Right on this document: shared difficulty plus the model's own noise below its skill."""
+        difficulty = _unit("difficulty", self.seed, task, doc_id)
+        noise = _unit("noise", self.seed, self.name, task, doc_id) - 0.5
+        return difficulty + 0.9 * noise < self.skill
+
+    def pick_wrong(self, task: str, doc_id: int, n: int, right: int) -> int:
+        wrong = [i for i in range(n) if i != right]
+        return wrong[int(_unit("pick", self.seed, self.name, task, doc_id) * len(wrong))]
+
+
+def _score(context: str, continuation: str, favoured: bool, model: _Model) -> float:
+    """Toy loglikelihood: deterministic noise, the answer the model favours scores higher."""
+    noise = _unit(model.name, model.seed, context, continuation)
+    return round(-1.0 - 3.0 * noise + (2.6 if favoured else 0.0), 4)
 
 
 def _mean_stderr(values: list[float]) -> tuple[float, float | str]:
@@ -88,11 +125,16 @@ def _arith_docs(n: int) -> list[dict[str, Any]]:
     return docs
 
 
-def _mc_task(name: str, docs: list[dict[str, Any]], flavor: str) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    samples, metrics = [], {"acc": [], "acc_norm": []}
+def _mc_task(
+    name: str, docs: list[dict[str, Any]], flavor: str, model: _Model
+) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    samples: list[dict[str, Any]] = []
+    metrics: dict[str, list[float]] = {"acc": [], "acc_norm": []}
     for doc_id, doc in enumerate(docs):
         context = f"Question: {doc['question']}\nAnswer:"
-        scores = [_score(context, c, i == doc["label"]) for i, c in enumerate(doc["choices"])]
+        n = len(doc["choices"])
+        favoured = doc["label"] if model.knows(name, doc_id) else model.pick_wrong(name, doc_id, n, doc["label"])
+        scores = [_score(context, c, i == favoured, model) for i, c in enumerate(doc["choices"])]
         lens = [len(c) for c in doc["choices"]]
         pred = max(range(len(scores)), key=scores.__getitem__)
         pred_norm = max(range(len(scores)), key=lambda i: scores[i] / max(1, lens[i]))
@@ -122,9 +164,13 @@ def _mc_task(name: str, docs: list[dict[str, Any]], flavor: str) -> tuple[list[d
     return samples, metrics
 
 
-def _gen_task(flavor: str, n: int = 12) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
+def _gen_task(
+    flavor: str, model: _Model, n: int = 16
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
     rng = random.Random(99)
-    samples, metrics = [], {"strict-match": {"exact_match": []}, "flexible-extract": {"exact_match": []}}
+    samples: list[dict[str, Any]] = []
+    metrics: dict[str, dict[str, list[float]]] = {"strict-match": {"exact_match": []},
+                                                  "flexible-extract": {"exact_match": []}}
     docs = []
     for i in range(n):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
@@ -132,7 +178,7 @@ def _gen_task(flavor: str, n: int = 12) -> tuple[list[dict[str, Any]], dict[str,
     for filter_name in ("strict-match", "flexible-extract"):
         for doc_id, doc in enumerate(docs):
             prompt = f"Question: {doc['question']} End with 'The answer is N.'\nAnswer:"
-            right = int(_h(prompt)[:2], 16) % 3 != 0
+            right = model.knows("demo_gen_math", doc_id)
             value = doc["answer"] if right else str(int(doc["answer"]) + 7)
             raw = f"Let me think. The answer is {value}." if doc_id % 4 else f"{value}"
             if filter_name == "strict-match":
@@ -179,27 +225,36 @@ def _task_entry(name: str, alias: str, flavor: str, metrics: dict[str, dict[str,
     return entry
 
 
-def build_run(flavor: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """The results dict and the samples of the demo evaluation, in ``flavor``'s shapes."""
+def build_run(
+    flavor: str, model: str = MODELS[-1][0], skill: float = MODELS[-1][1], seed: int = 0
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The results dict and the samples of one model's demo evaluation, in ``flavor``'s shapes."""
+    toy = _Model(model, skill, seed)
     tasks: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]] = {}
-    arith, m = _mc_task("demo_arith", _arith_docs(24), flavor)
+    arith, m = _mc_task("demo_arith", _arith_docs(40), flavor, toy)
     tasks["demo_arith"] = (arith, {"none": m})
-    gen, gm = _gen_task(flavor)
+    gen, gm = _gen_task(flavor, toy)
     tasks["demo_gen_math"] = (gen, gm)
     for name, rows in (("demo_science", _SCIENCE), ("demo_history", _HISTORY)):
         docs = [{"question": q, "choices": c, "label": label} for q, c, label in rows]
-        samples, m = _mc_task(name, docs, flavor)
-        tasks[name] = (samples, {"none": m})
+        mc_samples, m = _mc_task(name, docs, flavor, toy)
+        tasks[name] = (mc_samples, {"none": m})
 
     aliases = {"demo_science": "Science", "demo_history": "History"}
     results: dict[str, Any] = {}
     group = "demo_knowledge"
     sub = ["demo_history", "demo_science"]
-    pooled = {"acc": [], "acc_norm": []}
+    pooled: dict[str, list[float]] = {"acc": [], "acc_norm": []}
     for t in sub:
         for metric in pooled:
             pooled[metric] += tasks[t][1]["none"][metric]
     group_entry = _task_entry(group, "Knowledge (group)", flavor, {"none": pooled})
+    for metric in pooled:  # the harnesses pool the subtasks' stderrs
+        stderrs = [float(_mean_stderr(tasks[t][1]["none"][metric])[1]) for t in sub]
+        sizes = [len(tasks[t][1]["none"][metric]) for t in sub]
+        group_entry[f"{metric}_stderr,none"] = pooled_sample_stderr(stderrs, sizes)
+        if flavor == "lmms-eval":
+            del group_entry[f"{metric}_stderr_clt,none"], group_entry[f"{metric}_stderr_clustered,none"]
     if flavor == "lm-eval":
         group_entry["sample_count"] = {"acc,none": len(pooled["acc"]), "acc_norm,none": len(pooled["acc_norm"])}
     for name in ("demo_arith", "demo_gen_math", group, *sub):
@@ -226,23 +281,34 @@ def build_run(flavor: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any
         "n-shot": {name: 0 for name in sorted(tasks)},
         "higher_is_better": {k: higher[k] for k in sorted(higher)},
         "n-samples": {name: {"original": len({s["doc_id"] for s in tasks[name][0]}), "effective": len({s["doc_id"] for s in tasks[name][0]})} for name in sorted(tasks)},
-        "config": {"model": "toy", "model_args": "pretrained=evallog/toy-model,api_key=sk-demo-not-a-real-key-000000000000", "batch_size": 1,
-                   "device": "cpu", "limit": None, "bootstrap_iters": 0, "random_seed": 0},
+        "config": {"model": "toy", "model_args": f"pretrained={model},api_key=sk-demo-not-a-real-key-000000000000",
+                   "batch_size": 1, "device": "cpu", "limit": None, "bootstrap_iters": 100000, "random_seed": seed},
         "git_hash": None,
         "date": time.time() if flavor == "lm-eval" else None,
     }
     return document, samples
 
 
-def run_demo(output: str | Path = "demo-output", flavor: str = "lmms-eval") -> DemoRun:
-    """Run the demo evaluation and write its files under ``output``."""
+def run_demo(
+    output: str | Path = "demo-output",
+    flavor: str = "lmms-eval",
+    *,
+    seed: int = 0,
+    models: Sequence[tuple[str, float]] = MODELS,
+) -> list[DemoRun]:
+    """Evaluate each toy model of ``models`` and write one run per model folder under ``output``."""
+    return [_run_model(output, flavor, name, skill, seed) for name, skill in models]
+
+
+def _run_model(output: str | Path, flavor: str, model: str, skill: float, seed: int) -> DemoRun:
     from evallog.tracker import EvaluationTracker
 
-    model_args = "pretrained=evallog/toy-model"
-    results, samples = build_run(flavor)
+    model_args = f"pretrained={model}"
+    results, samples = build_run(flavor, model, skill, seed)
     with EvaluationTracker(output_path=str(output), flavor=flavor) as tracker:
         tracker.general_config_tracker.log_experiment_args(
-            model_source="toy", model_args=model_args, system_instruction=None, chat_template=None, fewshot_as_multiturn=False
+            model_source="toy", model_args=model_args, system_instruction=None, chat_template=None,
+            fewshot_as_multiturn=False,
         )
         if flavor == "lmms-eval":
             results["date"] = tracker.run_id
@@ -252,4 +318,5 @@ def run_demo(output: str | Path = "demo-output", flavor: str = "lmms-eval") -> D
         datetime_str = tracker.run_id if flavor == "lmms-eval" else None
         results_file = tracker.save_results_aggregated(results, None, datetime_str)
         sample_files = tracker.sample_paths
-    return DemoRun(results, Path(output), results_file, sample_files, "toy", model_args)
+    folder = results_file.parent if results_file is not None else Path(output)
+    return DemoRun(results, folder, results_file, sample_files, "toy", model_args)

@@ -146,10 +146,44 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (causes, then contexts)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def cannot_connect(exc: BaseException) -> str | None:
+    """Why no connection could be opened at all (refused, name not resolved), else ``None``.
+
+    Such a failure is not transient: a retry would fail the same way, so it is
+    reported at once instead of after the backoff.
+    """
+    import socket
+
+    for e in _chain(exc):
+        if isinstance(e, socket.gaierror):
+            return f"the host name does not resolve ({e.strerror or e})"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - older huggingface_hub
+        return None
+    if any(type(e) is httpx2.ConnectError for e in _chain(exc)):
+        return _describe(exc)
+    return None
+
+
 def _is_transient(exc: BaseException) -> bool:
     status = _status(exc)
     if status is not None:
         return status in _RETRY_STATUSES or status in _CONFLICT_STATUSES
+    if cannot_connect(exc) is not None:
+        return False
     if isinstance(exc, (_Deadline, TimeoutError, ConnectionError)):
         return True
     try:
@@ -421,6 +455,12 @@ def _whoami(token: str, source: str | None, endpoint: str | None, policy: RetryP
                 f"The Hugging Face token from {source} was rejected by {url} (invalid or expired): "
                 "create a new token with write access and pass it with token=..., HF_TOKEN or "
                 "`hf auth login`"
+            ) from exc
+        reason = cannot_connect(exc)
+        if reason is not None:
+            raise HubError(
+                f"Could not check the Hugging Face token against {url}: cannot connect to {url}: "
+                f"{reason}. Check the network connection and HF_ENDPOINT"
             ) from exc
         raise HubError(
             f"Could not check the Hugging Face token against {url}: {_describe(exc)}. "

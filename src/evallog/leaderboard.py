@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from evallog.dates import format_time, run_datetime
 from evallog.errors import ConfigError
 from evallog.readers import Run, list_runs, load_run
 
@@ -98,7 +99,7 @@ class Leaderboard:
                     "label": label,
                     "model": run.name,
                     "run_id": run.run_id,
-                    "timestamp": run.timestamp.isoformat() if run.timestamp else None,
+                    "timestamp": format_time(run_datetime(run)),
                     "path": str(run.path),
                     "values": dict(zip(self.columns, vals)),
                 }

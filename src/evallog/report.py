@@ -45,16 +45,19 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from evallog.dates import format_time, results_datetime, run_datetime
 from evallog.errors import ConfigError
+from evallog.tally import correctness
+
+_Progress = Callable[[str, int, "int | None"], None]  # evallog.compare.ProgressCallback
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -279,13 +282,7 @@ def _metric_value(value: Any, max_text: int) -> Any:
     return compact_text(_as_json(value), max_text)
 
 
-def _correct(value: Any) -> int | None:
-    """1 / 0 when the main metric of a sample says right / wrong, ``None`` when it is not 0/1."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return int(value)
-    return None
+_correct = correctness  # 1 / 0 when the main metric of a sample says right / wrong, else None
 
 
 def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()) -> list[str]:
@@ -436,7 +433,8 @@ def _resolve_runs(paths: Any) -> list[Any]:
     return runs
 
 
-def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
+def _config_summary(results: Mapping[str, Any], run_id: str | None = None,
+                    flavor: str | None = None) -> list[list[str]]:
     """Key facts of a run's configuration, as [label, text] pairs."""
     from evallog.redact import redact
 
@@ -460,10 +458,8 @@ def _config_summary(results: Mapping[str, Any]) -> list[list[str]]:
     add("seeds", ", ".join(f"{k.replace('_seed', '')}={cfg[k]}" for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed") if k in cfg))
     add("version", results.get("lm_eval_version") or results.get("lmms_eval_version"))
     add("git_hash", results.get("git_hash"))
-    date = results.get("date")
-    if isinstance(date, (int, float)) and not isinstance(date, bool) and 0 < date < 1e11:
-        date = datetime.fromtimestamp(date, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    add("date", date)
+    add("run id", run_id)
+    add("date", format_time(results_datetime(results, run_id, flavor)))
     duration = results.get("total_evaluation_time_seconds")
     try:
         duration = f"{float(duration):,.1f} s" if duration is not None else None
@@ -490,6 +486,13 @@ def _depths(group_subtasks: Mapping[str, Any]) -> dict[str, int]:
         if name not in children:
             walk(name, 0, ())
     return depth
+
+
+def _column_headers() -> dict[str, str]:
+    """Headers of the results tables' optional columns, the CLI's (``stderr_clt`` -> ``Stderr_CLT``)."""
+    from evallog.table import optional_column_headers
+
+    return optional_column_headers()
 
 
 def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, Any]] | None:
@@ -580,6 +583,7 @@ def _sample_block(
     budget: int,
     max_text: int,
     compress: bool,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[_BlockWriter, str, int, int, str | None, int]:
     """The data block of one run and task.
 
@@ -606,6 +610,8 @@ def _sample_block(
     samples = run.samples(task, skip_corrupt=True)
     for sample in samples:
         total += 1
+        if tick is not None and not total % 1000:
+            tick(total)
         doc = sample.get("doc_id")
         try:
             hash(doc)
@@ -636,6 +642,11 @@ def _sample_block(
         n += 1
     writer.write(b'],"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b"}")
     return writer, writer.finish(), n, total, reason, samples.skipped
+
+
+def _tick(progress: _Progress, seen: int) -> Callable[[int], None]:
+    """Report samples read so far (``seen`` before this block) as the ``reading samples`` stage."""
+    return lambda done: progress("reading samples", seen + done, None)
 
 
 def _main_score(run: Any, task: str) -> dict[str, Any] | None:
@@ -709,7 +720,8 @@ def _comparison(comp: Any, a: int, b: int, max_flip_ids: int) -> dict[str, Any]:
     }
 
 
-def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int) -> list[dict[str, Any]]:
+def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip_ids: int,
+                 progress: _Progress | None = None) -> list[dict[str, Any]]:
     if not pairs:
         return []
     from evallog.compare import compare
@@ -717,7 +729,7 @@ def _comparisons(runs: Sequence[Any], pairs: Sequence[tuple[int, int]], max_flip
     out = []
     for a, b in pairs:
         try:
-            comp = compare(runs[a], runs[b], skip_corrupt=True)
+            comp = compare(runs[a], runs[b], skip_corrupt=True, progress=progress)
         except ConfigError as exc:
             log.info("no comparison of runs %d and %d: %s", a, b, exc)
             continue
@@ -766,6 +778,7 @@ def build_report(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_text: int = DEFAULT_MAX_TEXT,
     compress: bool = True,
+    progress: _Progress | None = None,
 ) -> Report:
     """Gather ``paths`` into one HTML page; see the module docstring.
 
@@ -773,7 +786,8 @@ def build_report(
     list of them, each run named by index (in the order given / found), run id
     or model name. By default the first run is compared with each later run
     that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
-    sample browser out.
+    sample browser out. ``progress(stage, done, total)`` is called while
+    samples are read and compared (see :data:`evallog.compare.ProgressCallback`).
     """
     if max_samples < 1 or max_bytes < 1 or max_text < 16:
         raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
@@ -803,11 +817,11 @@ def build_report(
             "model": run.name,
             "flavor": run.flavor,
             "run_id": run.run_id,
-            "timestamp": run.timestamp.isoformat(sep=" ") if run.timestamp else None,
+            "timestamp": format_time(run_datetime(run)),
             "path": os.fspath(run.path),
             "tasks": list(run.tasks),
             "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results),
+            "config": _config_summary(run.results, run.run_id, run.flavor),
             "results_table": _table_records(run.results, "results"),
             "groups_table": _table_records(run.results, "groups"),
         })
@@ -831,8 +845,9 @@ def build_report(
         has_samples = run.has_samples(task)
         if samples and has_samples:
             budget = remaining // (len(jobs) - k)
+            tick = None if progress is None else _tick(progress, stats.samples_total)
             writer, payload, n, total, reason, skipped = _sample_block(
-                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress)
+                run, task, max_samples=max_samples, budget=budget, max_text=max_text, compress=compress, tick=tick)
             remaining -= len(payload)
             block_id = f"evallog-samples-{len(blocks)}"
             blocks.append(_Block(i, task, block_id, payload, writer.encoding))
@@ -849,13 +864,14 @@ def build_report(
 
     meta = {
         "title": title or _default_title(run_meta),
-        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "generated": format_time(time.time()),
+        "column_headers": _column_headers(),
         "version": _version(),
         "limits": {"max_samples": max_samples, "max_bytes": max_bytes, "max_text": max_text},
         "runs": run_meta,
         "tasks": [task_meta[t] for t in task_names],
         "leaderboard": _leaderboard(runs),
-        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS),
+        "comparisons": _comparisons(runs, pairs, max_flip_ids=_MAX_FLIP_IDS, progress=progress),
     }
     page = _render_page(meta, blocks)
     stats.page_bytes = len(page.encode("utf-8"))

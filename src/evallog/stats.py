@@ -55,6 +55,8 @@ __all__ = [
     "binomial_variate",
     "multinomial_variate",
     "normal_two_sided_p",
+    "adjust_p_values",
+    "CORRECTIONS",
 ]
 
 _STD_NORMAL = NormalDist()
@@ -400,3 +402,39 @@ def _bootstrap_binned(diffs: Sequence[float], n_resamples: int, seed: int | None
         var_within = math.fsum(v * c for v, c in zip(variances, draw))
         out.append(total / n + (gauss(0.0, math.sqrt(var_within)) / n if var_within > 0 else 0.0))
     return _summarize(out, estimate, n, alpha, "paired-bootstrap-binned", n_resamples)
+
+
+# ------------------------------------------------------------------ multiple testing
+
+CORRECTIONS: tuple[str, ...] = ("holm", "bh", "none")
+
+
+def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> list[float]:
+    """Adjusted p-values for a family of tests, in the input order.
+
+    ``holm``: Holm's step-down (controls the family-wise error rate under any
+    dependence): ``adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``.
+    ``bh``: Benjamini-Hochberg step-up (controls the false discovery rate
+    under independence or positive dependence):
+    ``adj_(i) = min_{j >= i} min(1, m p_(j) / j)``. ``none``: unchanged.
+    Reject where the adjusted p-value is at most alpha.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown correction {method!r} (choose from {', '.join(CORRECTIONS)})")
+    m = len(p_values)
+    if method == "none" or m == 0:
+        return [float(p) for p in p_values]
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    if method == "holm":
+        running = 0.0
+        for rank, i in enumerate(order):
+            running = max(running, min(1.0, (m - rank) * p_values[i]))
+            adjusted[i] = running
+    else:
+        running = 1.0
+        for rank in range(m - 1, -1, -1):
+            i = order[rank]
+            running = min(running, min(1.0, m * p_values[i] / (rank + 1)))
+            adjusted[i] = running
+    return adjusted

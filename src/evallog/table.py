@@ -63,6 +63,13 @@ _OPTIONAL = (
     ("CR", "consistency_rate", "_consistency_rate"),
 )
 
+
+
+def optional_column_headers() -> dict[str, str]:
+    """lmms-eval's optional columns: data key (``table --fmt json``) -> header (``Stderr_CLT``)."""
+    return {data: header for header, data, _ in _OPTIONAL}
+
+
 _THROUGHPUT_ORDER = ("total_gen_tokens", "total_elapsed_time", "avg_latency", "avg_speed")
 _THROUGHPUT_UNITS = {
     "total_gen_tokens": "tokens",

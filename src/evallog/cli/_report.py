@@ -64,13 +64,17 @@ def handler(args: argparse.Namespace) -> int:
         options["compare"] = []
     elif args.compare:
         options["compare"] = [tuple(pair) for pair in args.compare]
-    built = report.build_report(
-        [_resolve(p) for p in args.paths],
-        title=args.title,
-        samples=not args.no_samples,
-        compress=not args.no_compress,
-        **options,
-    )
+    from evallog.cli._progress import progress
+
+    with progress(args, "reading samples", unit="sample") as bar:
+        built = report.build_report(
+            [_resolve(p) for p in args.paths],
+            title=args.title,
+            samples=not args.no_samples,
+            compress=not args.no_compress,
+            progress=bar,
+            **options,
+        )
     path = built.write(args.output)
     st = built.stats
     what = f"{st.runs} run{'s' * (st.runs != 1)}, {st.tasks} task{'s' * (st.tasks != 1)}"

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
+from evallog.cli._progress import progress as _progress
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "ls",
         help="list the runs under a folder",
         description="List every run under ROOT (lm-eval, lmms-eval or evallog output): model, run id, "
-        "date, flavor, tasks and sample counts.",
+        "date (ISO 8601, UTC), flavor, tasks (groups in their own column) and samples per filter (a task "
+        "with several filters logs each document once per filter).",
     )
     p.add_argument("root", metavar="ROOT", help="output folder to search (recursively)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
@@ -55,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reported stderrs otherwise), and the samples that flipped.",
     )
     p.add_argument("run_a", metavar="RUN_A", help="baseline run")
-    p.add_argument("run_b", metavar="RUN_B", help="run compared against the baseline")
+    p.add_argument("run_b", metavar="RUN_B", nargs="+",
+                   help="run compared against the baseline (several: a regression gate over all of them)")
     p.add_argument("--task", action="append", help="only this task (repeatable)")
     p.add_argument("--metric", action="append", help="only this metric, e.g. acc or acc,none (repeatable)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
@@ -65,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="list up to N flipped doc ids per metric (default 10, 0 = none)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--skip-corrupt", action="store_true", help="skip corrupt sample lines instead of stopping")
+    from evallog.cli import _gate
+
+    _gate.add_arguments(p)
     p.set_defaults(func=compare_handler)
 
     p = subparsers.add_parser(
@@ -86,34 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ helpers
 
 
-class _Progress:
-    """A one-line progress indicator on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, stage: str, done: int, total: int | None = None) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        of = f"/{total}" if total else ""
-        sys.stderr.write(f"\r\x1b[K{stage}: {done}{of}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
-
-
-def _load(spec: str):
+def _load(spec: str) -> Any:
     """``load_run`` on a path, or on ``FOLDER@RUN_ID``."""
     import os
 
@@ -143,42 +121,42 @@ def _write(text: str) -> None:
 
 
 def ls_handler(args: argparse.Namespace) -> int:
+    from evallog.dates import format_time, run_datetime
     from evallog.readers import list_runs
     from evallog.render import render_table
+    from evallog.tally import samples_per_filter
 
-    progress = _Progress()
     runs = list_runs(args.root, skip_unsupported=True)
-    rows = []
-    for i, run in enumerate(runs, 1):
-        progress("counting samples", i, len(runs))
-        n = None if args.no_count else sum(run.n_samples(t) for t in run.sample_files)
-        status = "in progress" if run.in_progress else ("no results" if run.results_file is None else "")
-        rows.append([
-            run.name,
-            run.run_id,
-            run.timestamp.strftime("%Y-%m-%d %H:%M:%S") if run.timestamp else None,
-            run.flavor,
-            len([t for t in run.tasks if t not in set(run.groups)]),
-            ", ".join(run.tasks) if args.fmt in ("csv", "json") else _short(", ".join(run.tasks), 60),
-            n,
-            status,
-            str(run.path),
-        ])
-    progress.clear()
     if not runs:
         print(f"no runs under {args.root}", file=sys.stderr)
-        return 1
-    headers = ["Model", "Run", "Date", "Flavor", "#Tasks", "Tasks", "Samples", "Status", "Path"]
+        return 0
+    rows = []
+    whole = args.fmt in ("csv", "json")
+    with _progress(args, "counting samples", total=len(runs)) as bar:
+        for run in runs:
+            groups = set(run.groups)
+            tasks = [t for t in run.tasks if t not in groups]
+            n = None if args.no_count else sum(samples_per_filter(run, t) for t in tasks)
+            status = "in progress" if run.in_progress else ("no results" if run.results_file is None else "")
+            rows.append([
+                run.name,
+                run.run_id,
+                format_time(run_datetime(run)),
+                run.flavor,
+                len(tasks),
+                ", ".join(tasks) if whole else _short(", ".join(tasks), 60),
+                ", ".join(g for g in run.tasks if g in groups),
+                n,
+                status,
+                str(run.path),
+            ])
+            bar.update(1)
+    headers = ["Model", "Run id", "Date (UTC)", "Flavor", "#Tasks", "Tasks", "Groups", "Samples", "Status", "Path"]
     _write(render_table(headers, rows, args.fmt))
     return 0
 
 
 # ------------------------------------------------------------------ show
-
-
-def _is_wrong(rec: dict[str, Any], metric: str) -> bool:
-    v = rec.get(metric)
-    return (type(v) in (int, float, bool)) and float(v) == 0.0
 
 
 def _prompt(rec: dict[str, Any]) -> Any:
@@ -193,14 +171,19 @@ def _prompt(rec: dict[str, Any]) -> Any:
     return inp
 
 
-def show_handler(args: argparse.Namespace) -> int:
-    import json
+def _show_tasks(args: argparse.Namespace, run: Any) -> list[str]:
+    """The tasks ``show`` prints: ``--task``, else the task of a samples-file argument, else all."""
+    import os
 
     from evallog.errors import ConfigError
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+    from evallog.naming import parse_filename
 
-    run = _load(args.run)
-    tasks = args.task or list(run.sample_files)
+    tasks = list(args.task or [])
+    if not tasks and os.path.isfile(args.run):
+        parsed = parse_filename(os.path.basename(args.run))
+        if parsed is not None and parsed.kind == "samples" and parsed.task in run.sample_files:
+            tasks = [parsed.task]  # one samples file: that file's task only
+    tasks = tasks or list(run.sample_files)
     if not tasks:
         raise ConfigError(f"run {run.label} has no samples files")
     missing = [t for t in tasks if t not in run.sample_files]
@@ -209,50 +192,77 @@ def show_handler(args: argparse.Namespace) -> int:
             f"no samples for task(s) {', '.join(missing)} in run {run.label} "
             f"(tasks with samples: {', '.join(run.sample_files) or 'none'})"
         )
+    return tasks
+
+
+def _show_metrics(args: argparse.Namespace, run: Any, tasks: list[str]) -> dict[str, str | None]:
+    """The metric ``--wrong`` and the counts use, per task; an unknown ``--metric`` is refused."""
+    from evallog.errors import ConfigError
+    from evallog.tally import sample_metric_names
+
+    known = {}
+    for task in tasks:
+        first = next(iter(run.samples(task, skip_corrupt=True)), None)
+        known[task] = sample_metric_names(run, task, first)
+    if args.metric is None:
+        return {t: (names[0] if names else None) for t, names in known.items()}
+    have = [t for t in tasks if args.metric in known[t]]
+    lacking = [t for t in tasks if t not in have]
+    if not have or (args.task and lacking):
+        listed = "; ".join(f"{t}: {', '.join(known[t]) or 'none'}" for t in lacking)
+        raise ConfigError(f"unknown metric {args.metric!r} for task(s) {', '.join(lacking)} "
+                          f"of run {run.label} (metrics: {listed})")
+    return {t: args.metric for t in have}  # tasks without the metric are left out
+
+
+def _show_record(task: str, rec: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+
+    if as_json:
+        _write(json.dumps({"task": task, **rec}, ensure_ascii=False, default=str) + "\n")
+        return
+    values = [f"{k}={_short(v, 40)}" for k, v in rec.items() if k not in NON_METRIC_SAMPLE_KEYS and k != "metrics"]
+    _write(f"-- doc {rec.get('doc_id')} [{rec.get('filter')}] {' '.join(values)}\n")
+    prompt = _prompt(rec)
+    if prompt is not None:
+        _write(f"   input:    {_short(prompt)}\n")
+    _write(f"   target:   {_short(rec.get('target'))}\n")
+    _write(f"   response: {_short(rec.get('filtered_resps', rec.get('resps')))}\n")
+
+
+def show_handler(args: argparse.Namespace) -> int:
+    from evallog.tally import FilterTally, correctness, count_sample, describe_tallies
+
+    if args.metric and "," in args.metric and not args.filter_name:
+        args.metric, _, args.filter_name = args.metric.partition(",")
+    run = _load(args.run)
+    tasks = _show_tasks(args, run)
+    metrics = _show_metrics(args, run, tasks)
     if not args.json:
         _write(f"{run.label}  ({run.flavor}, {run.path})\n")
-    for task in tasks:
-        metric = args.metric
-        if metric is None:
-            listed = run.metrics(task)
-            metric = listed[0][0] if listed else None
-        samples = run.samples(task, skip_corrupt=args.skip_corrupt)
-        shown = 0
-        total = 0
+    for task, metric in metrics.items():
+        tallies: dict[str, FilterTally] = {}
+        shown = total = 0
         if not args.json:
             _write(f"\n== {task}\n")
-        for rec in samples:
+        for rec in run.samples(task, skip_corrupt=args.skip_corrupt):
             if args.filter_name and rec.get("filter") != args.filter_name:
                 continue
-            if args.wrong:
-                m = metric
-                if m is None:
-                    names = rec.get("metrics")
-                    m = names[0] if isinstance(names, list) and names else None
-                if m is None or not _is_wrong(rec, m):
-                    continue
+            count_sample(tallies, rec, metric)
+            if args.wrong and (metric is None or correctness(rec.get(metric)) != 0):
+                continue
             total += 1
-            if args.limit and shown >= args.limit:
-                continue
-            shown += 1
-            if args.json:
-                _write(json.dumps({"task": task, **rec}, ensure_ascii=False, default=str) + "\n")
-                continue
-            values = [
-                f"{k}={_short(v, 40)}"
-                for k, v in rec.items()
-                if k not in NON_METRIC_SAMPLE_KEYS and k != "metrics"
-            ]
-            _write(f"-- doc {rec.get('doc_id')} [{rec.get('filter')}] {' '.join(values)}\n")
-            prompt = _prompt(rec)
-            if prompt is not None:
-                _write(f"   input:    {_short(prompt)}\n")
-            _write(f"   target:   {_short(rec.get('target'))}\n")
-            _write(f"   response: {_short(rec.get('filtered_resps', rec.get('resps')))}\n")
+            if not args.limit or shown < args.limit:
+                shown += 1
+                _show_record(task, rec, args.json)
         if not args.json:
             more = f" (showing {shown})" if shown < total else ""
+            counts = describe_tallies(tallies, metric, wrong=args.wrong, count_single=args.wrong)
             what = "wrong samples" if args.wrong else "samples"
-            _write(f"   {total} {what}{more}\n")
+            what += f" over {len(tallies)} filters" if len(tallies) > 1 else ""
+            _write(f"   {total} {what}{more}" + (f"; {counts}" if counts else "") + "\n")
     return 0
 
 
@@ -260,11 +270,13 @@ def show_handler(args: argparse.Namespace) -> int:
 
 
 def compare_handler(args: argparse.Namespace) -> int:
+    from evallog.cli import _gate
     from evallog.compare import compare
 
-    run_a, run_b = _load(args.run_a), _load(args.run_b)
-    progress = _Progress()
-    try:
+    if _gate.wanted(args):
+        return _gate.run(args)
+    run_a, run_b = _load(args.run_a), _load(args.run_b[0])
+    with _progress(args, "comparing", unit="sample") as bar:
         result = compare(
             run_a,
             run_b,
@@ -274,10 +286,8 @@ def compare_handler(args: argparse.Namespace) -> int:
             seed=args.seed,
             alpha=args.alpha,
             skip_corrupt=args.skip_corrupt,
-            progress=progress,
+            progress=bar,
         )
-    finally:
-        progress.clear()
     _write(result.render(args.fmt, max_flips=max(0, args.flips)))
     return 0
 

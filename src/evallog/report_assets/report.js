@@ -55,34 +55,30 @@
     if (s.length > (max || 240)) s = s.slice(0, max || 240) + '\u2026';
     return s.replace(/\s*\n\s*/g, ' \u23ce ');
   }
-  // Row previews of prompts show what differs between the samples of a task: the text that all
-  // (of the first 200) prompts start and end with is left out, and the cell is cut at its start.
-  function promptAffixes(samples) {
+  // Row previews of prompts show the end of the prompt, where the question is (few-shot examples and
+  // instructions come first). An ending every prompt of the task shares ("\nAnswer:", a fixed
+  // instruction) is left out, marked with a trailing ellipsis, so that the question itself shows; the
+  // cell is cut at its start. The whole prompt is the cell's tooltip and opens with the row.
+  function promptSuffix(samples) {
     var n = Math.min(samples.length, 200);
-    if (n < 2) return ['', ''];
-    var first = samples[0].i, pre = first.length, suf = first.length;
+    if (n < 2) return '';
+    var first = samples[0].i, suf = first.length;
     for (var k = 1; k < n; k++) {
-      var t = samples[k].i, m = Math.min(pre, t.length), j = 0;
-      while (j < m && t.charCodeAt(j) === first.charCodeAt(j)) j++;
-      pre = j;
-      m = Math.min(suf, t.length); j = 0;
+      var t = samples[k].i, m = Math.min(suf, t.length), j = 0;
       while (j < m && t.charCodeAt(t.length - 1 - j) === first.charCodeAt(first.length - 1 - j)) j++;
       suf = j;
     }
-    var prefix = first.slice(0, pre), suffix = first.slice(first.length - suf);
-    var cut = Math.max(prefix.lastIndexOf(' '), prefix.lastIndexOf('\n'));  // whole words only
-    prefix = cut >= 0 ? prefix.slice(0, cut + 1) : '';
-    var ws = suffix.search(/\s/);
+    var suffix = first.slice(first.length - suf), ws = suffix.search(/\s/);  // whole words only
     suffix = ws >= 0 ? suffix.slice(ws) : '';
-    return [prefix.length >= 8 ? prefix : '', suffix.length >= 8 ? suffix : ''];
+    return suffix.length >= 8 ? suffix : '';
   }
   function promptPreview(block, text) {
-    if (!block.affixes) block.affixes = promptAffixes(block.samples);
-    var pre = block.affixes[0], suf = block.affixes[1], core = text, lead = '', trail = '';
-    if (pre && core.length > pre.length && core.slice(0, pre.length) === pre) { core = core.slice(pre.length); lead = '\u2026'; }
-    if (suf && core.length > suf.length && core.slice(core.length - suf.length) === suf) { core = core.slice(0, core.length - suf.length); trail = ' \u2026'; }
-    if (core.length > 240) { core = core.slice(core.length - 240); lead = '\u2026'; }
-    return oneLine(lead + core + trail, 300);
+    if (block.suffix === undefined) block.suffix = promptSuffix(block.samples);
+    var s = String(text === null || text === undefined ? '' : text), trail = '';
+    var suf = block.suffix;
+    if (suf && s.length > suf.length && s.slice(s.length - suf.length) === suf) { s = s.slice(0, s.length - suf.length); trail = ' \u2026'; }
+    s = s.replace(/\s+$/, '').replace(/\s*\n\s*/g, ' \u23ce ');
+    return (s.length > 240 ? '\u2026' + s.slice(s.length - 240) : s) + trail;
   }
   function plural(n, word) { return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's'); }
 
@@ -248,9 +244,11 @@
     var hasVersion = records.some(function (r) { return r.version !== undefined; });
     var head = [keyName === 'group' ? 'Groups' : 'Tasks'];
     if (hasVersion) head.push('Version');
-    head = head.concat(['Filter', 'n-shot', 'Metric', '', 'Value', '', 'Stderr'], extra);
+    var labels = META.column_headers || {};  // the CLI table's headers: stderr_clt -> Stderr_CLT
+    var extraHead = extra.map(function (k) { return labels[k] || k; });
+    head = head.concat(['Filter', 'n-shot', 'Metric', '', 'Value', '', 'Stderr'], extraHead);
     var numericIdx = {};
-    head.forEach(function (c, i) { if (c === 'Version' || c === 'n-shot' || c === 'Value' || c === 'Stderr' || extra.indexOf(c) >= 0) numericIdx[i] = 1; });
+    head.forEach(function (c, i) { if (c === 'Version' || c === 'n-shot' || c === 'Value' || c === 'Stderr' || extraHead.indexOf(c) >= 0) numericIdx[i] = 1; });
     var thead = h('thead', null, h('tr', null, head.map(function (c, i) { return h('th', { class: numericIdx[i] ? 'num' : null, scope: 'col' }, c); })));
     var tbody = h('tbody');
     var prev = null;
@@ -338,7 +336,7 @@
       if (run.path) { kv.appendChild(h('dt', null, 'path')); kv.appendChild(h('dd', null, run.path)); }
       cards.appendChild(h('div', { class: 'card', id: 'run-card-' + i },
         h('h3', null, run.model || 'run ' + (i + 1), run.in_progress ? h('span', { class: 'badge accent' }, 'in progress') : null),
-        h('div', { class: 'sub' }, [run.flavor, run.run_id].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
+        h('div', { class: 'sub' }, [run.flavor, run.run_id ? 'run id ' + run.run_id : ''].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
         kv));
     });
     view.appendChild(cards);
@@ -717,6 +715,22 @@
     if (c === 0) return h('span', { class: 'badge bad' }, '\u2717 wrong');
     return h('span', { class: 'badge' }, 'n/a');
   }
+  // Counts and rates per filter (a task with several filters logs one sample per document and filter),
+  // as `evallog show` prints them (evallog.tally).
+  function filterTallies(B, rows, metric) {
+    var by = {}, order = [];
+    rows.forEach(function (k) {
+      var s = B.samples[k], t = by[s.f];
+      if (!t) { t = by[s.f] = { n: 0, scored: 0, correct: 0 }; order.push(s.f); }
+      t.n++;
+      if (s.c === 0 || s.c === 1) { t.scored++; t.correct += s.c; }
+    });
+    return order.map(function (f) {
+      var t = by[f], bits = order.length > 1 ? [plural(t.n, 'sample')] : [];
+      if (t.scored) bits.push(fmtInt(t.correct) + ' correct (' + (100 * t.correct / t.scored).toFixed(1) + '% by ' + metric + ')');
+      return (order.length > 1 ? (B.filters[f] || String(f)) + ': ' : '') + bits.join(', ');
+    }).filter(Boolean).join('; ');
+  }
   function refresh() {
     var B = current.block;
     if (!B) return;
@@ -729,10 +743,9 @@
     var slice = rows.slice(start, start + PAGE_SIZE);
     var tr = taskRun(state.task, state.run);
     var metric = B.metrics[0] || 'metric';
-    var nCorrect = 0, nBinary = 0;
-    if (rows.length <= 200000) rows.forEach(function (k) { var c = B.samples[k].c; if (c === 0 || c === 1) { nBinary++; nCorrect += c; } });
     var parts = [rows.length === B.samples.length ? plural(rows.length, 'sample') : fmtInt(rows.length) + ' of ' + plural(B.samples.length, 'sample') + ' match'];
-    if (nBinary) parts.push(fmtInt(nCorrect) + ' correct (' + (100 * nCorrect / nBinary).toFixed(1) + '% by ' + metric + ')');
+    var tallies = rows.length <= 200000 ? filterTallies(B, rows, metric) : '';
+    if (tallies) parts.push(tallies);
     if (tr && tr.n_total > B.samples.length) parts.push(fmtInt(tr.n_total) + ' in the run');
     S.summary.textContent = parts.join(' \u00b7 ');
 
@@ -755,7 +768,7 @@
         showFilter ? h('td', { class: 'clip dim' }, B.filters[s.f] || '') : null,
         h('td', null, correctBadge(s.c)),
         h('td', { class: 'num' }, fmtNum(s.v[0])),
-        h('td', { class: 'clip tail' }, h('span', null, promptPreview(B, s.i))),
+        h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(B, s.i))),
         h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
         h('td', { class: 'clip' }, oneLine(s.r, 200)),
         hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
