@@ -141,6 +141,17 @@ def test_answers_round_trip_exactly(tmp_path_factory: pytest.TempPathFactory, va
     assert got == value and type(got) is type(value)
 
 
+def test_non_finite_answers_round_trip(tmp_path: Path) -> None:
+    """Regression (found by the property test): -inf log-likelihoods came back as None."""
+    w = JournalWriter(tmp_path, 0, every=1, interval=3600)
+    w.add("k", "loglikelihood", Req("t", 0, 0, ()), (float("-inf"), False))
+    w.add("n", "loglikelihood_rolling", Req("t", 0, 0, ()), float("nan"))
+    w.close()
+    answers = load_answers(tmp_path)
+    assert answers["k"][0] == (float("-inf"), False)
+    assert answers["n"][0] != answers["n"][0]  # NaN
+
+
 def test_key_depends_on_request_content() -> None:
     a = Req("t", 1, 0, ("ctx", " cont"))
     assert request_key("loglikelihood", a) == request_key("loglikelihood", Req("t", 1, 0, ("ctx", " cont")))
@@ -220,3 +231,13 @@ def test_launcher_helpers(tmp_path: Path) -> None:
             (folder / "complete").touch()
     assert find_resumable_run(tmp_path) == "2026-01-01T00-00-00"
     assert os.fspath(journal_dir(tmp_path, "r")).endswith(os.path.join(".evallog", "journal", "r"))
+
+
+def test_run_without_the_harness_installed_is_an_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "evallog", "run", "--", "no-such-harness-xyz", "--model", "dummy"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "command not found: no-such-harness-xyz" in proc.stderr
+    assert subprocess.run([sys.executable, "-m", "evallog", "run"], capture_output=True).returncode == 2

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import os
 import pickle
 import threading
@@ -82,6 +83,10 @@ def _args_key(reqtype: str, args: Iterable[Any]) -> str:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}  # -inf log-likelihoods: JSON has no token for them
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return {"int": str(value)}  # beyond what JSON readers keep exactly
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     if type(value) is tuple:
@@ -97,6 +102,10 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "tuple" in value:
             return tuple(_decode(v) for v in value["tuple"])
+        if "float" in value:
+            return float(value["float"])
+        if "int" in value:
+            return int(value["int"])
         return pickle.loads(base64.b64decode(value["pickle"]))  # noqa: S301 - our own journal
     return value
 

@@ -139,12 +139,17 @@ def run_harness(
             journal_interval=journal_interval,
             stats_dir=stats,
         )
-        proc = subprocess.Popen(list(argv), env=_environment(settings))  # noqa: S603 - the user's command
-        previous = signal.signal(signal.SIGINT, lambda *_: proc.send_signal(signal.SIGINT))
+        try:
+            proc = subprocess.Popen(list(argv), env=_environment(settings))  # noqa: S603 - the user's command
+        except FileNotFoundError as exc:
+            raise ConfigError(f"command not found: {argv[0]} (is the harness installed in this environment?)") from exc
+        forwarded = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, lambda signum, _: proc.send_signal(signum)) for sig in forwarded}
         try:
             code = proc.wait()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         outcome = RunOutcome(exit_code=code, run_id=run_id, resumed=resumed)
         _collect(Path(stats), outcome)
     return outcome
