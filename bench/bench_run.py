@@ -60,7 +60,8 @@ MEASURE = (
     "t = time.perf_counter()\n"
     "code = subprocess.call(sys.argv[1:])\n"
     "wall = time.perf_counter() - t\n"
-    "print('BENCH', code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('BENCH', code, wall, u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n"
 )
 
 
@@ -74,13 +75,13 @@ def make_task(folder: Path, docs: int) -> Path:
     return folder
 
 
-def measured(cmd: list[str], cwd: Path, log: Path) -> tuple[int, float, int]:
-    """(exit code, wall seconds, peak RSS in MiB of the biggest process under ``cmd``); output in ``log``."""
+def measured(cmd: list[str], cwd: Path, log: Path) -> tuple[int, float, int, float]:
+    """(exit code, wall s, peak RSS MiB of the biggest process, CPU s of all processes) of ``cmd``."""
     with open(log, "wb") as fh:
         subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, env=harness_env(), stdout=fh, stderr=subprocess.STDOUT)
     line = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("BENCH ")][-1]
-    _, code, wall, rss = line.split()
-    return int(code), float(wall), int(rss) // 1024
+    _, code, wall, rss, cpu = line.split()
+    return int(code), float(wall), int(rss) // 1024, float(cpu)
 
 
 def harness_cmd(venv: Path, tasks: Path, out: str) -> list[str]:
@@ -142,7 +143,7 @@ def resume_figures(venv: Path, tasks: Path, work: Path, docs: int) -> dict[str, 
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     journaled = journal_lines(out)
-    code, wall, rss = measured(evallog_cmd(venv, "--resume") + harness_cmd(venv, tasks, str(out)), work, work / "resume.log")
+    code, wall, rss, cpu = measured(evallog_cmd(venv, "--resume") + harness_cmd(venv, tasks, str(out)), work, work / "resume.log")
     text = (work / "resume.log").read_text()
     m = re.search(r"(\d+) requests answered from the journal, (\d+) sent to the model", text)
     return {
@@ -150,6 +151,7 @@ def resume_figures(venv: Path, tasks: Path, work: Path, docs: int) -> dict[str, 
         "journaled_at_kill": journaled,
         "resume_exit": code,
         "resume_wall_s": round(wall, 1),
+        "resume_cpu_s": round(cpu, 1),
         "from_journal": int(m.group(1)) if m else None,
         "recomputed": int(m.group(2)) if m else None,
     }
@@ -164,29 +166,30 @@ def main() -> int:
     if venv is None:
         print("set EVALLOG_HARNESS_VENV (see .ci/harness_venv.sh)", file=sys.stderr)
         return 2
-    print(f"journal cost: {journal_cost()}")
+    print(f"journal cost: {journal_cost()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
     try:
         (work / "tasks").mkdir()
         tasks = make_task(work / "tasks", args.docs)
-        rows: dict[str, list[tuple[float, int]]] = {"plain": [], "evallog": []}
+        rows: dict[str, list[tuple[float, int, float]]] = {"plain": [], "evallog": []}
         for r in range(args.repeats):
             for name in ("plain", "evallog"):
                 out = f"out-{name}-{r}"
                 cmd = harness_cmd(venv, tasks, out)
                 if name == "evallog":
                     cmd = evallog_cmd(venv) + cmd
-                code, wall, rss = measured(cmd, work, work / f"{out}.log")
+                code, wall, rss, cpu = measured(cmd, work, work / f"{out}.log")
                 if code != 0:
                     print((work / f"{out}.log").read_text()[-3000:])
                     return 1
-                rows[name].append((wall, rss))
-                print(f"  {name:8s} run {r}: {wall:7.1f} s  peak RSS {rss:6d} MiB")
-        plain = statistics.median(w for w, _ in rows["plain"])
-        ours = statistics.median(w for w, _ in rows["evallog"])
-        print(f"wall time, median of {args.repeats}: plain {plain:.1f} s, evallog run {ours:.1f} s, "
-              f"overhead {100 * (ours / plain - 1):+.1f} %")
-        print(f"peak RSS: plain {max(m for _, m in rows['plain'])} MiB, evallog run {max(m for _, m in rows['evallog'])} MiB")
+                rows[name].append((wall, rss, cpu))
+                print(f"  {name:8s} run {r}: {wall:7.1f} s wall  {cpu:7.1f} s CPU  peak RSS {rss:6d} MiB", flush=True)
+        for i, label in ((0, "wall time"), (2, "CPU time (all processes)")):
+            plain = statistics.median(row[i] for row in rows["plain"])
+            ours = statistics.median(row[i] for row in rows["evallog"])
+            print(f"{label}, median of {args.repeats}: plain {plain:.1f} s, evallog run {ours:.1f} s, "
+                  f"overhead {100 * (ours / plain - 1):+.1f} %")
+        print(f"peak RSS: plain {max(r[1] for r in rows['plain'])} MiB, evallog run {max(r[1] for r in rows['evallog'])} MiB")
         print(f"resume: {resume_figures(venv, tasks, work, args.docs)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
