@@ -31,7 +31,8 @@ def test_signature_matches_the_anchors():
 def test_core_import_is_light():
     code = (
         "import sys, evallog; from evallog import EvaluationTracker, make_table;"
-        "heavy = [m for m in ('numpy', 'torch', 'datasets', 'huggingface_hub', 'pandas') if m in sys.modules];"
+        "heavy = [m for m in ('numpy', 'torch', 'datasets', 'huggingface_hub', 'pandas', 'pyarrow', 'duckdb')"
+        " if m in sys.modules];"
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -249,9 +250,10 @@ def test_examples_in_the_help_run(demo):
     from evallog.cli import COMMAND_TABLE
 
     for command in COMMAND_TABLE:
-        if command.name in ("demo", "recover", "run"):  # run needs a harness: tests/test_run_e2e.py
+        # run needs a harness (tests/test_run_e2e.py); view serves until stopped (tests/test_view.py)
+        if command.name in ("demo", "recover", "run", "view"):
             continue
-        args = command.example.split()[1:]
+        args = shlex.split(command.example)[1:]  # examples are shell command lines
         r = evallog(*args, cwd=demo.parent)
         assert r.returncode == 0, (command.example, r.stderr)
 

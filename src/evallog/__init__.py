@@ -33,9 +33,14 @@ _EXPORTS: dict[str, str] = {
     "gate": "evallog.gate",
     "GateReport": "evallog.gate",
     "power_analysis": "evallog.power",
+    "sql": "evallog.query",
+    "sql_connect": "evallog.query",
+    "export_parquet": "evallog.store",
 }
+# submodules reachable as attributes without an explicit import
+_MODULES = ("errors", "frames")
 
-__all__ = ["__version__", "errors", *sorted(_EXPORTS)]
+__all__ = ["__version__", *_MODULES, *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:  # pragma: no cover
     from evallog import errors
@@ -43,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module("evallog.errors")
+    if name in _MODULES:
+        return importlib.import_module(f"evallog.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'evallog' has no attribute {name!r}")

@@ -17,6 +17,7 @@ Hierarchy::
     │   ├── CorruptLineError                  a JSONL line is not valid JSON
     │   └── UnsupportedFormatError            written by a newer evallog
     ├── RecoveryError (OSError)               crash recovery could not finish
+    ├── MissingExtraError (ImportError)       an optional dependency is not installed
     └── HubError                              publishing to the Hugging Face Hub
         ├── HubAuthError (PermissionError)    missing/invalid token, no write access
         └── HubPushError                      a push failed after retries
@@ -40,6 +41,7 @@ __all__ = [
     "HubError",
     "HubAuthError",
     "HubPushError",
+    "MissingExtraError",
 ]
 
 
@@ -163,3 +165,8 @@ class HubAuthError(HubError, PermissionError):
 
 class HubPushError(HubError):
     """A push failed after all retries; local files are left in place."""
+
+
+class MissingExtraError(EvallogError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message
+    names the ``pip install "evallog[extra]"`` that provides it."""

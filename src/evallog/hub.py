@@ -24,6 +24,7 @@ What differs from the anchors (formats.md §12 #1-5, #25, #26, #43):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -274,6 +275,7 @@ class HubSettings:
     token_source: str | None = None
     user: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    details_format: str = "jsonl"  # or "parquet": sample files converted (evallog.store.samples_to_parquet)
 
     @property
     def enabled(self) -> bool:
@@ -320,6 +322,7 @@ def hub_settings(
     default_repo_name: str = "lm-eval-results",
     endpoint: str | None = None,
     retry: RetryPolicy | None = None,
+    details_format: str = "jsonl",
 ) -> HubSettings:
     """The tracker's Hub settings (formats.md §2.2-2.3).
 
@@ -329,6 +332,7 @@ def hub_settings(
     ``whoami``, the org defaults to the token's user, and write access to it
     is verified; otherwise :class:`HubAuthError` says what to fix.
     """
+    _check_details_format(details_format)
     org = hub_results_org or ""
     pushing = bool(push_results_to_hub or push_samples_to_hub)
     tok: str | None = None
@@ -374,7 +378,16 @@ def hub_settings(
         token_source=source,
         user=user,
         retry=policy,
+        details_format=details_format,
     )
+
+
+DETAILS_FORMATS = ("jsonl", "parquet")
+
+
+def _check_details_format(details_format: str) -> None:
+    if details_format not in DETAILS_FORMATS:
+        raise ConfigError(f"details_format must be one of {', '.join(DETAILS_FORMATS)}, got {details_format!r}")
 
 
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -392,12 +405,14 @@ def settings_for_repos(
     point_of_contact: str = "",
     check: bool = True,
     retry: RetryPolicy | None = None,
+    details_format: str = "jsonl",
 ) -> HubSettings:
     """Settings with the repo ids used exactly as given (``evallog push``).
 
     Results go to ``repo``, samples to ``details_repo`` (default: ``repo``).
     ``check=False`` (dry runs) makes no network call and needs no token.
     """
+    _check_details_format(details_format)
     details = details_repo or repo
     for rid in {repo, details}:
         if not _REPO_ID_RE.match(rid) or ".." in rid:
@@ -435,6 +450,7 @@ def settings_for_repos(
         token_source=source,
         user=user,
         retry=policy,
+        details_format=details_format,
     )
 
 
@@ -626,6 +642,27 @@ def push_run(
     if model_dir.strip(".") == "":
         model_dir = "model"
 
+    with contextlib.ExitStack() as stack:  # holds the Parquet details until pushed
+        return _push_run(settings, policy, model_name, model_dir, results_file, sample_files,
+                         model_source, dry_run, stack)
+
+
+def _details_files(settings: HubSettings, sample_files: Sequence[Path | str],
+                   stack: contextlib.ExitStack) -> list[Path | str]:
+    """The sample files as pushed: as they are, or converted to Parquet in a temporary folder."""
+    if settings.details_format != "parquet" or not sample_files:
+        return list(sample_files)
+    import tempfile
+
+    from evallog.store import samples_to_parquet
+
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="evallog-push-"))
+    return [samples_to_parquet(sf, tmp) for sf in sample_files]
+
+
+def _push_run(settings: HubSettings, policy: RetryPolicy, model_name: str, model_dir: str,
+              results_file: Path | str | None, sample_files: Sequence[Path | str],
+              model_source: str | None, dry_run: bool, stack: contextlib.ExitStack) -> PushReport:
     plans: dict[str, _RepoPlan] = {}
 
     def add(repo: str, path: Path | str, *, details: bool) -> None:
@@ -649,7 +686,7 @@ def push_run(
     if settings.push_results and results_file is not None:
         add(settings.results_target, results_file, details=False)
     if settings.push_samples:
-        for sf in sample_files:
+        for sf in _details_files(settings, sample_files, stack):
             add(settings.details_target, sf, details=True)
     if not plans:
         logger.info("nothing to push for %s (no results file and no sample files)", model_name)
@@ -680,9 +717,11 @@ def _read_json(path: Path) -> Any:
 
 
 def _run_ids(files: Sequence[_LocalFile]) -> list[str]:
+    from evallog.hub_card import parse_published_name
+
     ids = []
     for f in files:
-        parsed = parse_filename(f.local.name)
+        parsed = parse_published_name(f.local.name)
         if parsed is not None and parsed.run_id not in ids:
             ids.append(parsed.run_id)
     return ids

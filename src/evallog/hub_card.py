@@ -38,6 +38,7 @@ from evallog.naming import parse_filename, sanitize_model_name, sanitize_task_na
 __all__ = [
     "CardConfig",
     "plan_configs",
+    "parse_published_name",
     "run_sort_key",
     "split_name",
     "infer_column_types",
@@ -113,6 +114,18 @@ class CardConfig:
         return out
 
 
+PARQUET_SUFFIX = ".parquet"
+
+
+def parse_published_name(name: str) -> Any:
+    """:func:`~evallog.naming.parse_filename` of a published file; a samples file may also be
+    published as Parquet (``<samples file stem>.parquet``, see ``HubSettings.details_format``)."""
+    if name.endswith(PARQUET_SUFFIX):
+        parsed = parse_filename(name[: -len(PARQUET_SUFFIX)] + ".jsonl")
+        return parsed if parsed is not None and parsed.kind == "samples" and not parsed.in_progress else None
+    return parse_filename(name)
+
+
 def _config_prefix(model_dir: str) -> str:
     return sanitize_model_name(model_dir) if model_dir else ""
 
@@ -123,7 +136,7 @@ def plan_configs(paths: Iterable[str]) -> dict[str, CardConfig]:
     # shallow paths first, so a model's own folder wins over a raw-name copy of the same run
     for path in sorted(set(paths), key=lambda p: (p.count("/"), p)):
         model_dir, _, name = path.rpartition("/")
-        parsed = parse_filename(name)
+        parsed = parse_published_name(name)
         if parsed is None or parsed.in_progress:
             continue
         prefix = _config_prefix(model_dir)
@@ -137,7 +150,10 @@ def plan_configs(paths: Iterable[str]) -> dict[str, CardConfig]:
         cfg = configs.get(cname)
         if cfg is None:
             cfg = configs[cname] = CardConfig(cname, parsed.kind, model_dir, task)
-        cfg.runs.setdefault(parsed.run_id, path)
+        if path.endswith(PARQUET_SUFFIX):  # details published as Parquet win over an older JSONL copy
+            cfg.runs[parsed.run_id] = path
+        else:
+            cfg.runs.setdefault(parsed.run_id, path)
     return dict(sorted(configs.items()))
 
 

@@ -113,6 +113,12 @@ class Leaderboard:
 
 def _collect_runs(root_or_runs: Any) -> list[Run]:
     if isinstance(root_or_runs, (str, os.PathLike)):
+        from evallog.store import is_store
+
+        if is_store(root_or_runs):  # an exported Parquet store: one query over its results table
+            from evallog.store_runs import load_runs
+
+            return list(load_runs(root_or_runs, with_samples=False))
         return list_runs(root_or_runs, skip_unsupported=True)
     if isinstance(root_or_runs, Run):
         return [root_or_runs]

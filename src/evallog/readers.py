@@ -192,6 +192,16 @@ class TaskSamples:
 
     def with_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(line_number, record)`` pairs (line numbers start at 1)."""
+        for lineno, _, record in self._scan():
+            yield lineno, record
+
+    def with_raw(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Yield ``(line, record)`` pairs: the line as read (bytes, newline included)
+        and its parsed record (with the inferred ``"filter"``, which the line may lack)."""
+        for _, line, record in self._scan():
+            yield line, record
+
+    def _scan(self) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
         filters = self.filters
         infer_multi = len(filters) > 1
         default_filter = filters[0] if filters else "none"
@@ -238,7 +248,7 @@ class TaskSamples:
                         record["filter"] = filters[k] if k < len(filters) else f"{default_filter}#{k}"
                     else:
                         record["filter"] = default_filter
-                yield lineno, record
+                yield lineno, line, record
         self.skipped = skipped
         self.skipped_lines = skipped_lines
         if skipped:

@@ -66,8 +66,16 @@ __all__ = [
     "Report",
     "ReportStats",
     "build_report",
+    "comparisons_data",
+    "column_headers",
     "compact_sample",
+    "correct_of",
+    "leaderboard_data",
+    "main_score",
+    "render_app_page",
     "render_report",
+    "run_summary",
+    "run_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -809,22 +817,8 @@ def build_report(
             pairs.append((a, b))
 
     names = [run.name for run in runs]
-    run_meta = []
-    for run in runs:
-        run_meta.append({
-            "label": run.label,
-            "short": run.name if names.count(run.name) == 1 else run.label,
-            "model": run.name,
-            "flavor": run.flavor,
-            "run_id": run.run_id,
-            "timestamp": format_time(run_datetime(run)),
-            "path": os.fspath(run.path),
-            "tasks": list(run.tasks),
-            "in_progress": bool(run.in_progress),
-            "config": _config_summary(run.results, run.run_id, run.flavor),
-            "results_table": _table_records(run.results, "results"),
-            "groups_table": _table_records(run.results, "groups"),
-        })
+    run_meta = [run_summary(run, short=run.name if names.count(run.name) == 1 else run.label) | run_tables(run)
+                for run in runs]
 
     # tasks in first-seen order over the runs
     task_names: list[str] = []
@@ -881,6 +875,38 @@ def build_report(
     return Report(page, stats)
 
 
+# the parts of the page data that `evallog view` serves from its endpoints
+correct_of = _correct
+column_headers = _column_headers
+main_score = _main_score
+leaderboard_data = _leaderboard
+comparisons_data = _comparisons
+
+
+def run_summary(run: Any, *, short: str) -> dict[str, Any]:
+    """What the page shows of a run in listings (the shape is shared with ``evallog view``)."""
+    return {
+        "label": run.label,
+        "short": short,
+        "model": run.name,
+        "flavor": run.flavor,
+        "run_id": run.run_id,
+        "timestamp": format_time(run_datetime(run)),
+        "path": os.fspath(run.path),
+        "tasks": list(run.tasks),
+        "in_progress": bool(run.in_progress),
+    }
+
+
+def run_tables(run: Any) -> dict[str, Any]:
+    """The configuration summary and the results / groups tables of a run (``make_table`` records)."""
+    return {
+        "config": _config_summary(run.results, run.run_id, run.flavor),
+        "results_table": _table_records(run.results, "results"),
+        "groups_table": _table_records(run.results, "groups"),
+    }
+
+
 def render_report(paths: Any, output: str | os.PathLike[str] | None = None, **options: Any) -> str:
     """The HTML page of ``paths`` (see :func:`build_report` for ``options``); also written to ``output`` if given."""
     report = build_report(paths, **options)
@@ -920,20 +946,36 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block]) -> str:
+def render_app_page(meta: Mapping[str, Any]) -> tuple[str, str]:
+    """The page of ``evallog view``: the report's page whose data comes from the server.
+
+    Returns ``(html, csp)``: the report's policy plus ``connect-src 'self'``
+    for the page's requests to the JSON endpoints.
+    """
+    return _render_page(meta, (), connect=True), _page_csp(connect=True)
+
+
+def _page_csp(*, connect: bool = False) -> str:
+    parts = [
+        "default-src 'none'",
+        f"script-src {_csp_hash(_asset('report.js'))}",
+        f"style-src {_csp_hash(_asset('report.css'))}",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+    if connect:
+        parts.insert(4, "connect-src 'self'")
+    return "; ".join(parts)
+
+
+def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block], *, connect: bool = False) -> str:
     css = _asset("report.css")
     js = _asset("report.js")
     for name, text in (("report.css", css), ("report.js", js)):
         if "</" in text:  # would end the inline element early
             raise ConfigError(f"report asset {name} must not contain '</'")
-    csp = "; ".join([
-        "default-src 'none'",
-        f"script-src {_csp_hash(js)}",
-        f"style-src {_csp_hash(css)}",
-        "img-src data:",
-        "base-uri 'none'",
-        "form-action 'none'",
-    ])
+    csp = _page_csp(connect=connect)
     parts = []
     for b in blocks:
         parts.append(

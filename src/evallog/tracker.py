@@ -272,6 +272,11 @@ class EvaluationTracker:
         With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the
         local folder where files are written before being copied to the remote
         folder (default ``~/.cache/evallog/staging/<hash of the URL>``).
+    details_format
+        ``"jsonl"`` (default): sample files are pushed to the Hub as written;
+        ``"parquet"``: as Parquet files of the store's schema (needs
+        ``evallog[parquet]``), which the Hub's dataset viewer renders and
+        searches in full.
     """
 
     def __init__(
@@ -299,6 +304,7 @@ class EvaluationTracker:
         flush_interval: float = 2.0,
         fsync: bool = False,
         staging_dir: str | os.PathLike[str] | None = None,
+        details_format: str = "jsonl",
     ) -> None:
         if flavor not in FLAVORS:
             raise ConfigError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
@@ -361,6 +367,7 @@ class EvaluationTracker:
             point_of_contact=point_of_contact,
             gated=gated,
             default_repo_name=DEFAULT_REPO_NAME[flavor],
+            details_format=details_format,
         )
         self._publish_on_close = self._hub.enabled
         self.api = self._hub.api if self._hub.enabled else None

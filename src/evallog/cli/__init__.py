@@ -50,6 +50,7 @@ COMMAND_TABLE: list[Command] = [
     Command("table", "table", "Read runs", "evallog table demo-output/evallog__toy-large"),
     Command("show", "runs", "Read runs", "evallog show demo-output/evallog__toy-small --task demo_gen_math --wrong"),
     Command("report", "report", "Read runs", "evallog report demo-output -o report.html"),
+    Command("view", "view", "Read runs", "evallog view demo-output"),
     Command("compare", "runs", "Compare",
             "evallog compare demo-output/evallog__toy-small demo-output/evallog__toy-large"),
     Command("leaderboard", "runs", "Compare", "evallog leaderboard demo-output --metric acc"),
@@ -57,6 +58,8 @@ COMMAND_TABLE: list[Command] = [
     Command("verify", "verify", "Check", "evallog verify demo-output/evallog__toy-large"),
     Command("push", "push", "Publish", "evallog push demo-output --repo ORG/evals --dry-run"),
     Command("export", "export", "Publish", "evallog export demo-output/evallog__toy-large --to eee exported"),
+    Command("sql", "sql", "Read runs",
+            "evallog sql \"SELECT task, model, avg(acc) AS acc FROM samples GROUP BY ALL\" demo-output"),
     Command("run", "run", "Run", "evallog run -- lm_eval --model hf ... --output_path out --log_samples"),
     Command("recover", "recover", "Maintain", "evallog recover demo-output"),
 ]

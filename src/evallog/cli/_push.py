@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="gate the details repo (access requests approved automatically)")
     parser.add_argument("--leaderboard-url", default="", help="leaderboard link for the dataset card")
     parser.add_argument("--point-of-contact", default="", help="contact for the dataset card")
+    parser.add_argument("--format", dest="details_format", choices=["jsonl", "parquet"], default="jsonl",
+                        help="how sample files are published: as written (jsonl, default) or as Parquet "
+                             "(typed columns + the original line; needs evallog[parquet])")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the planned operations and send nothing")
     parser.set_defaults(func=handler)
@@ -65,6 +68,7 @@ def handler(args: argparse.Namespace) -> int:
         leaderboard_url=args.leaderboard_url,
         point_of_contact=args.point_of_contact,
         check=not args.dry_run,
+        details_format=args.details_format,
     )
     out = sys.stdout
     if args.dry_run:

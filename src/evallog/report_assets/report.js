@@ -1,5 +1,6 @@
-/* evallog report: renders the JSON data blocks of this page. No network, no
-   innerHTML: every string from the results goes into the page as text. */
+/* evallog report: renders the JSON data blocks of this page (static report), or the same data
+   shapes fetched from the JSON endpoints of `evallog view` (live app: META.live). No innerHTML:
+   every string from the results goes into the page as text. */
 (function () {
   'use strict';
 
@@ -83,13 +84,53 @@
   function plural(n, word) { return fmtInt(n) + ' ' + word + (n === 1 ? '' : 's'); }
 
   // ------------------------------------------------------------------ data
-  var META = JSON.parse(byId('evallog-meta').textContent);
-  var RUNS = META.runs || [];
-  var TASKS = META.tasks || [];
-  var COMPS = META.comparisons || [];
-  var TASK_BY_NAME = {};
-  TASKS.forEach(function (t) { TASK_BY_NAME[t.name] = t; });
+  var META, RUNS, TASKS, COMPS, TASK_BY_NAME;
+  function setMeta(m) {
+    META = m;
+    RUNS = m.runs || [];
+    TASKS = m.tasks || [];
+    COMPS = m.comparisons || [];
+    TASK_BY_NAME = {};
+    TASKS.forEach(function (t) { TASK_BY_NAME[t.name] = t; });
+  }
+  setMeta(JSON.parse(byId('evallog-meta').textContent));
+  var LIVE = META.live && META.live.api ? META.live : null;  // served by `evallog view`
   var PAGE_SIZE = 50;
+
+  // ------------------------------------------------------------------ live: the server's JSON endpoints
+  var TOKEN = new URLSearchParams(location.search).get('token');
+  if (LIVE && TOKEN) {  // the server set a cookie: keep the token out of the address bar and history
+    try { history.replaceState(null, '', location.pathname + location.hash); } catch (e) { /* ignore */ }
+  }
+  function api(path, params) {
+    var qs = new URLSearchParams();
+    Object.keys(params || {}).forEach(function (k) {
+      var v = params[k];
+      if (v !== null && v !== undefined && v !== '') qs.set(k, String(v));
+    });
+    var q = qs.toString();
+    var headers = TOKEN ? { 'X-Evallog-Token': TOKEN } : {};
+    return fetch(LIVE.api + path + (q ? '?' + q : ''), { credentials: 'same-origin', cache: 'no-store', headers: headers })
+      .then(function (r) {
+        if (r.ok) return r.json();
+        return r.json().catch(function () { return {}; }).then(function (j) { throw new Error(j.error || ('HTTP ' + r.status)); });
+      });
+  }
+  function runKey(i) { return RUNS[i] ? RUNS[i].key : null; }
+  function runIndex(key) {
+    for (var i = 0; i < RUNS.length; i++) if (RUNS[i].key === key) return i;
+    return -1;
+  }
+  function runStatus(run) { return run.status || (run.in_progress ? 'running' : 'complete'); }
+  function runSamples(i) {
+    var run = RUNS[i], n = 0, known = false;
+    if (run.counts) {
+      Object.keys(run.counts).forEach(function (t) { if (typeof run.counts[t] === 'number') { n += run.counts[t]; known = true; } });
+      return known ? n : null;
+    }
+    TASKS.forEach(function (t) { t.runs.forEach(function (r) { if (r.run === i && r.n_total) { n += r.n_total; known = true; } }); });
+    return known ? n : null;
+  }
 
   function taskRun(task, run) {
     var t = TASK_BY_NAME[task];
@@ -150,7 +191,7 @@
   // ------------------------------------------------------------------ state (mirrored in the URL hash)
   var state = {
     view: 'overview', task: null, run: 0, other: '', q: '', correct: 'all', filter: '',
-    agree: 'all', sort: 'doc', page: 0, open: null, cmp: 0
+    agree: 'all', sort: 'doc', page: 0, open: null, cmp: 0, a: '', b: ''
   };
   function readHash() {
     var m = /^#\/?([\w-]+)?\??(.*)$/.exec(location.hash || '');
@@ -170,8 +211,12 @@
         if (v !== null && v !== '' && !(k === 'page' && v === 0) && !(k === 'correct' && v === 'all') &&
             !(k === 'agree' && v === 'all') && !(k === 'sort' && v === 'doc')) p.set(k, v);
       });
+    } else if (state.view === 'compare' && LIVE && state.a !== '') {
+      p.set('a', state.a); p.set('b', state.b);
     } else if (state.view === 'compare' && state.cmp) {
       p.set('cmp', state.cmp);
+    } else if (state.view === 'overview' && LIVE && state.run) {
+      p.set('run', state.run);
     }
     var q = p.toString();
     try { history.replaceState(null, '', '#/' + state.view + (q ? '?' + q : '')); } catch (e) { /* file: URLs in some browsers */ }
@@ -278,20 +323,36 @@
   var app = byId('app');
   var views = {};
   var tabsEl = byId('tabs');
-  var hasSamples = TASKS.some(function (t) { return t.runs.some(function (r) { return r.block; }); });
-  var TABS = [['overview', 'Results', RUNS.length]];
-  if (META.leaderboard) TABS.push(['leaderboard', 'Leaderboard', null]);
-  if (COMPS.length) TABS.push(['compare', 'Compare', COMPS.length]);
-  if (TASKS.length) TABS.push(['samples', 'Samples', TASKS.length]);
-
-  function buildShell() {
-    clear(app);
+  var TABS = [];
+  function computeTabs() {
+    var tabs = [['overview', 'Results', RUNS.length]];
+    if (META.leaderboard) tabs.push(['leaderboard', 'Leaderboard', null]);
+    if (LIVE ? RUNS.length > 1 : COMPS.length) tabs.push(['compare', 'Compare', LIVE ? null : COMPS.length]);
+    if (TASKS.length) tabs.push(['samples', 'Samples', TASKS.length]);
+    return tabs;
+  }
+  function subtitle() {
     var sub = [plural(RUNS.length, 'run'), plural(TASKS.length, 'task')];
     var total = 0, embedded = 0;
     TASKS.forEach(function (t) { t.runs.forEach(function (r) { total += r.n_total; embedded += r.n_embedded; }); });
     if (total) sub.push(fmtInt(total) + ' samples' + (embedded < total ? ' (' + fmtInt(embedded) + ' embedded)' : ''));
-    sub.push('generated ' + META.generated + ' by evallog ' + META.version);
+    if (LIVE) {
+      var running = RUNS.filter(function (r) { return runStatus(r) === 'running'; }).length;
+      if (running) sub.push(plural(running, 'run') + ' being written');
+      sub.push('live \u00b7 evallog ' + META.version);
+    } else {
+      sub.push('generated ' + META.generated + ' by evallog ' + META.version);
+    }
     byId('report-subtitle').textContent = sub.join(' \u00b7 ');
+  }
+
+  function buildShell() {
+    clear(app);
+    clear(tabsEl);
+    views = {};
+    rendered = {};
+    TABS = computeTabs();
+    subtitle();
     TABS.forEach(function (t) {
       var btn = h('button', { class: 'tab', role: 'tab', id: 'tab-' + t[0], 'aria-selected': 'false', type: 'button' },
         t[1], t[2] !== null ? h('span', { class: 'count' }, fmtInt(t[2])) : null);
@@ -303,6 +364,7 @@
     });
   }
   var rendered = {};
+  var RENDER = { overview: renderOverview, leaderboard: renderLeaderboard, compare: renderCompare, samples: renderSamples };
   function show(name) {
     if (!views[name]) name = 'overview';
     state.view = name;
@@ -312,14 +374,106 @@
     });
     if (!rendered[name]) {
       rendered[name] = true;
-      ({ overview: renderOverview, leaderboard: renderLeaderboard, compare: renderCompare, samples: renderSamples })[name]();
+      RENDER[name]();
     }
     writeHash();
   }
 
   // ------------------------------------------------------------------ overview
+  function runList() {
+    var live = !!LIVE;
+    var head = ['Model', 'Date', 'Status', 'Tasks', 'Samples', 'Harness', 'Run id'];
+    if (live) head.push('Running means');
+    var tbody = h('tbody');
+    RUNS.forEach(function (run, i) {
+      var st = runStatus(run), n = runSamples(i);
+      var tr = h('tr', { class: 'run-row' + (live && i === state.run ? ' selected' : ''), tabindex: '0',
+        'data-run': String(i), 'data-key': run.key || null, 'data-status': st },
+        h('td', { class: 'task' }, run.model || 'run ' + (i + 1)),
+        h('td', { class: 'mono' }, run.timestamp || ''),
+        h('td', null, h('span', { class: 'badge run-status ' + (st === 'running' ? 'accent' : st === 'complete' ? 'good' : 'bad') }, st)),
+        h('td', { class: 'num' }, fmtInt(run.tasks.length)),
+        h('td', { class: 'num run-samples' }, n === null ? '\u2013' : fmtInt(n)),
+        h('td', null, run.flavor || ''),
+        h('td', { class: 'mono dim' }, run.run_id || ''),
+        live ? h('td', { class: 'run-means' }, meansText(run)) : null);
+      var pick = function () {
+        if (live) { state.run = i; writeHash(); redraw('overview'); }
+        else { var el = byId('run-results-' + i); if (el) el.scrollIntoView(); }
+      };
+      on(tr, 'click', pick);
+      on(tr, 'keydown', function (e) { if (e.key === 'Enter') pick(); });
+      tbody.appendChild(tr);
+    });
+    return h('div', { class: 'panel', id: 'run-list-panel' },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Runs'), h('span', { class: 'muted' }, plural(RUNS.length, 'run'))),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'run-list' },
+        h('thead', null, h('tr', null, head.map(function (c) { return h('th', { scope: 'col', class: c === 'Tasks' || c === 'Samples' ? 'num' : null }, c); }))),
+        tbody)));
+  }
+  function meansText(run) {
+    var live = run.live_tasks;
+    if (!live) return '';
+    var parts = [];
+    Object.keys(live).forEach(function (t) {
+      var m = live[t].means || {}, names = Object.keys(m);
+      if (names.length) parts.push(t + ': ' + names.map(function (k) { return k + ' ' + m[k].toFixed(3); }).join(', ') + ' (' + fmtInt(live[t].n) + ')');
+    });
+    return parts.join(' \u00b7 ');
+  }
+  function runPanel(run, i) {
+    var panel = h('div', { class: 'panel', id: 'run-results-' + i },
+      h('div', { class: 'panel-head' }, h('h2', null, RUNS.length > 1 ? 'Results \u2014 ' + run.label : 'Results'),
+        h('span', { class: 'badge' }, run.flavor || '')));
+    if (run.results_table) panel.appendChild(resultsTable(run.results_table, 'results-table-' + i, 'task'));
+    else panel.appendChild(h('p', { class: 'empty' }, 'No results in this run.'));
+    if (run.groups_table) {
+      panel.appendChild(h('h3', { class: 'groups-title' }, 'Groups'));
+      panel.appendChild(resultsTable(run.groups_table, 'groups-table-' + i, 'group'));
+    }
+    return panel;
+  }
+  function runCard(run, i) {
+    var kv = h('dl', { class: 'kv' });
+    (run.config || []).forEach(function (pair) { kv.appendChild(h('dt', null, pair[0])); kv.appendChild(h('dd', null, pair[1])); });
+    if (run.path) { kv.appendChild(h('dt', null, 'path')); kv.appendChild(h('dd', null, run.path)); }
+    return h('div', { class: 'card', id: 'run-card-' + i },
+      h('h3', null, run.model || 'run ' + (i + 1), run.in_progress ? h('span', { class: 'badge accent' }, 'in progress') : null),
+      h('div', { class: 'sub' }, [run.flavor, run.run_id ? 'run id ' + run.run_id : ''].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
+      kv);
+  }
+  var runDetails = {};  // live: run key -> promise of /api/run
+  function renderLiveOverview(view) {
+    if (META.errors && META.errors.length) {
+      view.appendChild(h('div', { class: 'notice', id: 'scan-errors' },
+        'Some files could not be read; their folders show the runs found before: ',
+        h('ul', null, META.errors.slice(0, 20).map(function (e) { return h('li', null, e); }))));
+    }
+    view.appendChild(runList());
+    if (!RUNS.length) {
+      view.appendChild(h('p', { class: 'empty', id: 'no-runs' }, 'No runs under these folders yet; new runs appear here as they are written.'));
+      return;
+    }
+    if (state.run >= RUNS.length) state.run = 0;
+    var i = state.run, run = RUNS[i];
+    var holder = h('div', { id: 'run-detail', 'data-run': String(i) }, h('p', { class: 'muted' }, 'Loading\u2026'));
+    view.appendChild(holder);
+    var key = run.key + '|' + (META.live.version || 0);
+    if (!runDetails[key]) runDetails[key] = api('run', { run: run.key });
+    runDetails[key].then(function (d) {
+      if (RUNS[i] !== run) return;
+      var full = Object.assign({}, run, d);
+      clear(holder);
+      holder.appendChild(h('div', { class: 'cards' }, runCard(full, i)));
+      holder.appendChild(runPanel(full, i));
+    }).catch(function (err) {
+      clear(holder).appendChild(h('p', { class: 'notice' }, 'Could not read this run: ' + err.message));
+    });
+  }
   function renderOverview() {
     var view = views.overview;
+    if (LIVE) { renderLiveOverview(view); return; }
+    if (RUNS.length > 1) view.appendChild(runList());
     var capped = [];
     TASKS.forEach(function (t) { t.runs.forEach(function (r) { if (r.capped && r.capped !== 'disabled') capped.push(r); }); });
     if (capped.length) {
@@ -330,28 +484,15 @@
         ' MB of page for sample data, ' + fmtInt(META.limits.max_text) + ' characters per text).'));
     }
     var cards = h('div', { class: 'cards' });
-    RUNS.forEach(function (run, i) {
-      var kv = h('dl', { class: 'kv' });
-      (run.config || []).forEach(function (pair) { kv.appendChild(h('dt', null, pair[0])); kv.appendChild(h('dd', null, pair[1])); });
-      if (run.path) { kv.appendChild(h('dt', null, 'path')); kv.appendChild(h('dd', null, run.path)); }
-      cards.appendChild(h('div', { class: 'card', id: 'run-card-' + i },
-        h('h3', null, run.model || 'run ' + (i + 1), run.in_progress ? h('span', { class: 'badge accent' }, 'in progress') : null),
-        h('div', { class: 'sub' }, [run.flavor, run.run_id ? 'run id ' + run.run_id : ''].filter(Boolean).join(' \u00b7 ') + ' \u00b7 ' + plural(run.tasks.length, 'task')),
-        kv));
-    });
+    RUNS.forEach(function (run, i) { cards.appendChild(runCard(run, i)); });
     view.appendChild(cards);
-    RUNS.forEach(function (run, i) {
-      var panel = h('div', { class: 'panel', id: 'run-results-' + i },
-        h('div', { class: 'panel-head' }, h('h2', null, RUNS.length > 1 ? 'Results \u2014 ' + run.label : 'Results'),
-          h('span', { class: 'badge' }, run.flavor || '')));
-      if (run.results_table) panel.appendChild(resultsTable(run.results_table, 'results-table-' + i, 'task'));
-      else panel.appendChild(h('p', { class: 'empty' }, 'No results in this run.'));
-      if (run.groups_table) {
-        panel.appendChild(h('h3', { class: 'groups-title' }, 'Groups'));
-        panel.appendChild(resultsTable(run.groups_table, 'groups-table-' + i, 'group'));
-      }
-      view.appendChild(panel);
-    });
+    RUNS.forEach(function (run, i) { view.appendChild(runPanel(run, i)); });
+  }
+  function redraw(name) {
+    if (!views[name]) return;
+    clear(views[name]);
+    rendered[name] = false;
+    if (state.view === name) { rendered[name] = true; RENDER[name](); }
   }
 
   // ------------------------------------------------------------------ leaderboard
@@ -384,8 +525,59 @@
   }
 
   // ------------------------------------------------------------------ compare
+  function defaultPair() {
+    for (var i = 0; i < RUNS.length; i++) {
+      for (var j = i + 1; j < RUNS.length; j++) {
+        if (RUNS[i].tasks.some(function (t) { return RUNS[j].tasks.indexOf(t) >= 0; })) return [i, j];
+      }
+    }
+    return [0, Math.min(1, RUNS.length - 1)];
+  }
+  function renderLiveCompare(view) {
+    if (state.a === '' || state.b === '' || !RUNS[+state.a] || !RUNS[+state.b]) {
+      var d = defaultPair(); state.a = String(d[0]); state.b = String(d[1]);
+    }
+    function runSelect(id, value) {
+      var sel = h('select', { id: id });
+      RUNS.forEach(function (r, i) { sel.appendChild(h('option', { value: String(i), selected: String(i) === value }, r.short + ' \u00b7 ' + r.run_id)); });
+      return sel;
+    }
+    var selA = runSelect('compare-a', state.a), selB = runSelect('compare-b', state.b);
+    var body = h('div', { id: 'compare-body' });
+    function load() {
+      clear(body).appendChild(h('p', { class: 'muted' }, 'Comparing\u2026'));
+      view.removeAttribute('data-compare-ready');
+      if (state.a === state.b) {
+        clear(body).appendChild(h('p', { class: 'empty' }, 'Pick two different runs.'));
+        view.setAttribute('data-compare-ready', 'none');
+        return;
+      }
+      var want = state.a + '|' + state.b;
+      api('compare', { a: runKey(+state.a), b: runKey(+state.b) }).then(function (res) {
+        if (want !== state.a + '|' + state.b) return;
+        clear(body);
+        if (!res.comparison) {
+          body.appendChild(h('p', { class: 'empty', id: 'compare-none' }, res.message || 'Nothing to compare.'));
+        } else {
+          drawComparison(body, res.comparison);
+        }
+        view.setAttribute('data-compare-ready', want);
+      }).catch(function (err) {
+        clear(body).appendChild(h('p', { class: 'notice' }, 'Could not compare: ' + err.message));
+        view.setAttribute('data-compare-ready', 'error');
+      });
+    }
+    on(selA, 'change', function () { state.a = selA.value; writeHash(); load(); });
+    on(selB, 'change', function () { state.b = selB.value; writeHash(); load(); });
+    view.appendChild(h('div', { class: 'panel' },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Comparison'),
+        h('label', { class: 'field' }, h('span', null, 'A'), selA), h('label', { class: 'field' }, h('span', null, 'B'), selB)),
+      body));
+    load();
+  }
   function renderCompare() {
     var view = views.compare;
+    if (LIVE) { renderLiveCompare(view); return; }
     var sel = h('select', { id: 'compare-pair' });
     COMPS.forEach(function (c, i) {
       sel.appendChild(h('option', { value: String(i), selected: i === state.cmp }, RUNS[c.a].short + '  vs  ' + RUNS[c.b].short));
@@ -398,7 +590,12 @@
       body));
     function draw() {
       clear(body);
-      var c = COMPS[state.cmp] || COMPS[0];
+      drawComparison(body, COMPS[state.cmp] || COMPS[0]);
+    }
+    draw();
+  }
+  function drawComparison(body, c) {
+    {
       body.appendChild(h('dl', { class: 'kv pair' },
         h('dt', null, 'A'), h('dd', null, RUNS[c.a].label),
         h('dt', null, 'B'), h('dd', null, RUNS[c.b].label)));
@@ -458,7 +655,6 @@
         body.appendChild(box);
       }
     }
-    draw();
   }
   function gotoSample(task, runA, runB, filter, doc) {
     state.task = task; state.run = runA; state.other = String(runB); state.filter = filter;
@@ -508,7 +704,7 @@
       h('option', { value: 'all' }, 'All'), h('option', { value: 'differs' }, 'Differs'),
       h('option', { value: 'a-only' }, 'Only this run correct'), h('option', { value: 'b-only' }, 'Only the other correct'));
     S.sort = h('select', { id: 'sort', 'aria-label': 'Sort' },
-      h('option', { value: 'doc' }, 'Doc id \u2191'), h('option', { value: 'doc-desc' }, 'Doc id \u2193'),
+      h('option', { value: 'doc' }, LIVE ? 'File order' : 'Doc id \u2191'), h('option', { value: 'doc-desc' }, 'Doc id \u2193'),
       h('option', { value: 'metric-desc' }, 'Metric \u2193'), h('option', { value: 'metric-asc' }, 'Metric \u2191'),
       h('option', { value: 'input-len' }, 'Longest prompt'), h('option', { value: 'resp-len' }, 'Longest response'));
     S.runField = h('label', { class: 'field' }, h('span', null, 'Run'), S.run);
@@ -622,6 +818,15 @@
     }
     S.summary.textContent = 'Loading ' + fmtInt(tr.n_embedded) + ' samples\u2026';
     var otherTr = state.other !== 'none' ? taskRun(state.task, parseInt(state.other, 10)) : null;
+    current.filtersShown = null;
+    if (LIVE) {
+      current.block = { id: runKey(state.run) + '\u0001' + state.task, live: true, samples: [], filters: [], metrics: [] };
+      current.other = otherTr ? { id: runKey(otherTr.run), live: true } : null;
+      current.otherRun = otherTr ? otherTr.run : null;
+      current.sig = '';
+      refresh();
+      return;
+    }
     var want = state.task + '|' + state.run + '|' + state.other;
     var loadStart = performance.now();
     Promise.all([loadBlock(tr.block), otherTr && otherTr.block ? loadBlock(otherTr.block) : null]).then(function (res) {
@@ -637,18 +842,17 @@
         S.notice.hidden = false;
         S.notice.textContent = notes.join(' ');
       }
-      clear(S.filter);
-      S.filter.appendChild(h('option', { value: '' }, 'All filters'));
-      current.block.filters.forEach(function (f) { S.filter.appendChild(h('option', { value: f }, f)); });
-      if (current.block.filters.indexOf(state.filter) < 0) state.filter = '';
-      S.filter.value = state.filter;
-      S.filterField.hidden = current.block.filters.length < 2;
-      refresh();
-      views.samples.setAttribute('data-load-ms', (performance.now() - loadStart).toFixed(1));
+      fillFilters(current.block.filters);
       if (state.open !== null) {
         var idx = findOpen(state.open);
-        if (idx >= 0) openDetail(idx); else state.open = null;
+        if (idx < 0) state.open = null;
+        else {  // show the page holding the sample to open
+          var pos = computeRows().indexOf(idx);
+          if (pos >= 0) state.page = Math.floor(pos / PAGE_SIZE);
+        }
       }
+      refresh();
+      views.samples.setAttribute('data-load-ms', (performance.now() - loadStart).toFixed(1));
     }).catch(function (err) {
       S.summary.textContent = '';
       S.body.appendChild(h('p', { class: 'notice' }, 'Could not read the samples: ' + (err && err.message ? err.message : err)));
@@ -661,6 +865,17 @@
       : 'at most ' + fmtInt(META.limits.max_samples) + ' records are embedded per run and task (--max-samples)';
     return 'Showing the first ' + fmtInt(tr.n_embedded) + ' of ' + fmtInt(tr.n_total) + ' samples of this task: ' + why +
       '. Whole documents are kept, with all their filters.';
+  }
+  function fillFilters(filters) {
+    var sig = filters.join('\u0001');
+    if (current.filtersShown === sig) return;
+    current.filtersShown = sig;
+    clear(S.filter);
+    S.filter.appendChild(h('option', { value: '' }, 'All filters'));
+    filters.forEach(function (f) { S.filter.appendChild(h('option', { value: f }, f)); });
+    if (filters.indexOf(state.filter) < 0 && !LIVE) state.filter = '';
+    S.filter.value = state.filter;
+    S.filterField.hidden = filters.length < 2;
   }
   function findOpen(key) {
     var S_ = current.block.samples;
@@ -717,41 +932,92 @@
   }
   // Counts and rates per filter (a task with several filters logs one sample per document and filter),
   // as `evallog show` prints them (evallog.tally).
-  function filterTallies(B, rows, metric) {
+  // The server sends the same counts for a search it has finished (page.tallies: [{f, n, scored, correct}]).
+  function filterTallies(B, rows) {
     var by = {}, order = [];
     rows.forEach(function (k) {
       var s = B.samples[k], t = by[s.f];
-      if (!t) { t = by[s.f] = { n: 0, scored: 0, correct: 0 }; order.push(s.f); }
+      if (!t) { t = by[s.f] = { f: s.f, n: 0, scored: 0, correct: 0 }; order.push(t); }
       t.n++;
       if (s.c === 0 || s.c === 1) { t.scored++; t.correct += s.c; }
     });
-    return order.map(function (f) {
-      var t = by[f], bits = order.length > 1 ? [plural(t.n, 'sample')] : [];
+    return order;
+  }
+  function tallyText(tallies, filters, metric) {
+    return tallies.map(function (t) {
+      var bits = tallies.length > 1 ? [plural(t.n, 'sample')] : [];
       if (t.scored) bits.push(fmtInt(t.correct) + ' correct (' + (100 * t.correct / t.scored).toFixed(1) + '% by ' + metric + ')');
-      return (order.length > 1 ? (B.filters[f] || String(f)) + ': ' : '') + bits.join(', ');
+      return (tallies.length > 1 ? (filters[t.f] || String(t.f)) + ': ' : '') + bits.join(', ');
     }).filter(Boolean).join('; ');
   }
-  function refresh() {
+  // One page of samples, the same shape from the embedded block (static) or from /api/samples (live):
+  // {samples, others?, start, matched, complete, total, metrics, filters, tallies?}
+  function staticPage() {
     var B = current.block;
-    if (!B) return;
-    var t0 = performance.now();
     var rows = computeRows();
     var pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     if (state.page >= pages) state.page = pages - 1;
     if (state.page < 0) state.page = 0;
     var start = state.page * PAGE_SIZE;
     var slice = rows.slice(start, start + PAGE_SIZE);
+    var otherIdx = current.other ? blockIndex(current.other) : null;
+    return {
+      samples: slice.map(function (k) { return B.samples[k]; }), ks: slice,
+      others: otherIdx ? slice.map(function (k) { return otherIdx.get(sampleKey(B, B.samples[k])) || null; }) : null,
+      start: start, matched: rows.length, complete: true, total: B.samples.length, total_complete: true,
+      metrics: B.metrics, filters: B.filters, tallies: rows.length <= 200000 ? filterTallies(B, rows) : null
+    };
+  }
+  var pageSeq = 0;
+  function getPage() {
+    if (!LIVE) return Promise.resolve(staticPage());
+    var seq = ++pageSeq;
+    return api('samples', {
+      run: runKey(state.run), task: state.task, other: current.other ? current.other.id : '',
+      q: state.q.trim(), correct: state.correct, filter: state.filter, agree: current.other ? state.agree : 'all',
+      sort: state.sort, page: state.page, size: PAGE_SIZE
+    }).then(function (page) {
+      if (seq !== pageSeq) return null;  // superseded by a newer request
+      return page;
+    });
+  }
+  function refresh() {
+    var B = current.block;
+    if (!B) return Promise.resolve();
+    var t0 = performance.now();
+    return getPage().then(function (page) {
+      if (!page || current.block !== B) return;
+      if (LIVE) {
+        B.filters = page.filters; B.metrics = page.metrics;
+        fillFilters(page.filters);
+        var pages = page.complete ? Math.max(1, Math.ceil(page.matched / PAGE_SIZE)) : null;
+        if (pages !== null && state.page >= pages && state.page > 0) { state.page = pages - 1; refresh(); return; }
+      }
+      renderPage(page, t0);
+    }).catch(function (err) {
+      clear(S.body).appendChild(h('p', { class: 'notice' }, 'Could not read the samples: ' + (err && err.message ? err.message : err)));
+      views.samples.setAttribute('data-samples-ready', 'error');
+    });
+  }
+  function renderPage(page, t0) {
+    var B = current.block;
+    current.page = page;
+    var rows = page.samples;
+    var plainAll = page.matched === page.total && page.complete;
+    var more = page.complete ? '' : '+';
     var tr = taskRun(state.task, state.run);
-    var metric = B.metrics[0] || 'metric';
-    var parts = [rows.length === B.samples.length ? plural(rows.length, 'sample') : fmtInt(rows.length) + ' of ' + plural(B.samples.length, 'sample') + ' match'];
-    var tallies = rows.length <= 200000 ? filterTallies(B, rows, metric) : '';
+    var metric = page.metrics[0] || 'metric';
+    var parts = [plainAll ? plural(page.total, 'sample') + (page.total_complete === false ? '+' : '')
+      : fmtInt(page.matched) + more + ' of ' + fmtInt(page.total) + (page.total_complete === false ? '+' : '') + ' samples match'];
+    var tallies = page.tallies ? tallyText(page.tallies, page.filters, metric) : '';
     if (tallies) parts.push(tallies);
-    if (tr && tr.n_total > B.samples.length) parts.push(fmtInt(tr.n_total) + ' in the run');
+    if (!LIVE && tr && tr.n_total > B.samples.length) parts.push(fmtInt(tr.n_total) + ' in the run');
+    var corrupt = rows.filter(function (s) { return s.bad; }).length;
+    if (corrupt) parts.push(plural(corrupt, 'corrupt line') + ' on this page');
     S.summary.textContent = parts.join(' \u00b7 ');
 
     var hasOther = !!current.other;
-    var otherIdx = hasOther ? blockIndex(current.other) : null;
-    var showFilter = B.filters.length > 1;
+    var showFilter = page.filters.length > 1;
     var cols = h('colgroup', null, h('col', { class: 'c-id' }), showFilter ? h('col', { class: 'c-filter' }) : null,
       h('col', { class: 'c-ok' }), h('col', { class: 'c-metric' }), h('col', { class: 'c-input' }),
       h('col', { class: 'c-target' }), h('col', { class: 'c-resp' }), hasOther ? h('col', { class: 'c-other' }) : null);
@@ -760,45 +1026,68 @@
       h('th', { class: 'num' }, metric), h('th', null, 'Prompt'), h('th', null, 'Target'), h('th', null, 'Response'),
       hasOther ? h('th', { title: RUNS[current.otherRun].label }, 'Other') : null));
     var body = h('tbody', { id: 'sample-rows' });
-    slice.forEach(function (k) {
-      var s = B.samples[k];
-      var o = otherIdx ? otherIdx.get(sampleKey(B, s)) : null;
-      var row = h('tr', { tabindex: '0', 'data-k': String(k), 'data-doc': String(s.d), 'data-filter': B.filters[s.f] || '' },
-        h('td', { class: 'num mono' }, String(s.d)),
-        showFilter ? h('td', { class: 'clip dim' }, B.filters[s.f] || '') : null,
-        h('td', null, correctBadge(s.c)),
-        h('td', { class: 'num' }, fmtNum(s.v[0])),
-        h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(B, s.i))),
-        h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
-        h('td', { class: 'clip' }, oneLine(s.r, 200)),
-        hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
-      on(row, 'click', function () { openDetail(k); });
-      on(row, 'keydown', function (e) { if (e.key === 'Enter') openDetail(k); });
+    var pageBlock = { samples: rows.filter(function (s) { return !s.bad; }) };  // live: prompt endings of this page
+    rows.forEach(function (s, pos) {
+      var o = page.others ? page.others[pos] : null;
+      var row;
+      if (s.bad) {
+        row = h('tr', { tabindex: '0', class: 'corrupt', 'data-k': String(pos), 'data-n': s.n !== undefined ? String(s.n) : null },
+          h('td', { class: 'num mono' }, s.n !== undefined ? '#' + (s.n + 1) : ''), showFilter ? h('td', null, '') : null,
+          h('td', null, h('span', { class: 'badge bad' }, 'corrupt')), h('td', null, ''),
+          h('td', { class: 'clip', colspan: '3' }, s.bad + ': ' + oneLine(s.raw, 200)), hasOther ? h('td', null, '') : null);
+      } else {
+        row = h('tr', { tabindex: '0', 'data-k': String(pos), 'data-n': s.n !== undefined ? String(s.n) : null,
+          'data-doc': String(s.d), 'data-filter': page.filters[s.f] || '' },
+          h('td', { class: 'num mono' }, String(s.d)),
+          showFilter ? h('td', { class: 'clip dim' }, page.filters[s.f] || '') : null,
+          h('td', null, correctBadge(s.c)),
+          h('td', { class: 'num' }, fmtNum(s.v[0])),
+          h('td', { class: 'clip tail prompt', title: s.i }, h('span', null, promptPreview(LIVE ? pageBlock : B, s.i))),
+          h('td', { class: 'clip' }, oneLine(s.ch && s.ti !== undefined ? s.ch[s.ti] : s.t, 120)),
+          h('td', { class: 'clip' }, oneLine(s.r, 200)),
+          hasOther ? h('td', null, o ? correctBadge(o.c) : h('span', { class: 'badge' }, '\u2013')) : null);
+      }
+      on(row, 'click', function () { openDetail(pos); });
+      on(row, 'keydown', function (e) { if (e.key === 'Enter') openDetail(pos); });
       body.appendChild(row);
     });
     clear(S.body);
-    if (!slice.length) S.body.appendChild(h('p', { class: 'empty', id: 'samples-none' }, 'No sample matches.'));
+    if (!rows.length) S.body.appendChild(h('p', { class: 'empty', id: 'samples-none' }, page.complete ? 'No sample matches.' : 'No sample matches yet.'));
     else S.body.appendChild(h('div', { class: 'table-wrap' }, h('table', { class: 'data samples', id: 'samples-table' }, cols, head, body)));
 
     clear(S.pager);
-    if (rows.length > PAGE_SIZE) {
+    var pages = page.complete ? Math.max(1, Math.ceil(page.matched / PAGE_SIZE)) : null;
+    var hasNext = pages === null ? rows.length === PAGE_SIZE : state.page < pages - 1;
+    if (state.page > 0 || hasNext) {
       var prev = h('button', { class: 'btn', type: 'button', id: 'page-prev', disabled: state.page === 0 }, '\u2190 Prev');
-      var next = h('button', { class: 'btn', type: 'button', id: 'page-next', disabled: state.page >= pages - 1 }, 'Next \u2192');
+      var next = h('button', { class: 'btn', type: 'button', id: 'page-next', disabled: !hasNext }, 'Next \u2192');
       on(prev, 'click', function () { state.page--; refresh(); });
       on(next, 'click', function () { state.page++; refresh(); });
-      S.pager.appendChild(h('span', { id: 'page-info' }, fmtInt(start + 1) + '\u2013' + fmtInt(start + slice.length) + ' of ' + fmtInt(rows.length) +
-        ' \u00b7 page ' + fmtInt(state.page + 1) + ' / ' + fmtInt(pages)));
+      S.pager.appendChild(h('span', { id: 'page-info' }, fmtInt(page.start + 1) + '\u2013' + fmtInt(page.start + rows.length) + ' of ' + fmtInt(page.matched) + more +
+        ' \u00b7 page ' + fmtInt(state.page + 1) + ' / ' + (pages === null ? '?' : fmtInt(pages))));
       S.pager.appendChild(prev);
       S.pager.appendChild(next);
     }
     views.samples.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
     views.samples.setAttribute('data-samples-ready', B.id);
+    views.samples.setAttribute('data-total', String(page.total));
+    if (LIVE && (page.total_complete === false || !page.complete)) {  // the server is still counting
+      var sig = B.id + '|' + state.page;
+      setTimeout(function () { if (current.block === B && sig === B.id + '|' + state.page && openPos === -1) refresh(); }, 1500);
+    }
     writeHash();
+    if (state.open !== null && openPos === -1) {
+      var want = state.open;
+      for (var p = 0; p < rows.length; p++) {
+        if (!rows[p].bad && sampleKey(page, rows[p]) === want) { openDetail(p); return; }
+      }
+      if (LIVE) openByKey(want); else state.open = null;
+    }
   }
 
   // ------------------------------------------------------------------ detail drawer
   var drawer = byId('detail');
-  var openK = -1;
+  var openPos = -1;  // position in the current page of the open sample (-1: none, -2: being opened)
   function section(title, content, attrs) {
     return h('div', Object.assign({ class: 'section' }, attrs || {}), h('div', { class: 'section-title' }, title), content);
   }
@@ -827,50 +1116,97 @@
       s.ll && !s.ch ? section('Log-likelihoods', pre(s.ll.map(function (x) { return x.toFixed(4); }).join('  '), 'short')) : null
     ];
   }
-  function openDetail(k) {
-    var B = current.block;
-    var s = B.samples[k];
-    openK = k;
-    state.open = sampleKey(B, s);
-    var o = current.other ? blockIndex(current.other).get(sampleKey(B, s)) : null;
-    var rows = current.rows;
-    var pos = rows.indexOf(k);
-    var close = h('button', { class: 'btn', type: 'button', id: 'detail-close', title: 'Close (Esc)' }, 'Close');
-    var prev = h('button', { class: 'btn', type: 'button', id: 'detail-prev', disabled: pos <= 0, title: 'Previous (\u2190)' }, '\u2190');
-    var next = h('button', { class: 'btn', type: 'button', id: 'detail-next', disabled: pos < 0 || pos >= rows.length - 1, title: 'Next (\u2192)' }, '\u2192');
-    on(close, 'click', closeDetail);
-    on(prev, 'click', function () { if (pos > 0) openDetail(rows[pos - 1]); });
-    on(next, 'click', function () { if (pos >= 0 && pos < rows.length - 1) openDetail(rows[pos + 1]); });
-    var filterName = B.filters[s.f] || '';
-    var panel = h('div', { class: 'drawer-panel', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'detail-title' },
-      h('div', { class: 'drawer-head' },
-        h('h2', { id: 'detail-title' }, state.task + ' \u00b7 doc ' + s.d + (B.filters.length > 1 || filterName !== 'none' ? ' \u00b7 ' + filterName : '')),
-        correctBadge(s.c), prev, next, close),
-      section('Metrics', metricChips(B, s), { id: 'detail-metrics' }),
-      section('Prompt', pre(s.i, null, 'detail-input')),
-      s.ch ? section('Choices', choicesList(s, s.ch), { id: 'detail-choices' }) : null,
-      section('Target', pre(s.t, 'short', 'detail-target')));
-    if (current.other) {
-      var runA = RUNS[state.run], runB = RUNS[current.otherRun];
-      var colA = h('div', { class: 'sbs-col', id: 'sbs-a' }, h('h3', null, runA.label, correctBadge(s.c)), responseBlock(B, s, 'detail-'), section('Metrics', metricChips(B, s)));
-      var colB = h('div', { class: 'sbs-col', id: 'sbs-b' }, h('h3', null, runB.label, o ? correctBadge(o.c) : null));
-      if (o) {
-        append(colB, responseBlock(current.other, o, 'other-'));
-        colB.appendChild(section('Metrics', metricChips(current.other, o)));
-        if (o.i !== s.i) colB.appendChild(section('Prompt (differs)', pre(o.i, 'short', 'other-input')));
-      } else {
-        colB.appendChild(h('p', { class: 'empty' }, 'No sample for this document and filter in this run.'));
-      }
-      panel.appendChild(section('Side by side', h('div', { class: 'sbs', id: 'side-by-side' }, colA, colB)));
-    } else {
-      append(panel, responseBlock(B, s, 'detail-'));
+  function openDetail(pos) {
+    var page = current.page;
+    var s = page.samples[pos];
+    if (!s) return;
+    openPos = pos;
+    if (!s.bad) state.open = sampleKey(page, s);
+    if (!LIVE) {
+      var other = current.other;
+      showDetail(s, page.others ? page.others[pos] : null, page, other ? { metrics: other.metrics, filters: other.filters } : null, pos);
+      return;
     }
-    if (s.x) {
-      panel.appendChild(h('details', { class: 'raw section', id: 'detail-extra' }, h('summary', null, 'Other fields (document, token counts, media)'),
-        pre(JSON.stringify(s.x, null, 2))));
+    var want = pos + '|' + s.n;
+    api('sample', { run: runKey(state.run), task: state.task, n: s.n, other: current.other ? current.other.id : '' }).then(function (d) {
+      if (openPos + '|' + (current.page.samples[openPos] || {}).n !== want) return;
+      showDetail(d.sample, d.other || null, d, d.other !== undefined ? { metrics: d.other_metrics, filters: d.other_filters } : null, pos);
+    }).catch(function (err) { S.notice.hidden = false; S.notice.textContent = 'Could not read the sample: ' + err.message; });
+  }
+  function openByKey(key) {  // live: a sample that is not on the current page (a link from the comparison)
+    openPos = -2;
+    var d0 = key.split('\u0001');
+    api('sample', { run: runKey(state.run), task: state.task, key: key, other: current.other ? current.other.id : '' }).then(function (d) {
+      if (state.open !== key) return;
+      showDetail(d.sample, d.other || null, d, d.other !== undefined ? { metrics: d.other_metrics, filters: d.other_filters } : null, -1);
+    }).catch(function (err) {
+      state.open = null; openPos = -1;
+      S.notice.hidden = false; S.notice.textContent = 'No sample for doc ' + d0[0] + ': ' + err.message;
+    });
+  }
+  function step(pos, delta) {
+    var page = current.page, target = pos + delta;
+    if (target >= 0 && target < page.samples.length) { openDetail(target); return; }
+    var pages = page.complete ? Math.ceil(page.matched / PAGE_SIZE) : null;
+    if (delta < 0 && state.page > 0) {
+      state.page--; openPos = -2;
+      refresh().then(function () { openDetail(current.page.samples.length - 1); });
+    } else if (delta > 0 && (pages === null ? page.samples.length === PAGE_SIZE : state.page < pages - 1)) {
+      state.page++; openPos = -2;
+      refresh().then(function () { openDetail(0); });
+    }
+  }
+  function showDetail(s, o, A, B, pos) {
+    var page = current.page;
+    var pages = page.complete ? Math.ceil(page.matched / PAGE_SIZE) : null;
+    var first = pos <= 0 && state.page === 0;
+    var last = pos < 0 || (pos >= page.samples.length - 1 && (pages === null ? page.samples.length < PAGE_SIZE : state.page >= pages - 1));
+    var close = h('button', { class: 'btn', type: 'button', id: 'detail-close', title: 'Close (Esc)' }, 'Close');
+    var prev = h('button', { class: 'btn', type: 'button', id: 'detail-prev', disabled: pos < 0 || first, title: 'Previous (\u2190)' }, '\u2190');
+    var next = h('button', { class: 'btn', type: 'button', id: 'detail-next', disabled: last, title: 'Next (\u2192)' }, '\u2192');
+    on(close, 'click', closeDetail);
+    on(prev, 'click', function () { step(pos, -1); });
+    on(next, 'click', function () { step(pos, 1); });
+    var panel;
+    if (s.bad) {
+      panel = h('div', { class: 'drawer-panel', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'detail-title' },
+        h('div', { class: 'drawer-head' }, h('h2', { id: 'detail-title' }, state.task + ' \u00b7 record ' + (s.n + 1)),
+          h('span', { class: 'badge bad' }, 'corrupt'), prev, next, close),
+        section('Problem', pre(s.bad, 'short', 'detail-bad')),
+        section('Line as stored (start)', pre(s.raw, null, 'detail-raw-line')));
+    } else {
+      var filterName = A.filters[s.f] || '';
+      panel = h('div', { class: 'drawer-panel', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'detail-title' },
+        h('div', { class: 'drawer-head' },
+          h('h2', { id: 'detail-title' }, state.task + ' \u00b7 doc ' + s.d + (A.filters.length > 1 || filterName !== 'none' ? ' \u00b7 ' + filterName : '')),
+          correctBadge(s.c), prev, next, close),
+        section('Metrics', metricChips(A, s), { id: 'detail-metrics' }),
+        section('Prompt', pre(s.i, null, 'detail-input')),
+        s.ch ? section('Choices', choicesList(s, s.ch), { id: 'detail-choices' }) : null,
+        section('Target', pre(s.t, 'short', 'detail-target')));
+      if (B) {
+        var runA = RUNS[state.run], runB = RUNS[current.otherRun];
+        var colA = h('div', { class: 'sbs-col', id: 'sbs-a' }, h('h3', null, runA.label, correctBadge(s.c)), responseBlock(A, s, 'detail-'), section('Metrics', metricChips(A, s)));
+        var colB = h('div', { class: 'sbs-col', id: 'sbs-b' }, h('h3', null, runB.label, o ? correctBadge(o.c) : null));
+        if (o) {
+          append(colB, responseBlock(B, o, 'other-'));
+          colB.appendChild(section('Metrics', metricChips(B, o)));
+          if (o.i !== s.i) colB.appendChild(section('Prompt (differs)', pre(o.i, 'short', 'other-input')));
+        } else {
+          colB.appendChild(h('p', { class: 'empty' }, 'No sample for this document and filter in this run.'));
+        }
+        panel.appendChild(section('Side by side', h('div', { class: 'sbs', id: 'side-by-side' }, colA, colB)));
+      } else {
+        append(panel, responseBlock(A, s, 'detail-'));
+      }
+      if (s.x) {
+        panel.appendChild(h('details', { class: 'raw section', id: 'detail-extra' }, h('summary', null, 'Other fields (document, token counts, media)'),
+          pre(JSON.stringify(s.x, null, 2))));
+      }
     }
     panel.appendChild(h('p', { class: 'muted' }, h('span', { class: 'kbd' }, 'Esc'), ' close \u00b7 ',
       h('span', { class: 'kbd' }, '\u2190'), ' ', h('span', { class: 'kbd' }, '\u2192'), ' previous / next'));
+    openPos = pos;
     clear(drawer).appendChild(panel);
     drawer.hidden = false;
     document.body.classList.add('noscroll');
@@ -883,9 +1219,9 @@
     document.body.classList.remove('noscroll');
     state.open = null;
     writeHash();
-    var row = document.querySelector('#sample-rows tr[data-k="' + openK + '"]');
+    var row = document.querySelector('#sample-rows tr[data-k="' + openPos + '"]');
     if (row) row.focus();
-    openK = -1;
+    openPos = -1;
   }
   on(drawer, 'click', function (e) { if (e.target === drawer) closeDetail(); });
   on(document, 'keydown', function (e) {
@@ -895,12 +1231,110 @@
     else if (e.key === 'ArrowRight') { var n = byId('detail-next'); if (n && !n.disabled) n.click(); }
   });
 
+  // ------------------------------------------------------------------ live updates (evallog view)
+  function taskListItems() {
+    if (!S.list) return;
+    var items = {};
+    Array.prototype.forEach.call(S.list.children, function (b) { items[b.getAttribute('data-task')] = b; });
+    TASKS.forEach(function (t) {
+      var n = 0;
+      t.runs.forEach(function (r) { n = Math.max(n, r.n_total || 0); });
+      var b = items[t.name];
+      if (!b) {
+        b = h('button', { class: 'task-item', type: 'button', 'data-task': t.name, title: t.name },
+          h('span', { class: 'name' }, t.name), h('span', { class: 'n' }, ''));
+        on(b, 'click', function () { selectTask(t.name); });
+        S.list.appendChild(b);
+      }
+      b.lastChild.textContent = n ? fmtCompact(n) : '\u2013';
+    });
+  }
+  function applyStatus(st) {
+    var touched = false;
+    (st.runs || []).forEach(function (lr) {
+      var i = runIndex(lr.key);
+      if (i < 0) return;
+      var run = RUNS[i];
+      run.live_tasks = lr.tasks;
+      run.counts = run.counts || {};
+      Object.keys(lr.tasks).forEach(function (t) {
+        var n = lr.tasks[t].n;
+        if (run.counts[t] !== n) touched = touched || (state.task === t && state.run === i);
+        run.counts[t] = n;
+        var tr = taskRun(t, i);
+        if (tr) { tr.n_total = n; tr.n_embedded = n; }
+      });
+      var row = document.querySelector('#run-list tr[data-key="' + lr.key + '"]');
+      if (row) {
+        var n = runSamples(i);
+        row.querySelector('.run-samples').textContent = n === null ? '\u2013' : fmtInt(n);
+        var means = row.querySelector('.run-means');
+        if (means) means.textContent = meansText(run);
+      }
+    });
+    taskListItems();
+    subtitle();
+    if (touched && state.view === 'samples' && openPos === -1) refresh();
+  }
+  function applyMeta(m) {
+    var keep = { run: runKey(state.run), other: state.other !== '' && state.other !== 'none' ? runKey(+state.other) : null,
+      a: state.a !== '' ? runKey(+state.a) : null, b: state.b !== '' ? runKey(+state.b) : null };
+    var tabsBefore = TABS.map(function (t) { return t[0]; }).join();
+    m.live.api = LIVE.api;
+    setMeta(m);
+    LIVE = m.live;
+    if (keep.run) state.run = Math.max(0, runIndex(keep.run));
+    if (keep.other) { var o = runIndex(keep.other); state.other = o >= 0 ? String(o) : 'none'; }
+    if (keep.a) state.a = String(Math.max(0, runIndex(keep.a)));
+    if (keep.b) state.b = String(Math.max(0, runIndex(keep.b)));
+    if (computeTabs().map(function (t) { return t[0]; }).join() !== tabsBefore) {
+      buildShell();
+      show(state.view);
+      return;
+    }
+    subtitle();
+    TABS = computeTabs();
+    Object.keys(views).forEach(function (name) {
+      if (name === 'samples' && state.view === 'samples') { taskListItems(); if (openPos === -1) refresh(); return; }
+      if (name === 'compare' && state.view === 'compare') return;  // keep the chosen pair on screen
+      redraw(name);
+    });
+  }
+  function poll() {
+    setTimeout(function () {
+      api('status').then(function (st) {
+        if (st.version !== LIVE.version) {
+          return api('meta').then(function (m) { applyMeta(m); applyStatus(st); });
+        }
+        applyStatus(st);
+      }).catch(function (err) {
+        byId('report-subtitle').textContent = 'connection to evallog view lost: ' + err.message;
+      }).then(poll);
+    }, LIVE.poll_ms || 1000);
+  }
+
   // ------------------------------------------------------------------ start
+  function start() {
+    var loading = byId('loading');
+    if (loading) loading.parentNode.removeChild(loading);
+    buildShell();
+    show(state.view);
+    document.documentElement.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+    document.documentElement.setAttribute('data-ready', '1');
+  }
   readHash();
-  var loading = byId('loading');
-  if (loading) loading.parentNode.removeChild(loading);
-  buildShell();
-  show(state.view);
-  document.documentElement.setAttribute('data-ready-ms', String(Math.round(performance.now())));
-  document.documentElement.setAttribute('data-ready', '1');
+  if (LIVE) {
+    api('meta').then(function (m) {
+      m.live.api = LIVE.api;
+      setMeta(m);
+      LIVE = m.live;
+      start();
+      return api('status').then(applyStatus);
+    }).then(poll, function (err) {
+      var loading = byId('loading');
+      if (loading) loading.textContent = 'Could not reach evallog view: ' + err.message;
+    });
+  } else {
+    start();
+  }
 })();
