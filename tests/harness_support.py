@@ -53,6 +53,9 @@ def harness_env() -> dict[str, str]:
     env.update(HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", WANDB_MODE="disabled")
     env.pop("EVALLOG_RUN", None)
+    # this checkout's evallog first, whatever checkout last installed itself into the shared venv
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
