@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from harness_support import harness_env, harness_venv  # noqa: E402
+from harness_support import harness_env, harness_venv
 
 TASK_YAML = """task: bench_gen
 dataset_path: json
@@ -78,7 +78,7 @@ def make_task(folder: Path, docs: int) -> Path:
 def measured(cmd: list[str], cwd: Path, log: Path) -> tuple[int, float, int, float]:
     """(exit code, wall s, peak RSS MiB of the biggest process, CPU s of all processes) of ``cmd``."""
     with open(log, "wb") as fh:
-        subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, env=harness_env(), stdout=fh, stderr=subprocess.STDOUT)
+        subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, env=harness_env(), stdout=fh, stderr=subprocess.STDOUT, check=False)
     line = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("BENCH ")][-1]
     _, code, wall, rss, cpu = line.split()
     return int(code), float(wall), int(rss) // 1024, float(cpu)
@@ -143,7 +143,7 @@ def resume_figures(venv: Path, tasks: Path, work: Path, docs: int) -> dict[str, 
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     journaled = journal_lines(out)
-    code, wall, rss, cpu = measured(evallog_cmd(venv, "--resume") + harness_cmd(venv, tasks, str(out)), work, work / "resume.log")
+    code, wall, _rss, cpu = measured(evallog_cmd(venv, "--resume") + harness_cmd(venv, tasks, str(out)), work, work / "resume.log")
     text = (work / "resume.log").read_text()
     m = re.search(r"(\d+) requests answered from the journal, (\d+) sent to the model", text)
     return {

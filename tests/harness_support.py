@@ -7,6 +7,7 @@ and named by ``EVALLOG_HARNESS_VENV``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -136,7 +137,7 @@ def diff_values(a: Any, b: Any, path: str = "") -> Iterator[str]:
             return
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             yield from diff_values(x, y, f"{path}[{i}]")
-    elif a != b and not (isinstance(a, float) and isinstance(b, float) and a != a and b != b):
+    elif a != b and not (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)):
         yield f"{path}: {a!r} != {b!r}"
 
 

@@ -15,8 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evallog.integrations.journal import JournalLM, JournalWriter, journal_dir, load_answers, request_key
-from evallog.integrations.launch import find_resumable_run, harness_flavor, output_path_of
+from evallog.integrations.journal import (
+    JournalLM,
+    JournalWriter,
+    journal_dir,
+    load_answers,
+    request_key,
+)
+from evallog.integrations.launch import (
+    find_resumable_run,
+    harness_flavor,
+    output_path_of,
+)
 
 
 @dataclass
@@ -105,7 +115,7 @@ def test_kill_loses_at_most_one_window(tmp_path: Path) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
     assert proc.returncode == -signal.SIGKILL
     answers = load_answers(tmp_path)
     assert 23 - len(answers) < 5
@@ -236,8 +246,8 @@ def test_launcher_helpers(tmp_path: Path) -> None:
 def test_run_without_the_harness_installed_is_an_error(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "evallog", "run", "--", "no-such-harness-xyz", "--model", "dummy"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, check=False,
     )
     assert proc.returncode == 1
     assert "command not found: no-such-harness-xyz" in proc.stderr
-    assert subprocess.run([sys.executable, "-m", "evallog", "run"], capture_output=True).returncode == 2
+    assert subprocess.run([sys.executable, "-m", "evallog", "run"], capture_output=True, check=False).returncode == 2

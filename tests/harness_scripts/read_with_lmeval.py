@@ -4,7 +4,12 @@ import json
 import sys
 from pathlib import Path
 
-from lm_eval.utils import get_file_task_name, get_latest_filename, get_results_filenames, get_sample_results_filenames
+from lm_eval.utils import (
+    get_file_task_name,
+    get_latest_filename,
+    get_results_filenames,
+    get_sample_results_filenames,
+)
 
 root = Path(sys.argv[1])
 files = [str(p) for p in root.rglob("*") if p.is_file() and ".evallog" not in p.parts]

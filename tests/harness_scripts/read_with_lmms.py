@@ -1,11 +1,10 @@
 """lmms-eval's own results loaders on an output folder; prints JSON facts for the test."""
 
+import importlib.util
 import json
 import sys
-from pathlib import Path
-
-import importlib.util
 import types
+from pathlib import Path
 
 import lmms_eval
 from lmms_eval.baselines.loader import _load_baseline_from_local
@@ -22,7 +21,7 @@ JobScheduler = _mod.JobScheduler
 root = sys.argv[1]
 parsed = JobScheduler._parse_output_directory(root)
 facts = {"models": sorted(parsed), "tasks": {}}
-for model, run in parsed.items():
+for run in parsed.values():
     facts["results_keys"] = sorted(json.loads(Path(run["results"]).read_text()))
     for path in run["samples"]:
         task = Path(path).name.split("_samples_", 1)[1][: -len(".jsonl")]

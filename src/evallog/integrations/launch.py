@@ -140,7 +140,7 @@ def run_harness(
             stats_dir=stats,
         )
         try:
-            proc = subprocess.Popen(list(argv), env=_environment(settings))  # noqa: S603 - the user's command
+            proc = subprocess.Popen(list(argv), env=_environment(settings))
         except FileNotFoundError as exc:
             raise ConfigError(f"command not found: {argv[0]} (is the harness installed in this environment?)") from exc
         forwarded = (signal.SIGINT, signal.SIGTERM)

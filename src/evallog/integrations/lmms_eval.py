@@ -19,7 +19,12 @@ import os
 from types import ModuleType
 from typing import Any
 
-from evallog.integrations.session import HarnessTrackerMixin, StreamedSamples, session, streaming_enabled
+from evallog.integrations.session import (
+    HarnessTrackerMixin,
+    StreamedSamples,
+    session,
+    streaming_enabled,
+)
 from evallog.tracker import EvaluationTracker
 
 __all__ = ["FLAVOR", "MODULES", "Tracker", "patch_module"]

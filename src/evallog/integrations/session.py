@@ -121,7 +121,7 @@ class Session:
                 continue
             try:
                 tracker.close()
-            except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
+            except Exception:
                 logger.exception("could not finish the run in %s", tracker.output_path)
                 continue
             folder = self.journal_folder(tracker)
