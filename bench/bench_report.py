@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evallog import naming
+from evallog import layout as naming
 from evallog.report import build_report
 
 WORDS = ("the of and to in is that for it as was with be by on not he this are or his from at which but have an they "

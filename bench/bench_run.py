@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from harness_support import harness_env, harness_venv
+from harness_support import harness_env, harness_venv  # noqa: E402
 
 TASK_YAML = """task: bench_gen
 dataset_path: json

@@ -106,7 +106,7 @@ def main() -> int:
     print(f"evallog make_table:         median {o_med * 1e3:8.2f} ms  (min {min(ours) * 1e3:.2f}, n={len(ours)})")
     print(f"speed-up (median/median):   {a_med / o_med:8.1f}x   (target >= 50x)")
     for fmt in ("latex", "csv", "html", "json"):
-        t = statistics.median(timed(lambda: evallog_make_table(data, fmt=fmt), 50))
+        t = statistics.median(timed(lambda fmt=fmt: evallog_make_table(data, fmt=fmt), 50))
         print(f"evallog make_table fmt={fmt:5s}: median {t * 1e3:6.2f} ms")
 
     if not os.path.exists(args.evallog_bin):

@@ -41,7 +41,7 @@ CHILD = textwrap.dedent("""
         if i %% 250 == 0:
             t.save_results_aggregated({"results": {"progress": i}, "filler": ["y" * 1000] * 200}, None)
         i += 1
-""" % FLUSH_EVERY)
+""" % FLUSH_EVERY)  # noqa: UP031 - a template of Python code, full of braces
 
 
 def _trial(tmp_path: Path, seed: int) -> None:

@@ -175,7 +175,7 @@ nested = st.recursive(
 
 @given(nested)
 def test_sanitize_list_matches_the_anchors(value):
-    from evallog.formats import sanitize_list
+    from evallog.flavors import sanitize_list
 
     assert sanitize_list(value) == _anchor_sanitize_list(value)
     assert type(sanitize_list(value)) is type(_anchor_sanitize_list(value))

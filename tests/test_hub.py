@@ -26,7 +26,7 @@ import pytest  # noqa: E402
 
 from evallog.errors import HubAuthError, HubError, HubPushError  # noqa: E402
 from evallog.hub import RetryPolicy, hub_settings, push_run, settings_for_repos  # noqa: E402
-from evallog.naming import results_filename, samples_filename  # noqa: E402
+from evallog.layout import results_filename, samples_filename  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import FakeHub  # noqa: E402

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evallog import hub_card
-from evallog.naming import results_filename, samples_filename
+from evallog.layout import results_filename, samples_filename
 
 DATA = Path(__file__).parent / "data"
 SPLIT_RE = re.compile(r"^\w+(\.\w+)*$")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evallog import naming
+from evallog import layout as naming
 from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
 from evallog.readers import Run, TaskSamples, list_runs, load_run, parse_run_timestamp
 

@@ -12,14 +12,15 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evallog import naming
+from evallog import layout as naming
 from evallog.cli import main
 from evallog.errors import ConfigError
 from evallog.readers import list_runs, load_run
@@ -309,7 +310,7 @@ def test_no_string_from_the_results_can_break_out_of_the_data(tmp_path_factory, 
     # the page's own markup is all there is: one style, one script, the data blocks
     assert len(re.findall(r"<script", html, re.I)) == 1 + len(list(iter_blocks(html)))
     assert len(re.findall(r"</script", html, re.I)) == 1 + len(list(iter_blocks(html)))
-    for bid, _, payload in iter_blocks(html):
+    for _bid, _, payload in iter_blocks(html):
         assert "<" not in payload and ">" not in payload and "&" not in payload
         assert "\u2028" not in payload and "\u2029" not in payload
     meta = meta_of(html)

@@ -27,11 +27,11 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from test_report import LMEVAL, XSS, copy_run, read_jsonl, write_synthetic_run  # noqa: E402
 
 from evallog.compare import compare  # noqa: E402
 from evallog.readers import load_run  # noqa: E402
 from evallog.report import render_report  # noqa: E402
-from test_report import LMEVAL, XSS, copy_run, read_jsonl, write_synthetic_run  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -15,8 +15,8 @@ import pytest
 
 from evallog import EvaluationTracker
 from evallog.errors import TrackerClosedError
-from evallog.formats import task_hash
-from evallog.naming import IN_PROGRESS_SUFFIX
+from evallog.flavors import task_hash
+from evallog.layout import IN_PROGRESS_SUFFIX
 from evallog.recovery import recover
 
 

@@ -148,7 +148,7 @@ def test_model_folder_never_empty_or_random_and_distinct(tmp_path):
 
 
 def test_model_args_dict_and_exact_keys():
-    from evallog.formats import model_name_from_args
+    from evallog.flavors import model_name_from_args
 
     assert model_name_from_args({"pretrained": "org/m", "dtype": "bf16"}, "lmms-eval") == "org/m"
     assert model_name_from_args("base_model=x,pretrained=y", "lm-eval") == "y"

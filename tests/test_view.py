@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_report import LMEVAL, LMMS_FROM, read_jsonl
 
 from evallog.readers import list_runs
 from evallog.report import compact_sample, sample_metrics
 from evallog.view.lineindex import LineIndex
 from evallog.view.samples import Query
-from test_report import LMEVAL, LMMS_FROM, read_jsonl
 
 pytest.importorskip("starlette", reason="evallog[view] is not installed")
 pytest.importorskip("uvicorn", reason="evallog[view] is not installed")

@@ -24,11 +24,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("starlette", reason="evallog[view] is not installed")
-from test_report_browser import CHROMEDRIVER, CHROMIUM, driver, errors, rows, wait  # noqa: E402,F401
-
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 from test_report import LMEVAL, XSS, read_jsonl  # noqa: E402
+from test_report_browser import CHROMEDRIVER, CHROMIUM, driver, errors, rows, wait  # noqa: E402,F401
 from test_view import Server, copy_tree  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from evallog._version import __version__
 
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -33,6 +33,10 @@ _EXPORTS: dict[str, str] = {
     "gate": "evallog.gate",
     "GateReport": "evallog.gate",
     "power_analysis": "evallog.power",
+    "Flavor": "evallog.flavors",
+    "get_flavor": "evallog.flavors",
+    "register_flavor": "evallog.flavors",
+    "RunStatus": "evallog.layout",
     "sql": "evallog.query",
     "sql_connect": "evallog.query",
     "export_parquet": "evallog.store",
@@ -43,8 +47,8 @@ _MODULES = ("errors", "frames")
 __all__ = ["__version__", *_MODULES, *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from evallog import errors
-    from evallog.tracker import EvaluationTracker, GeneralConfigTracker
+    from evallog import errors  # noqa: F401
+    from evallog.tracker import EvaluationTracker, GeneralConfigTracker  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

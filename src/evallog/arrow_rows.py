@@ -34,7 +34,8 @@ import orjson
 
 from evallog._extras import require
 from evallog.errors import ConfigError, ReadError
-from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run
+from evallog.readers import Run
+from evallog.schema import NON_METRIC_SAMPLE_KEYS, stderr_key
 
 __all__ = [
     "EXTRA",
@@ -294,7 +295,7 @@ def results_doc(table: Any) -> dict[str, Any]:
         metric, filt = cols["metric"][i], cols["filter"][i]
         entry[f"{metric},{filt}"] = cols["value"][i]
         stderr = cols["stderr"][i]
-        entry[f"{metric}_stderr,{filt}"] = "N/A" if stderr is None else stderr
+        entry[stderr_key(metric, filt)] = "N/A" if stderr is None else stderr
         if cols["higher_is_better"][i] is not None:
             doc["higher_is_better"].setdefault(task, {})[metric] = cols["higher_is_better"][i]
     groups = (table.schema.metadata or {}).get(GROUPS_KEY.encode())

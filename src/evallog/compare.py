@@ -35,16 +35,24 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evallog.compare_samples import (  # noqa: F401 - re-exported
+    _collect_a,
+    _collect_b,
+    _expected_lines,
+    _Matched,
+    _mean,
+    _sample_metric_names,
+    _Side,
+)
 from evallog.dates import format_time, run_datetime
 from evallog.errors import ConfigError
-from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run, load_run
+from evallog.readers import Run, load_run
 from evallog.stats import TestResult, mcnemar_test, paired_bootstrap, unpaired_z_test
 
 __all__ = ["compare", "Comparison", "ComparisonRow", "Flip", "TaskCheck", "ProgressCallback"]
@@ -56,8 +64,6 @@ ProgressCallback = Callable[[str, int, "int | None"], None]
 (``stage`` like ``"gt_mc_arith: run A"``, ``done`` samples read so far,
 ``total`` the expected count or ``None``)."""
 
-_NAN = float("nan")
-_PROGRESS_EVERY = 20_000
 
 
 @dataclass
@@ -326,168 +332,6 @@ class Comparison:
                         yield f"- {r.task} [{r.filter}] {r.metric} {label}: doc_id {shown}{more}"
 
 
-# ------------------------------------------------------------------ per-sample collection
-
-
-def _doc_key(doc_id: Any) -> Any:
-    if doc_id is None or isinstance(doc_id, (int, str, float)):
-        return doc_id
-    return json.dumps(doc_id, sort_keys=True, default=str)
-
-
-def _number(v: Any) -> float | None:
-    """A per-sample metric value as a float; ``None`` when it is not a number."""
-    t = type(v)
-    if t is float or t is int or t is bool:
-        return float(v)
-    return None
-
-
-class _Side:
-    """Compact per-sample numbers of one run for one task."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.per_filter: dict[str, dict[Any, int]] = {}   # filter -> doc key -> position
-        self.doc_ids: dict[str, list[Any]] = {}
-        self.values: dict[tuple[str, str], array] = {}     # (filter, metric) -> array('d')
-        self.doc_hashes: dict[str, array] = {}             # filter -> array('q') of hash(doc_hash)
-        self.nonnumeric: dict[tuple[str, str], int] = {}
-        self.duplicates = 0
-        self.no_doc_id = 0
-
-
-def _collect_a(samples: Iterable[dict[str, Any]], metrics: Sequence[str], progress: Callable[[int], None]) -> _Side:
-    side = _Side()
-    nan = _NAN
-    for rec in samples:
-        side.count += 1
-        if side.count % _PROGRESS_EVERY == 0:
-            progress(side.count)
-        f = rec["filter"]
-        index = side.per_filter.get(f)
-        if index is None:
-            index = side.per_filter[f] = {}
-            side.doc_ids[f] = []
-            side.doc_hashes[f] = array("q")
-        doc = rec.get("doc_id")
-        if doc is None:
-            side.no_doc_id += 1
-            continue
-        key = _doc_key(doc)
-        if key in index:
-            side.duplicates += 1
-            continue
-        pos = len(side.doc_ids[f])
-        index[key] = pos
-        side.doc_ids[f].append(doc)
-        dh = rec.get("doc_hash")
-        side.doc_hashes[f].append(hash(dh) if isinstance(dh, str) else 0)
-        for m in metrics:
-            if m not in rec:
-                continue
-            vk = (f, m)
-            arr = side.values.get(vk)
-            if arr is None:
-                arr = side.values[vk] = array("d", [nan]) * pos
-            elif len(arr) < pos:
-                arr.extend([nan] * (pos - len(arr)))
-            x = _number(rec[m])
-            if x is None:
-                side.nonnumeric[vk] = side.nonnumeric.get(vk, 0) + 1
-                arr.append(nan)
-            else:
-                arr.append(x)
-    for (f, _m), arr in side.values.items():  # pad to the filter's length
-        want = len(side.doc_ids[f])
-        if len(arr) < want:
-            arr.extend([nan] * (want - len(arr)))
-    progress(side.count)
-    return side
-
-
-class _Matched:
-    """Run B's per-sample numbers laid out at run A's positions."""
-
-    def __init__(self, a: _Side) -> None:
-        self.count = 0
-        self.values: dict[tuple[str, str], array] = {}
-        self.matched: dict[str, bytearray] = {f: bytearray(len(ids)) for f, ids in a.doc_ids.items()}
-        self.only_b: dict[str, int] = {}
-        self.nonnumeric: dict[tuple[str, str], int] = {}
-        self.hash_mismatch = 0
-        self.duplicates = 0
-        self.no_doc_id = 0
-
-
-def _collect_b(
-    samples: Iterable[dict[str, Any]], a: _Side, metrics: Sequence[str], progress: Callable[[int], None]
-) -> _Matched:
-    mb = _Matched(a)
-    nan = _NAN
-    per_filter = a.per_filter
-    for rec in samples:
-        mb.count += 1
-        if mb.count % _PROGRESS_EVERY == 0:
-            progress(mb.count)
-        f = rec["filter"]
-        doc = rec.get("doc_id")
-        if doc is None:
-            mb.no_doc_id += 1
-            continue
-        index = per_filter.get(f)
-        pos = index.get(_doc_key(doc)) if index is not None else None
-        if pos is None:
-            mb.only_b[f] = mb.only_b.get(f, 0) + 1
-            continue
-        flags = mb.matched[f]
-        if flags[pos]:
-            mb.duplicates += 1
-            continue
-        flags[pos] = 1
-        dh = rec.get("doc_hash")
-        ha = a.doc_hashes[f][pos]
-        if isinstance(dh, str) and ha != 0 and hash(dh) != ha:
-            mb.hash_mismatch += 1
-        for m in metrics:
-            if m not in rec:
-                continue
-            vk = (f, m)
-            arr = mb.values.get(vk)
-            if arr is None:
-                arr = mb.values[vk] = array("d", [nan]) * len(flags)
-            x = _number(rec[m])
-            if x is None:
-                mb.nonnumeric[vk] = mb.nonnumeric.get(vk, 0) + 1
-            else:
-                arr[pos] = x
-    progress(mb.count)
-    return mb
-
-
-def _sample_metric_names(run: Run, task: str) -> list[str]:
-    names = [m for m, _ in run.metrics(task)]
-    if names:
-        return list(dict.fromkeys(names))
-    for rec in run.samples(task, skip_corrupt=True):  # peek at the first record
-        listed = rec.get("metrics")
-        if isinstance(listed, list) and all(isinstance(x, str) for x in listed):
-            return list(dict.fromkeys(listed))
-        return [k for k, v in rec.items() if k not in NON_METRIC_SAMPLE_KEYS
-                and (_number(v) is not None or isinstance(v, dict))]
-    return []
-
-
-def _expected_lines(run: Run, task: str) -> int | None:
-    n = run.reported_samples(task)
-    return None if n is None else n * max(1, len(run.filters(task)))
-
-
-def _mean(arr: Iterable[float]) -> float | None:
-    vals = [x for x in arr if x == x]
-    return math.fsum(vals) / len(vals) if vals else None
-
-
 # ------------------------------------------------------------------ checks
 
 
@@ -586,6 +430,26 @@ def compare(
     return Comparison(a, b, rows, checks, only_a, only_b, alpha, n_resamples, seed, notes)
 
 
+def _check_pairing(task: str, check: TaskCheck, side_a: _Side, side_b: _Matched, notes: list[str]) -> None:
+    """Record in ``check`` (and ``notes``) what makes the paired samples of a task doubtful."""
+    check.n_samples_a, check.n_samples_b = side_a.count, side_b.count
+    if side_a.count != side_b.count:
+        issue = f"sample lines {side_a.count} vs {side_b.count}"
+        if issue not in check.issues and not any(i.startswith("sample count") for i in check.issues):
+            check.issues.append(issue)
+    if side_a.duplicates or side_b.duplicates:
+        check.issues.append(
+            f"repeated (doc_id, filter) lines: {side_a.duplicates} in A, {side_b.duplicates} in B "
+            "(the first of each is used)"
+        )
+    if side_a.no_doc_id or side_b.no_doc_id:
+        notes.append(f"{task}: samples without doc_id cannot be paired: {side_a.no_doc_id} in A, "
+                     f"{side_b.no_doc_id} in B")
+    if side_b.hash_mismatch:
+        check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
+    check.comparable = not check.issues
+
+
 def _compare_task(
     a: Run,
     b: Run,
@@ -620,22 +484,7 @@ def _compare_task(
         side_a = _collect_a(a.samples(task, skip_corrupt=skip_corrupt), names, tick(f"{task}: run A", total_a))
         side_b = _collect_b(b.samples(task, skip_corrupt=skip_corrupt), side_a, names,
                             tick(f"{task}: run B", total_b))
-        check.n_samples_a, check.n_samples_b = side_a.count, side_b.count
-        if side_a.count != side_b.count:
-            issue = f"sample lines {side_a.count} vs {side_b.count}"
-            if issue not in check.issues and not any(i.startswith("sample count") for i in check.issues):
-                check.issues.append(issue)
-        if side_a.duplicates or side_b.duplicates:
-            check.issues.append(
-                f"repeated (doc_id, filter) lines: {side_a.duplicates} in A, {side_b.duplicates} in B "
-                "(the first of each is used)"
-            )
-        if side_a.no_doc_id or side_b.no_doc_id:
-            notes.append(f"{task}: samples without doc_id cannot be paired: {side_a.no_doc_id} in A, "
-                         f"{side_b.no_doc_id} in B")
-        if side_b.hash_mismatch:
-            check.issues.append(f"{side_b.hash_mismatch} matched samples have a different doc_hash")
-        check.comparable = not check.issues
+        _check_pairing(task, check, side_a, side_b, notes)
         sample_pairs = [vk for vk in side_a.values if vk in side_b.values]
     else:
         sample_pairs = []
@@ -703,8 +552,8 @@ def _make_row(
 
 def _paired(
     row: ComparisonRow,
-    arr_a: array,
-    arr_b: array,
+    arr_a: array[float],
+    arr_b: array[float],
     flags: bytearray,
     doc_ids: list[Any],
     n_resamples: int,

@@ -18,13 +18,12 @@ When a run happened, best source first:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["format_time", "run_datetime", "results_datetime", "LMMS_EVAL_DEFAULT_ZONE"]
+from evallog.flavors.lmms_eval import LMMS_EVAL_DEFAULT_ZONE  # re-exported: the zone is the flavor's rule
 
-LMMS_EVAL_DEFAULT_ZONE = timezone(timedelta(hours=8), "Asia/Singapore")
-"""The zone of lmms-eval's run ids when its ``--timezone`` was not given (UTC+08:00 since 1982)."""
+__all__ = ["format_time", "run_datetime", "results_datetime", "LMMS_EVAL_DEFAULT_ZONE"]
 
 _EPOCH_MIN, _EPOCH_MAX = 1e9, 1e11  # 2001 .. 5138: a wall-clock epoch, not a perf_counter reading
 
@@ -56,9 +55,16 @@ def results_datetime(results: Mapping[str, Any], run_id: str | None, flavor: str
     naive = parse_run_timestamp(run_id) if run_id else None
     if naive is None:
         return None
-    if flavor == "lmms-eval":
-        return naive.replace(tzinfo=LMMS_EVAL_DEFAULT_ZONE)
-    return naive.astimezone()  # lm-eval: local time of the machine
+    zone = _run_id_zone(flavor)
+    if zone is not None:
+        return naive.replace(tzinfo=zone)
+    return naive.astimezone()  # e.g. lm-eval: local time of the machine
+
+
+def _run_id_zone(flavor: str | None) -> Any:
+    from evallog.flavors import registered_flavors
+
+    return next((f.run_id_zone() for f in registered_flavors() if f.name == flavor), None)
 
 
 def run_datetime(run: Any) -> datetime | None:

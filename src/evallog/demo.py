@@ -172,7 +172,7 @@ def _gen_task(
     metrics: dict[str, dict[str, list[float]]] = {"strict-match": {"exact_match": []},
                                                   "flexible-extract": {"exact_match": []}}
     docs = []
-    for i in range(n):
+    for _ in range(n):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
         docs.append({"question": f"Compute {a} * {b}.", "answer": str(a * b)})
     for filter_name in ("strict-match", "flexible-extract"):
@@ -225,6 +225,26 @@ def _task_entry(name: str, alias: str, flavor: str, metrics: dict[str, dict[str,
     return entry
 
 
+def _group_entry(group: str, sub: list[str],
+                 tasks: dict[str, tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]],
+                 flavor: str) -> dict[str, Any]:
+    """The group's results entry: the subtasks' values pooled, their stderrs pooled as the harnesses do."""
+    pooled: dict[str, list[float]] = {"acc": [], "acc_norm": []}
+    for t in sub:
+        for metric in pooled:
+            pooled[metric] += tasks[t][1]["none"][metric]
+    group_entry = _task_entry(group, "Knowledge (group)", flavor, {"none": pooled})
+    for metric in pooled:  # the harnesses pool the subtasks' stderrs
+        stderrs = [float(_mean_stderr(tasks[t][1]["none"][metric])[1]) for t in sub]
+        sizes = [len(tasks[t][1]["none"][metric]) for t in sub]
+        group_entry[f"{metric}_stderr,none"] = pooled_sample_stderr(stderrs, sizes)
+        if flavor == "lmms-eval":
+            del group_entry[f"{metric}_stderr_clt,none"], group_entry[f"{metric}_stderr_clustered,none"]
+    if flavor == "lm-eval":
+        group_entry["sample_count"] = {"acc,none": len(pooled["acc"]), "acc_norm,none": len(pooled["acc_norm"])}
+    return group_entry
+
+
 def build_run(
     flavor: str, model: str = MODELS[-1][0], skill: float = MODELS[-1][1], seed: int = 0
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
@@ -244,19 +264,7 @@ def build_run(
     results: dict[str, Any] = {}
     group = "demo_knowledge"
     sub = ["demo_history", "demo_science"]
-    pooled: dict[str, list[float]] = {"acc": [], "acc_norm": []}
-    for t in sub:
-        for metric in pooled:
-            pooled[metric] += tasks[t][1]["none"][metric]
-    group_entry = _task_entry(group, "Knowledge (group)", flavor, {"none": pooled})
-    for metric in pooled:  # the harnesses pool the subtasks' stderrs
-        stderrs = [float(_mean_stderr(tasks[t][1]["none"][metric])[1]) for t in sub]
-        sizes = [len(tasks[t][1]["none"][metric]) for t in sub]
-        group_entry[f"{metric}_stderr,none"] = pooled_sample_stderr(stderrs, sizes)
-        if flavor == "lmms-eval":
-            del group_entry[f"{metric}_stderr_clt,none"], group_entry[f"{metric}_stderr_clustered,none"]
-    if flavor == "lm-eval":
-        group_entry["sample_count"] = {"acc,none": len(pooled["acc"]), "acc_norm,none": len(pooled["acc_norm"])}
+    group_entry = _group_entry(group, sub, tasks, flavor)
     for name in ("demo_arith", "demo_gen_math", group, *sub):
         if name == group:
             results[name] = group_entry

@@ -180,7 +180,7 @@ def _plain_key(key: Any) -> str:
     if isinstance(key, enum.Enum):
         return str(key.value)
     if hasattr(key, "isoformat"):
-        return key.isoformat()
+        return str(key.isoformat())
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
@@ -193,7 +193,7 @@ def _stdlib_dumps(obj: Any, *, allow_nan: bool, indent: int | None) -> bytes:
     except UnicodeEncodeError:
         # lone surrogates: escape them (valid JSON text that reads back equal)
         if _SURROGATE_PAIR.search(text):  # would read back as one character, not two
-            raise ValueError("a string holds a pair of surrogate code points that JSON cannot keep apart")
+            raise ValueError("a string holds a pair of surrogate code points that JSON cannot keep apart") from None
         text = json.dumps(plain, ensure_ascii=True, allow_nan=allow_nan, indent=indent, separators=separators)
         data = text.encode("ascii")
     return data + b"\n" if indent is None else data

@@ -26,6 +26,7 @@ Hierarchy::
 from __future__ import annotations
 
 import os
+from typing import Any
 
 __all__ = [
     "EvallogError",
@@ -97,7 +98,7 @@ class EvallogError(Exception):
             )
         )
 
-    def __reduce__(self):  # keep errors picklable across processes
+    def __reduce__(self) -> tuple[Any, ...]:  # keep errors picklable across processes
         return (
             _rebuild,
             (
@@ -114,7 +115,7 @@ class EvallogError(Exception):
         )
 
 
-def _rebuild(cls, message, kwargs):
+def _rebuild(cls: type[EvallogError], message: str, kwargs: dict[str, Any]) -> EvallogError:
     return cls(message, **kwargs)
 
 

@@ -28,18 +28,28 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import random
 import re
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError
-from evallog.naming import parse_filename, sanitize_model_name
+from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError, ReadError
+from evallog.hub_auth import (  # noqa: F401 - re-exported
+    HubSettings,
+    RetryPolicy,
+    _describe,
+    _endpoint,
+    _make_api,
+    _retrying,
+    _status,
+    _with_deadline,
+    hub_settings,
+    resolve_token,
+    settings_for_repos,
+)
+from evallog.layout import find_runs, parse_filename
+from evallog.naming import sanitize_model_name
 
 __all__ = [
     "RetryPolicy",
@@ -57,470 +67,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CARD_PATH = "README.md"
-_RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
-_CONFLICT_STATUSES = {409, 412}
-
-
-# --------------------------------------------------------------------- retries
-@dataclass
-class RetryPolicy:
-    """How Hub calls are retried.
-
-    ``timeout`` bounds each Hub call (the commit gets ``timeout`` plus the time
-    to send its files at ``min_throughput`` bytes/s); ``None`` disables it.
-    Delays grow as ``base_delay * 2**(attempt-1)`` up to ``max_delay``, with
-    ``jitter`` (a fraction) added; a ``Retry-After`` header is honoured up to
-    ``max_retry_after`` seconds. ``sleep`` is what waits (tests record it).
-    """
-
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    max_retry_after: float = 300.0
-    jitter: float = 0.1
-    timeout: float | None = 120.0
-    min_throughput: float = 256 * 1024
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
-        d = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
-        if self.jitter:
-            d += d * self.jitter * random.random()
-        return d
-
-
-class _Deadline(TimeoutError):
-    """A Hub call did not answer in time."""
-
-
-def _with_deadline(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
-    """Run ``fn`` and give up waiting after ``timeout`` seconds.
-
-    huggingface_hub's HTTP client has no timeout by default; a slow answer
-    would block forever. The abandoned call finishes in the background: every
-    commit carries ``parent_commit``, so a late commit can't clash with a retry.
-    """
-    if timeout is None:
-        return fn()
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name=f"evallog-hub:{what}", daemon=True).start()
-    if not done.wait(timeout):
-        raise _Deadline(f"no answer from the Hub within {timeout:g}s ({what})")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None) if response is not None else None
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            pass  # an HTTP date: fall back to the backoff
-    ratelimit = headers.get("RateLimit")
-    if ratelimit:
-        m = re.search(r"\bt=(\d+)", ratelimit)
-        if m:
-            return float(m.group(1))
-    return None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from (causes, then contexts)."""
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in out and len(out) < 20:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
-def cannot_connect(exc: BaseException) -> str | None:
-    """Why no connection could be opened at all (refused, name not resolved), else ``None``.
-
-    Such a failure is not transient: a retry would fail the same way, so it is
-    reported at once instead of after the backoff.
-    """
-    import socket
-
-    for e in _chain(exc):
-        if isinstance(e, socket.gaierror):
-            return f"the host name does not resolve ({e.strerror or e})"
-        if isinstance(e, ConnectionRefusedError):
-            return "connection refused"
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover - older huggingface_hub
-        return None
-    if any(type(e) is httpx2.ConnectError for e in _chain(exc)):
-        return _describe(exc)
-    return None
-
-
-def _is_transient(exc: BaseException) -> bool:
-    status = _status(exc)
-    if status is not None:
-        return status in _RETRY_STATUSES or status in _CONFLICT_STATUSES
-    if cannot_connect(exc) is not None:
-        return False
-    if isinstance(exc, (_Deadline, TimeoutError, ConnectionError)):
-        return True
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover - older huggingface_hub
-        return False
-    return isinstance(exc, (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError))
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    status = _status(exc)
-    if status is not None and str(status) not in first:
-        first = f"HTTP {status}: {first}"
-    return first
-
-
-def _retrying(policy: RetryPolicy, what: str, fn: Callable[[int], Any]) -> Any:
-    """Call ``fn(attempt)`` until it succeeds, retrying transient failures."""
-    attempt = 1
-    while True:
-        try:
-            return fn(attempt)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, HubError)):
-                raise
-            if not _is_transient(exc) or attempt >= policy.max_attempts:
-                raise
-            delay = policy.delay(attempt, _retry_after(exc))
-            logger.warning("%s failed (%s); retrying in %.1fs (attempt %d of %d)",
-                           what, _describe(exc), delay, attempt + 1, policy.max_attempts)
-            policy.sleep(delay)
-            attempt += 1
-
-
-# -------------------------------------------------------------------- settings
-def _endpoint(explicit: str | None = None) -> str:
-    """The Hub URL: ``endpoint=``, else ``HF_ENDPOINT`` (read now), else huggingface_hub's default."""
-    if explicit:
-        return explicit.rstrip("/")
-    env = os.environ.get("HF_ENDPOINT")
-    if env:
-        return env.rstrip("/")
-    from huggingface_hub import constants
-
-    return constants.ENDPOINT.rstrip("/")
-
-
-def resolve_token(token: str | None = None) -> tuple[str | None, str | None]:
-    """``(token, where it came from)``: the argument, else ``HF_TOKEN``, else the saved login."""
-    if token:
-        return token, "the token= argument"
-    env = os.environ.get("HF_TOKEN")
-    if env:
-        return env.strip(), "the HF_TOKEN environment variable"
-    try:
-        from huggingface_hub import get_token
-
-        saved = get_token()
-    except Exception:  # pragma: no cover - broken install or unreadable token file
-        saved = None
-    if saved:
-        return saved, "the saved login (hf auth login)"
-    return None, None
-
-
-@dataclass
-class HubSettings:
-    """Where and how a run is published. Built by :func:`hub_settings` (the
-    tracker's parameters) or :func:`settings_for_repos` (exact repo ids)."""
-
-    org: str
-    details_repo: str
-    details_repo_private: str
-    results_repo: str
-    results_repo_private: str
-    details_target: str  # the repo ids actually used
-    results_target: str
-    push_results: bool = False
-    push_samples: bool = False
-    public: bool = False
-    gated: bool = False
-    leaderboard_url: str = ""
-    point_of_contact: str = ""
-    endpoint: str | None = None
-    token: str | None = field(default=None, repr=False)
-    token_source: str | None = None
-    user: str | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    details_format: str = "jsonl"  # or "parquet": sample files converted (evallog.store.samples_to_parquet)
-
-    @property
-    def enabled(self) -> bool:
-        return self.push_results or self.push_samples
-
-    @property
-    def api(self) -> Any:
-        """An ``HfApi`` bound to the endpoint and token (``None`` without a token)."""
-        if not self.token:
-            return None
-        return _make_api(self)
-
-    def targets(self) -> list[str]:
-        out = []
-        if self.push_results:
-            out.append(self.results_target)
-        if self.push_samples and self.details_target not in out:
-            out.append(self.details_target)
-        return out
-
-
-def _make_api(settings: HubSettings) -> Any:
-    from huggingface_hub import HfApi
-
-    from evallog import __version__
-
-    return HfApi(endpoint=_endpoint(settings.endpoint), token=settings.token,
-                 library_name="evallog", library_version=__version__)
-
-
-def hub_settings(
-    *,
-    hub_results_org: str = "",
-    hub_repo_name: str = "",
-    details_repo_name: str = "",
-    results_repo_name: str = "",
-    push_results_to_hub: bool = False,
-    push_samples_to_hub: bool = False,
-    public_repo: bool = False,
-    token: str | None = "",
-    leaderboard_url: str = "",
-    point_of_contact: str = "",
-    gated: bool = False,
-    default_repo_name: str = "lm-eval-results",
-    endpoint: str | None = None,
-    retry: RetryPolicy | None = None,
-    details_format: str = "jsonl",
-) -> HubSettings:
-    """The tracker's Hub settings (formats.md §2.2-2.3).
-
-    No push flag: no network call, repo ids as the anchors build them
-    (``"/lm-eval-results"`` when the org is empty). A push flag: the token is
-    resolved (argument, ``HF_TOKEN``, saved login) and checked with
-    ``whoami``, the org defaults to the token's user, and write access to it
-    is verified; otherwise :class:`HubAuthError` says what to fix.
-    """
-    _check_details_format(details_format)
-    org = hub_results_org or ""
-    pushing = bool(push_results_to_hub or push_samples_to_hub)
-    tok: str | None = None
-    source: str | None = None
-    user: str | None = None
-    policy = retry or RetryPolicy()
-    if pushing:
-        tok, source = resolve_token(token or None)
-        if not tok:
-            raise HubAuthError(
-                "Pushing to the Hugging Face Hub needs a token with write access: pass token=..., "
-                "set HF_TOKEN, or log in with `hf auth login`"
-            )
-        info = _whoami(tok, source, endpoint, policy)
-        user = info.get("name") or ""
-        if not org:
-            org = user
-            logger.warning("hub_results_org is empty: publishing under the token's user %r", org)
-        _check_write(info, org, source)
-    if hub_repo_name:
-        logger.warning("hub_repo_name is deprecated: use details_repo_name and results_repo_name")
-        details = results = hub_repo_name
-    else:
-        details = details_repo_name or default_repo_name
-        results = results_repo_name or details
-    details_repo, results_repo = f"{org}/{details}", f"{org}/{results}"
-    return HubSettings(
-        org=org,
-        details_repo=details_repo,
-        details_repo_private=f"{details_repo}-private",
-        results_repo=results_repo,
-        results_repo_private=f"{results_repo}-private",
-        details_target=details_repo if public_repo else f"{details_repo}-private",
-        results_target=results_repo if public_repo else f"{results_repo}-private",
-        push_results=bool(push_results_to_hub),
-        push_samples=bool(push_samples_to_hub),
-        public=bool(public_repo),
-        gated=bool(gated),
-        leaderboard_url=leaderboard_url or "",
-        point_of_contact=point_of_contact or "",
-        endpoint=endpoint,
-        token=tok,
-        token_source=source,
-        user=user,
-        retry=policy,
-        details_format=details_format,
-    )
-
-
-DETAILS_FORMATS = ("jsonl", "parquet")
-
-
-def _check_details_format(details_format: str) -> None:
-    if details_format not in DETAILS_FORMATS:
-        raise ConfigError(f"details_format must be one of {', '.join(DETAILS_FORMATS)}, got {details_format!r}")
-
-
-_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def settings_for_repos(
-    repo: str,
-    *,
-    details_repo: str | None = None,
-    public: bool = False,
-    gated: bool = False,
-    token: str | None = None,
-    endpoint: str | None = None,
-    leaderboard_url: str = "",
-    point_of_contact: str = "",
-    check: bool = True,
-    retry: RetryPolicy | None = None,
-    details_format: str = "jsonl",
-) -> HubSettings:
-    """Settings with the repo ids used exactly as given (``evallog push``).
-
-    Results go to ``repo``, samples to ``details_repo`` (default: ``repo``).
-    ``check=False`` (dry runs) makes no network call and needs no token.
-    """
-    _check_details_format(details_format)
-    details = details_repo or repo
-    for rid in {repo, details}:
-        if not _REPO_ID_RE.match(rid) or ".." in rid:
-            raise ConfigError(f"not a repo id of the form ORG/NAME: {rid!r}")
-    policy = retry or RetryPolicy()
-    tok, source = resolve_token(token) if check else (None, None)
-    user = None
-    if check:
-        if not tok:
-            raise HubAuthError(
-                "Pushing to the Hugging Face Hub needs a token with write access: set HF_TOKEN "
-                "or log in with `hf auth login`"
-            )
-        info = _whoami(tok, source, endpoint, policy)
-        user = info.get("name")
-        for ns in sorted({repo.split("/")[0], details.split("/")[0]}):
-            _check_write(info, ns, source)
-    org = repo.split("/")[0]
-    return HubSettings(
-        org=org,
-        details_repo=details,
-        details_repo_private=details,
-        results_repo=repo,
-        results_repo_private=repo,
-        details_target=details,
-        results_target=repo,
-        push_results=True,
-        push_samples=True,
-        public=public,
-        gated=gated,
-        leaderboard_url=leaderboard_url,
-        point_of_contact=point_of_contact,
-        endpoint=endpoint,
-        token=tok,
-        token_source=source,
-        user=user,
-        retry=policy,
-        details_format=details_format,
-    )
-
-
-def _whoami(token: str, source: str | None, endpoint: str | None, policy: RetryPolicy) -> dict:
-    from huggingface_hub import HfApi
-
-    url = _endpoint(endpoint)
-    api = HfApi(endpoint=url, token=token)
-    try:
-        return _retrying(policy, "checking the Hub token",
-                         lambda _n: _with_deadline(lambda: api.whoami(token=token), policy.timeout, "whoami"))
-    except HubError:
-        raise
-    except Exception as exc:
-        status = _status(exc)
-        if status == 401:
-            raise HubAuthError(
-                f"The Hugging Face token from {source} was rejected by {url} (invalid or expired): "
-                "create a new token with write access and pass it with token=..., HF_TOKEN or "
-                "`hf auth login`"
-            ) from exc
-        reason = cannot_connect(exc)
-        if reason is not None:
-            raise HubError(
-                f"Could not check the Hugging Face token against {url}: cannot connect to {url}: "
-                f"{reason}. Check the network connection and HF_ENDPOINT"
-            ) from exc
-        raise HubError(
-            f"Could not check the Hugging Face token against {url}: {_describe(exc)}. "
-            "Check the network connection and HF_ENDPOINT"
-        ) from exc
-
-
-def _check_write(info: dict, namespace: str, source: str | None) -> None:
-    """Raise :class:`HubAuthError` unless whoami's answer grants writing to ``namespace``."""
-    user = info.get("name") or ""
-    orgs = {o.get("name"): o.get("roleInOrg") for o in info.get("orgs") or [] if isinstance(o, dict)}
-    access = ((info.get("auth") or {}).get("accessToken")) or {}
-    role = access.get("role")
-    where = f"the Hugging Face token from {source}"
-    if namespace != user and namespace not in orgs:
-        raise HubAuthError(
-            f"{where} belongs to user {user!r}, who is not a member of the organisation {namespace!r}: "
-            f"publish under your user or one of your organisations ({', '.join(sorted(map(str, orgs))) or 'none'}) "
-            "with hub_results_org=..., or ask to join it"
-        )
-    if namespace in orgs and orgs[namespace] == "read":
-        raise HubAuthError(
-            f"user {user!r} only has the 'read' role in the organisation {namespace!r}: "
-            "ask an admin for the 'write' role, or publish elsewhere with hub_results_org=..."
-        )
-    if role == "read":
-        raise HubAuthError(
-            f"{where} is read-only: create a token with the 'write' role (or a fine-grained token "
-            f"with write access to {namespace!r}) and pass it with token=..., HF_TOKEN or `hf auth login`"
-        )
-    if role == "fineGrained":
-        fine = access.get("fineGrained") or {}
-        ok = False
-        for scope in fine.get("scoped") or []:
-            entity = (scope or {}).get("entity") or {}
-            if entity.get("name") == namespace and "repo.write" in (scope.get("permissions") or []):
-                ok = True
-        if not ok:
-            raise HubAuthError(
-                f"{where} is a fine-grained token without write access to the repos of {namespace!r}: "
-                f"give it the 'repo.write' permission on {namespace!r}, or use a token with the 'write' role"
-            )
-    elif role not in ("write", "admin", None):
-        logger.debug("unknown token role %r: write access will be checked by the push itself", role)
 
 
 # ---------------------------------------------------------------------- report
@@ -615,6 +161,38 @@ def _unescape_glob(pattern: str) -> str:
     return re.sub(r"\[([*?\[])\]", r"\1", pattern)
 
 
+def _plan_files(
+    settings: HubSettings, model_dir: str, results_file: Path | str | None, sample_files: Sequence[Path | str]
+) -> dict[str, _RepoPlan]:
+    """The files of a run, per target repo, as ``<model_dir>/<name>``."""
+    plans: dict[str, _RepoPlan] = {}
+
+    def add(repo: str, path: Path | str, *, details: bool) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("the file to push does not exist", path=p)
+        size, sha1, sha256 = _hash_file(p)
+        plan = plans.setdefault(repo, _RepoPlan(repo))
+        repo_path = f"{model_dir}/{p.name}"
+        for other in plan.files:
+            if other.repo_path == repo_path:
+                if other.local.resolve() == p.resolve():
+                    return
+                raise ConfigError(f"two files would both be pushed as {repo_path!r} ({other.local})", path=p)
+        if details:
+            plan.details = True
+        else:
+            plan.results = True
+        plan.files.append(_LocalFile(repo_path, p, size, sha1, sha256))
+
+    if settings.push_results and results_file is not None:
+        add(settings.results_target, results_file, details=False)
+    if settings.push_samples:
+        for sf in sample_files:
+            add(settings.details_target, sf, details=True)
+    return plans
+
+
 def push_run(
     settings: HubSettings,
     *,
@@ -643,8 +221,8 @@ def push_run(
         model_dir = "model"
 
     with contextlib.ExitStack() as stack:  # holds the Parquet details until pushed
-        return _push_run(settings, policy, model_name, model_dir, results_file, sample_files,
-                         model_source, dry_run, stack)
+        details = _details_files(settings, sample_files, stack) if settings.push_samples else []
+        return _push_planned(settings, policy, model_name, model_dir, results_file, details, model_source, dry_run)
 
 
 def _details_files(settings: HubSettings, sample_files: Sequence[Path | str],
@@ -660,34 +238,10 @@ def _details_files(settings: HubSettings, sample_files: Sequence[Path | str],
     return [samples_to_parquet(sf, tmp) for sf in sample_files]
 
 
-def _push_run(settings: HubSettings, policy: RetryPolicy, model_name: str, model_dir: str,
-              results_file: Path | str | None, sample_files: Sequence[Path | str],
-              model_source: str | None, dry_run: bool, stack: contextlib.ExitStack) -> PushReport:
-    plans: dict[str, _RepoPlan] = {}
-
-    def add(repo: str, path: Path | str, *, details: bool) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError("the file to push does not exist", path=p)
-        size, sha1, sha256 = _hash_file(p)
-        plan = plans.setdefault(repo, _RepoPlan(repo))
-        repo_path = f"{model_dir}/{p.name}"
-        for other in plan.files:
-            if other.repo_path == repo_path:
-                if other.local.resolve() == p.resolve():
-                    return
-                raise ConfigError(f"two files would both be pushed as {repo_path!r} ({other.local})", path=p)
-        if details:
-            plan.details = True
-        else:
-            plan.results = True
-        plan.files.append(_LocalFile(repo_path, p, size, sha1, sha256))
-
-    if settings.push_results and results_file is not None:
-        add(settings.results_target, results_file, details=False)
-    if settings.push_samples:
-        for sf in _details_files(settings, sample_files, stack):
-            add(settings.details_target, sf, details=True)
+def _push_planned(settings: HubSettings, policy: RetryPolicy, model_name: str, model_dir: str,
+                  results_file: Path | str | None, sample_files: Sequence[Path | str],
+                  model_source: str | None, dry_run: bool) -> PushReport:
+    plans = _plan_files(settings, model_dir, results_file, sample_files)
     if not plans:
         logger.info("nothing to push for %s (no results file and no sample files)", model_name)
         return PushReport([], dry_run=dry_run)
@@ -742,7 +296,7 @@ class _PushContext:
 
         configs = hub_card.plan_configs(paths)
         local_by_path = {f.repo_path: f for f in plan.files}
-        old_cfgs: dict[str, dict] = {}
+        old_cfgs: dict[str, dict[str, Any]] = {}
         for entry in (remote.card_data.get("configs") if remote else None) or []:
             if isinstance(entry, dict) and "config_name" in entry:
                 old_cfgs[str(entry["config_name"])] = entry
@@ -775,7 +329,7 @@ class _PushContext:
         return text
 
     def _results_features(self, repo_id: str, cfg: Any, local_by_path: dict[str, _LocalFile],
-                          old: dict | None, remote: _RemoteState | None, api: Any) -> list[dict] | None:
+                          old: dict[str, Any] | None, remote: _RemoteState | None, api: Any) -> list[dict[str, Any]] | None:
         """Declared columns of a results config: the union over all its runs.
 
         Runs described by the previous card (written by evallog) are not read
@@ -876,49 +430,56 @@ class _PushContext:
         return _RemoteState(repo.sha, files, card_dict or {}, getattr(repo, "gated", None), report.private)
 
     # ------------------------------------------------------------------ push
-    def push(self, plan: _RepoPlan) -> RepoPush:
+    def _commit_message(self, plan: _RepoPlan) -> str:
+        run_ids = _run_ids(plan.files)
+        run_text = f"run {', '.join(run_ids)}" if run_ids else "a run"
+        model = self.model_name or self.model_dir
+        if plan.results and plan.details:
+            return f"Add {run_text} of {model} (results and samples)"
+        if plan.results:
+            return f"Add the aggregated results of {run_text} of {model}"
+        return f"Add the samples of {run_text} of {model}"
+
+    def _operations(self, plan: _RepoPlan, remote: _RemoteState, api: Any, report: RepoPush) -> tuple[list[Any], int]:
+        """The commit's operations (changed files and the card) and their bytes; fills ``report``."""
         from huggingface_hub import CommitOperationAdd
 
+        ops: list[Any] = []
+        report.uploaded, report.unchanged = [], []
+        total = 0
+        for f in plan.files:
+            oid, sha256 = remote.files.get(f.repo_path, (None, None))
+            if oid == f.sha1 or (sha256 is not None and sha256 == f.sha256):
+                report.unchanged.append(f.repo_path)
+                continue
+            ops.append(CommitOperationAdd(path_in_repo=f.repo_path, path_or_fileobj=str(f.local)))
+            report.uploaded.append(f.repo_path)
+            total += f.size
+        paths = set(remote.files) | {f.repo_path for f in plan.files}
+        card = self.card(plan, paths, remote, api).encode("utf-8")
+        if remote.files.get(CARD_PATH, (None, None))[0] != _git_oid(card):
+            ops.append(CommitOperationAdd(path_in_repo=CARD_PATH, path_or_fileobj=card))
+            report.uploaded.append(CARD_PATH)
+            total += len(card)
+        else:
+            report.unchanged.append(CARD_PATH)
+        return ops, total
+
+    def push(self, plan: _RepoPlan) -> RepoPush:
         settings, policy = self.settings, self.policy
         api = _make_api(settings)
         repo_id = plan.repo_id
         report = RepoPush(repo_id, files=sorted(f.repo_path for f in plan.files) + [CARD_PATH],
                           private=not settings.public, sizes={f.repo_path: f.size for f in plan.files})
         want_gate = bool(settings.gated and plan.details)
-        run_ids = _run_ids(plan.files)
-        run_text = f"run {', '.join(run_ids)}" if run_ids else "a run"
-        model = self.model_name or self.model_dir
-        if plan.results and plan.details:
-            message = f"Add {run_text} of {model} (results and samples)"
-        elif plan.results:
-            message = f"Add the aggregated results of {run_text} of {model}"
-        else:
-            message = f"Add the samples of {run_text} of {model}"
+        message = self._commit_message(plan)
         sent_unknown = False  # a commit was sent but its answer never came
 
         def attempt(n: int) -> Any:
             nonlocal sent_unknown
             report.attempts = n
             remote = self._read_remote(api, repo_id, report, want_gate)
-            ops = []
-            report.uploaded, report.unchanged = [], []
-            total = 0
-            for f in plan.files:
-                oid, sha256 = remote.files.get(f.repo_path, (None, None))
-                if oid == f.sha1 or (sha256 is not None and sha256 == f.sha256):
-                    report.unchanged.append(f.repo_path)
-                    continue
-                ops.append(CommitOperationAdd(path_in_repo=f.repo_path, path_or_fileobj=str(f.local)))
-                report.uploaded.append(f.repo_path)
-                total += f.size
-            paths = set(remote.files) | {f.repo_path for f in plan.files}
-            card = self.card(plan, paths, remote, api).encode("utf-8")
-            if remote.files.get(CARD_PATH, (None, None))[0] != _git_oid(card):
-                ops.append(CommitOperationAdd(path_in_repo=CARD_PATH, path_or_fileobj=card))
-                report.uploaded.append(CARD_PATH)
-                total += len(card)
-            else:
-                report.unchanged.append(CARD_PATH)
+            ops, total = self._operations(plan, remote, api, report)
             if not ops:
                 if sent_unknown:  # the earlier, timed-out commit did land
                     report.commit = remote.sha
@@ -976,9 +537,25 @@ class LocalRun:
     model_source: str | None = None
 
 
+def _valid_results(path: Path) -> dict[str, Any]:
+    """The parsed results file; a :class:`ReadError` naming it if it is not a results document."""
+    from evallog.encoding import decode
+
+    try:
+        data = decode(path.read_bytes())
+    except OSError as exc:
+        raise ReadError(f"cannot read the results file: {exc.strerror or exc}", path=path) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReadError(f"invalid results file, not pushed: not valid JSON ({exc})", path=path) from exc
+    if not isinstance(data, dict):
+        raise ReadError("invalid results file, not pushed: not a JSON object", path=path)
+    return data
+
+
 def find_local_runs(path: Path | str) -> list[LocalRun]:
     """Runs under ``path`` (a run folder, an output folder of model folders, or a results file),
-    oldest first. In-progress (``.partial``) and hidden files are skipped."""
+    oldest first. In-progress (``.partial``) and hidden files are skipped; a results file that
+    is not a JSON object raises :class:`~evallog.errors.ReadError` naming it."""
     from evallog import hub_card
 
     root = Path(path)
@@ -988,34 +565,22 @@ def find_local_runs(path: Path | str) -> list[LocalRun]:
     if root.is_file():
         only_file = root
         root = root.parent
-    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     runs: dict[tuple[Path, str], LocalRun] = {}
-    for folder in folders:
-        for f in sorted(folder.iterdir()):
-            if not f.is_file():
-                continue
-            parsed = parse_filename(f.name)
-            if parsed is None:
-                continue
-            if parsed.in_progress:
-                logger.warning("skipping %s: still being written (or interrupted; see `evallog recover`)", f)
-                continue
-            key = (folder, parsed.run_id)
-            run = runs.get(key)
-            if run is None:
-                run = runs[key] = LocalRun("", "", parsed.run_id, parsed.flavor, folder, None, [])
-            if parsed.kind == "results":
-                run.results_file = f
-            else:
-                run.sample_files.append(f)
+    for rf in find_runs(root, max_depth=0 if only_file is not None else 1):
+        for task in sorted(rf.partial_files):
+            logger.warning("skipping %s: still being written (or interrupted; see `evallog recover`)",
+                           rf.partial_files[task])
+        finals = sorted(rf.final_files.values())
+        if rf.results_file is None and not finals:
+            continue
+        runs[(rf.folder, rf.run_id)] = LocalRun("", "", rf.run_id, rf.flavor, rf.folder, rf.results_file, finals)
     if only_file is not None:
         parsed = parse_filename(only_file.name)
         runs = {k: v for k, v in runs.items()
                 if parsed is not None and k == (only_file.parent, parsed.run_id)}
     out = []
     for (folder, _), run in runs.items():
-        meta = _read_json(run.results_file) if run.results_file is not None else None
-        meta = meta if isinstance(meta, dict) else {}
+        meta = _valid_results(run.results_file) if run.results_file is not None else {}
         if folder != root:
             dir_name = folder.name
         else:

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from evallog.naming import parse_filename, sanitize_model_name, sanitize_task_name, split_safe
+from evallog.flavors import run_timestamp
+from evallog.layout import parse_filename
+from evallog.naming import sanitize_model_name, sanitize_task_name, split_safe
 
 __all__ = [
     "CardConfig",
@@ -54,19 +56,9 @@ _RESERVED_SPLITS = {"latest", "all"}
 
 # ----------------------------------------------------------------- run order
 def run_sort_key(run_id: str) -> tuple[datetime, str]:
-    """Chronological key for a run id of either flavor (string order as tie-break)."""
-    for fmt in ("%Y-%m-%dT%H-%M-%S.%f", "%Y-%m-%dT%H-%M-%S", "%Y%m%d_%H%M%S"):
-        try:
-            return datetime.strptime(run_id, fmt), run_id
-        except ValueError:
-            pass
-    m = re.match(r"(\d{8})_(\d{6})", run_id)  # lmms-eval ids with a suffix
-    if m:
-        try:
-            return datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S"), run_id
-        except ValueError:
-            pass
-    return datetime.min, run_id
+    """Chronological key for a run id of any flavor (string order as tie-break)."""
+    # run ids hold naive local times (the harnesses' rule): compared among themselves only
+    return run_timestamp(run_id) or datetime.min, run_id  # noqa: DTZ901
 
 
 def split_name(run_id: str) -> str:
@@ -328,11 +320,112 @@ def types_from_features(features: Any) -> dict[str, ColType] | None:
 def _yaml_front_matter(meta: dict[str, Any]) -> str:
     import yaml  # a dependency of huggingface_hub
 
-    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return str(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000))
 
 
 def _md_code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
+
+
+def _default_config(configs: Mapping[str, CardConfig]) -> str | None:
+    """The default config: the results of the most recently run model."""
+    results_cfgs = [c for c in configs.values() if c.kind == "results"]
+    if not results_cfgs:
+        return None
+    return max(results_cfgs, key=lambda c: (run_sort_key(c.latest_run), c.name)).name
+
+
+def _card_meta(configs: Mapping[str, CardConfig], pretty: str, default_cfg: str | None,
+               leaderboard_url: str, point_of_contact: str) -> dict[str, Any]:
+    cfg_entries: list[dict[str, Any]] = []
+    for cfg in configs.values():
+        entry: dict[str, Any] = {"config_name": cfg.name, "data_files": cfg.data_files()}
+        if cfg.features is not None:
+            entry["features"] = cfg.features
+        if cfg.name == default_cfg:
+            entry["default"] = True
+        cfg_entries.append(entry)
+    meta: dict[str, Any] = {"pretty_name": pretty, "tags": ["evaluation", "evallog"]}
+    if leaderboard_url:
+        meta["leaderboard_url"] = leaderboard_url
+    if point_of_contact:
+        meta["point_of_contact"] = point_of_contact
+    meta["configs"] = cfg_entries
+    return meta
+
+
+def _card_intro(configs: Mapping[str, CardConfig], pretty: str, links: list[str],
+                leaderboard_url: str, point_of_contact: str) -> list[str]:
+    lines: list[str] = []
+    lines.append(f"# {pretty}")
+    lines.append("")
+    lines.append(
+        "This dataset was created automatically by evallog from the evaluation runs of "
+        + ", ".join(links) + "."
+    )
+    lines.append("")
+    n_res = sum(1 for c in configs.values() if c.kind == "results")
+    n_smp = len(configs) - n_res
+    lines.append(
+        f"It holds {len(configs)} configuration(s): {n_smp} with the per-sample details of a task "
+        f"(`<model>__<task>`) and {n_res} with the aggregated results of a model (`<model>__results`). "
+        "Every configuration has one split per run, named after the run id, and a `latest` split "
+        "that points at the most recent run."
+    )
+    if leaderboard_url:
+        lines.append("")
+        lines.append(f"Leaderboard: {leaderboard_url}")
+    if point_of_contact:
+        lines.append("")
+        lines.append(f"Point of contact: {point_of_contact}")
+    lines.append("")
+    return lines
+
+
+def _card_loading(repo_id: str, configs: Mapping[str, CardConfig], default_cfg: str | None) -> list[str]:
+    lines: list[str] = []
+    lines.append("## How to load a configuration")
+    lines.append("")
+    example = default_cfg or (next(iter(configs)) if configs else "CONFIG")
+    lines.append("```python")
+    lines.append("from datasets import load_dataset")
+    lines.append("")
+    lines.append(f'data = load_dataset("{repo_id}", name="{example}", split="latest")')
+    lines.append("```")
+    lines.append("")
+    lines.append(
+        "Use any configuration name from the table below as `name`, and `latest` or a run's split "
+        "as `split`. Each `__results` configuration has one row per split (the results file of that "
+        "run); its columns cover every run, so a field that a run does not have is null."
+    )
+    lines.append("")
+    if configs:
+        lines.append("| configuration | runs (splits) |")
+        lines.append("|---|---|")
+        for cfg in configs.values():
+            splits = [d["split"] for d in cfg.data_files()]
+            lines.append(f"| `{cfg.name}` | " + ", ".join(f"`{s}`" for s in splits) + " |")
+        lines.append("")
+    return lines
+
+
+def _card_latest(repo_id: str, base: str, latest_results: tuple[str, Mapping[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    path, data = latest_results
+    url = f"{base}/datasets/{repo_id}/blob/main/{path}" if base else path
+    lines.append("## Latest results")
+    lines.append("")
+    lines.append(f"These are the results of the latest run, from [{path}]({url}):")
+    lines.append("")
+    shown_results: dict[str, Any] = {}
+    for key in ("results", "groups"):
+        if isinstance(data.get(key), dict) and data[key]:
+            shown_results[key] = data[key]
+    lines.append("```json")
+    lines.append(json.dumps(shown_results, indent=2, ensure_ascii=False, default=str))
+    lines.append("```")
+    lines.append("")
+    return lines
 
 
 def render_card(
@@ -358,95 +451,19 @@ def render_card(
         pretty = f"Evaluation run of {shown[0]}"
     else:
         pretty = f"Evaluation runs of {len(shown)} models"
-
-    # the default config: the results of the most recently run model
-    default_cfg = None
-    results_cfgs = [c for c in configs.values() if c.kind == "results"]
-    if results_cfgs:
-        default_cfg = max(results_cfgs, key=lambda c: (run_sort_key(c.latest_run), c.name)).name
-
-    cfg_entries: list[dict[str, Any]] = []
-    for cfg in configs.values():
-        entry: dict[str, Any] = {"config_name": cfg.name, "data_files": cfg.data_files()}
-        if cfg.features is not None:
-            entry["features"] = cfg.features
-        if cfg.name == default_cfg:
-            entry["default"] = True
-        cfg_entries.append(entry)
-
-    meta: dict[str, Any] = {"pretty_name": pretty, "tags": ["evaluation", "evallog"]}
-    if leaderboard_url:
-        meta["leaderboard_url"] = leaderboard_url
-    if point_of_contact:
-        meta["point_of_contact"] = point_of_contact
-    meta["configs"] = cfg_entries
+    default_cfg = _default_config(configs)
+    meta = _card_meta(configs, pretty, default_cfg, leaderboard_url, point_of_contact)
 
     base = endpoint.rstrip("/")
-    lines: list[str] = []
-    lines.append(f"# {pretty}")
-    lines.append("")
     links = []
     for m, s in zip(models, shown):
         if model_source == "hf" and base and model_names.get(m):
             links.append(f"[{s}]({base}/{model_names[m]})")
         else:
             links.append(_md_code(s))
-    lines.append(
-        "This dataset was created automatically by evallog from the evaluation runs of "
-        + ", ".join(links) + "."
-    )
-    lines.append("")
-    n_res = sum(1 for c in configs.values() if c.kind == "results")
-    n_smp = len(configs) - n_res
-    lines.append(
-        f"It holds {len(configs)} configuration(s): {n_smp} with the per-sample details of a task "
-        f"(`<model>__<task>`) and {n_res} with the aggregated results of a model (`<model>__results`). "
-        "Every configuration has one split per run, named after the run id, and a `latest` split "
-        "that points at the most recent run."
-    )
-    if leaderboard_url:
-        lines.append("")
-        lines.append(f"Leaderboard: {leaderboard_url}")
-    if point_of_contact:
-        lines.append("")
-        lines.append(f"Point of contact: {point_of_contact}")
-    lines.append("")
-    lines.append("## How to load a configuration")
-    lines.append("")
-    example = default_cfg or (next(iter(configs)) if configs else "CONFIG")
-    lines.append("```python")
-    lines.append("from datasets import load_dataset")
-    lines.append("")
-    lines.append(f'data = load_dataset("{repo_id}", name="{example}", split="latest")')
-    lines.append("```")
-    lines.append("")
-    lines.append(
-        "Use any configuration name from the table below as `name`, and `latest` or a run's split "
-        "as `split`. Each `__results` configuration has one row per split (the results file of that "
-        "run); its columns cover every run, so a field that a run does not have is null."
-    )
-    lines.append("")
-    if configs:
-        lines.append("| configuration | runs (splits) |")
-        lines.append("|---|---|")
-        for cfg in configs.values():
-            splits = [d["split"] for d in cfg.data_files()]
-            lines.append(f"| `{cfg.name}` | " + ", ".join(f"`{s}`" for s in splits) + " |")
-        lines.append("")
+    lines = _card_intro(configs, pretty, links, leaderboard_url, point_of_contact)
+    lines += _card_loading(repo_id, configs, default_cfg)
     if latest_results is not None:
-        path, data = latest_results
-        url = f"{base}/datasets/{repo_id}/blob/main/{path}" if base else path
-        lines.append("## Latest results")
-        lines.append("")
-        lines.append(f"These are the results of the latest run, from [{path}]({url}):")
-        lines.append("")
-        shown_results: dict[str, Any] = {}
-        for key in ("results", "groups"):
-            if isinstance(data.get(key), dict) and data[key]:
-                shown_results[key] = data[key]
-        lines.append("```json")
-        lines.append(json.dumps(shown_results, indent=2, ensure_ascii=False, default=str))
-        lines.append("```")
-        lines.append("")
+        lines += _card_latest(repo_id, base, latest_results)
     body = "\n".join(lines)
     return "---\n" + _yaml_front_matter(meta) + "---\n\n" + body

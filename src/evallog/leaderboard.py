@@ -28,11 +28,11 @@ from typing import Any
 
 from evallog.dates import format_time, run_datetime
 from evallog.errors import ConfigError
-from evallog.readers import Run, list_runs, load_run
+from evallog.readers import Run, SkippedRun, list_runs, load_run
 
 __all__ = ["leaderboard", "Leaderboard", "MISSING"]
 
-_MIN = datetime.min
+_MIN = datetime.min  # noqa: DTZ901 - run timestamps are naive local times, compared among themselves
 
 MISSING = "-"
 """How a missing cell prints in Markdown, LaTeX and HTML."""
@@ -57,6 +57,7 @@ class Leaderboard:
     groups: bool = False
     latest: bool = True
     fmt: str = "markdown"
+    skipped: list[SkippedRun] = field(default_factory=list, repr=False)
 
     def headers(self) -> list[str]:
         """Column titles: ``Model`` then one per task, naming the metric when it varies."""
@@ -111,7 +112,7 @@ class Leaderboard:
         return self.render()
 
 
-def _collect_runs(root_or_runs: Any) -> list[Run]:
+def _collect_runs(root_or_runs: Any, errors: str = "skip") -> list[Run]:
     if isinstance(root_or_runs, (str, os.PathLike)):
         from evallog.store import is_store
 
@@ -119,7 +120,7 @@ def _collect_runs(root_or_runs: Any) -> list[Run]:
             from evallog.store_runs import load_runs
 
             return list(load_runs(root_or_runs, with_samples=False))
-        return list_runs(root_or_runs, skip_unsupported=True)
+        return list_runs(root_or_runs, skip_unsupported=True, errors=errors)
     if isinstance(root_or_runs, Run):
         return [root_or_runs]
     if isinstance(root_or_runs, Iterable):
@@ -142,35 +143,17 @@ def _pick_key(run: Run, task: str, metric: str | None) -> str | None:
     return f"{metric},{'none' if 'none' in filters else filters[0]}"
 
 
-def leaderboard(
-    root_or_runs: str | os.PathLike[str] | Run | Iterable[Run | str | os.PathLike[str]],
-    *,
-    metric: str | None = None,
-    groups: bool = False,
-    latest: bool = True,
-    fmt: str | None = None,
-    sort_by: str | None = None,
-) -> Leaderboard:
-    """Build a leaderboard from a folder of runs (or given runs); see the module doc.
+def _latest_per_model(runs: list[Run]) -> list[Run]:
+    newest: dict[str, Run] = {}
+    for r in runs:
+        cur = newest.get(r.name)
+        if cur is None or (r.timestamp or _MIN, r.run_id) >= (cur.timestamp or _MIN, cur.run_id):
+            newest[r.name] = r
+    return list(newest.values())
 
-    ``sort_by`` names a column (task or group) to sort rows by, best first
-    (respecting ``higher_is_better``), missing cells last; by default rows
-    are sorted by label.
-    """
-    runs = [r for r in _collect_runs(root_or_runs) if r.results_file is not None and r.task_results]
-    if latest:
-        newest: dict[str, Run] = {}
-        for r in runs:
-            cur = newest.get(r.name)
-            if cur is None or (r.timestamp or _MIN, r.run_id) >= (cur.timestamp or _MIN, cur.run_id):
-                newest[r.name] = r
-        runs = list(newest.values())
-    labels = [r.name if latest else r.label for r in runs]
-    order = sorted(range(len(runs)), key=lambda i: (labels[i], runs[i].timestamp or _MIN))
-    runs = [runs[i] for i in order]
-    labels = [labels[i] for i in order]
 
-    # columns: tasks in order of appearance; with groups, grouped tasks become their group
+def _columns(runs: list[Run], groups: bool) -> list[str]:
+    """Tasks in order of appearance; with ``groups``, grouped tasks become their (top) group."""
     grouped: dict[str, str] = {}
     group_names: set[str] = set()
     for r in runs:
@@ -189,7 +172,11 @@ def leaderboard(
                     columns.append(name)
             elif t not in group_names and t not in columns:
                 columns.append(t)
+    return columns
 
+
+def _pick_keys(columns: list[str], runs: list[Run], metric: str | None) -> tuple[list[str], list[str]]:
+    """The columns some run reports, and the ``metric,filter`` key read for each."""
     keys: list[str] = []
     kept: list[str] = []
     for col in columns:
@@ -201,9 +188,39 @@ def leaderboard(
         if key is not None:
             kept.append(col)
             keys.append(key)
+    return kept, keys
+
+
+def leaderboard(
+    root_or_runs: str | os.PathLike[str] | Run | Iterable[Run | str | os.PathLike[str]],
+    *,
+    metric: str | None = None,
+    groups: bool = False,
+    latest: bool = True,
+    fmt: str | None = None,
+    sort_by: str | None = None,
+    errors: str = "skip",
+) -> Leaderboard:
+    """Build a leaderboard from a folder of runs (or given runs); see the module doc.
+
+    ``sort_by`` names a column (task or group) to sort rows by, best first
+    (respecting ``higher_is_better``), missing cells last; by default rows
+    are sorted by label. Unreadable runs of a folder are left out with a
+    warning and listed in ``skipped``; ``errors="raise"`` raises instead.
+    """
+    found = _collect_runs(root_or_runs, errors)
+    skipped = list(getattr(found, "skipped", []))
+    runs = [r for r in found if r.results_file is not None and r.task_results]
+    if latest:
+        runs = _latest_per_model(runs)
+    labels = [r.name if latest else r.label for r in runs]
+    order = sorted(range(len(runs)), key=lambda i: (labels[i], runs[i].timestamp or _MIN))
+    runs = [runs[i] for i in order]
+    labels = [labels[i] for i in order]
+
+    kept, keys = _pick_keys(_columns(runs, groups), runs, metric)
     if metric is not None and runs and not kept:
         raise ConfigError(f"no task reports the metric {metric!r}")
-
     values: list[list[float | None]] = []
     for r in runs:
         vals: list[float | None] = []
@@ -222,4 +239,4 @@ def leaderboard(
         idx = sorted(range(len(runs)), key=lambda i: (values[i][j] is None, sign * (values[i][j] or 0.0)))
         runs, labels, values = [runs[i] for i in idx], [labels[i] for i in idx], [values[i] for i in idx]
 
-    return Leaderboard(kept, keys, labels, runs, values, metric, groups, latest, fmt or "markdown")
+    return Leaderboard(kept, keys, labels, runs, values, metric, groups, latest, fmt or "markdown", skipped)

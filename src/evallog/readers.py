@@ -33,19 +33,23 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evallog import naming
+from evallog import layout
 from evallog.encoding import decode
 from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
+from evallog.flavors import IN_PROGRESS_SUFFIX, run_timestamp
+from evallog.layout import RunFiles, RunStatus
+from evallog.schema import NON_METRIC_SAMPLE_KEYS, metric_keys
 
 __all__ = [
     "Run",
+    "RunList",
+    "SkippedRun",
     "TaskSamples",
     "load_run",
     "list_runs",
@@ -56,82 +60,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# keys of a samples line that are never per-sample metric values
-NON_METRIC_SAMPLE_KEYS: frozenset[str] = frozenset(
-    {
-        "doc_id",
-        "doc",
-        "target",
-        "arguments",
-        "resps",
-        "filtered_resps",
-        "filter",
-        "metrics",
-        "doc_hash",
-        "prompt_hash",
-        "target_hash",
-        "input",
-        "token_counts",
-        "input_media",
-    }
-)
-
-# keys of a per-task results entry that are not "metric,filter" values
-_NON_METRIC_RESULT_KEYS = frozenset({"alias", "name", "sample_len", "sample_count", " ", "samples"})
-_STDERR_SUFFIXES = ("_stderr", "_stderr_clt", "_stderr_clustered")
-
-_LMEVAL_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})(?:\.(\d{1,6}))?")
-_LMMS_TS = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
-# lm-eval with an output_path ending in .json: ``<stem>_<date_id>.json``
-_LMEVAL_STEM_RESULTS = re.compile(
-    r"^(?P<stem>.+)_(?P<run_id>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)\.json$"
-)
-
 
 # ------------------------------------------------------------------ helpers
 
 
 def parse_run_timestamp(run_id: str) -> datetime | None:
-    """The (naive, local) time encoded in a run id of either flavor, or ``None``.
+    """The (naive, local) time encoded in a run id of any flavor, or ``None``.
 
     lm-eval ids look like ``2026-11-26T14-50-01.009042``, lmms-eval ids like
     ``20261126_120000`` (anything after those prefixes is ignored).
     """
-    m = _LMEVAL_TS.match(run_id)
-    try:
-        if m:
-            y, mo, d, h, mi, s, frac = m.groups()
-            us = int((frac or "0").ljust(6, "0"))
-            return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), us)
-        m = _LMMS_TS.match(run_id)
-        if m:
-            return datetime(*(int(g) for g in m.groups()))
-    except ValueError:  # e.g. month 13
-        return None
-    return None
+    return run_timestamp(run_id)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def metric_keys(entry: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(metric, filter)`` pairs of a per-task results entry, in file order.
-
-    Only ``"metric,filter"`` keys with a number (or null) value count; stderr
-    keys (``_stderr``, ``_stderr_clt``, ``_stderr_clustered``), ``alias``,
-    ``sample_len`` and the like are left out.
-    """
-    out: list[tuple[str, str]] = []
-    for key, value in entry.items():
-        if key in _NON_METRIC_RESULT_KEYS or "," not in key:
-            continue
-        metric, _, filt = key.partition(",")
-        if metric.endswith(_STDERR_SUFFIXES):
-            continue
-        if value is None or _is_number(value) or isinstance(value, bool):
-            out.append((metric, filt))
-    return out
 
 
 def _read_json_file(path: Path) -> Any:
@@ -175,7 +118,7 @@ class TaskSamples:
         self.skip_corrupt = skip_corrupt
         self.filters: tuple[str, ...] = tuple(filters or ())
         self.in_progress = (
-            self.path.name.endswith(naming.IN_PROGRESS_SUFFIX) if in_progress is None else in_progress
+            self.path.name.endswith(IN_PROGRESS_SUFFIX) if in_progress is None else in_progress
         )
         self.skipped = 0
         self.skipped_lines: list[int] = []  # the first 1000 skipped line numbers
@@ -301,11 +244,13 @@ class Run:
         tasks: every task and group name: the results' ``results`` keys in
             file order, then tasks that only have a samples file.
         sample_files: task name -> samples file.
-        in_progress: some samples file is still a ``.partial`` stream, or the
-            evallog manifest says ``"status": "running"`` while the writer still
-            holds the run's lock (or no results file exists yet).
+        in_progress: a live tracker holds the run's lock (a lock whose pid is
+            dead never counts), or, for runs without a manifest, some samples
+            file is still a ``.partial`` stream.
         manifest: the evallog manifest of the run, ``None`` for runs written
             by lm-eval / lmms-eval themselves.
+        status: :class:`~evallog.layout.RunStatus`; ``interrupted`` when the
+            manifest says ``running`` but no live process holds the run.
     """
 
     path: Path
@@ -320,6 +265,7 @@ class Run:
     sample_files: dict[str, Path] = field(repr=False)
     in_progress: bool = False
     manifest: dict[str, Any] | None = field(default=None, repr=False)
+    status: RunStatus = field(default=RunStatus.COMPLETE, repr=False)
 
     # ---- identity
 
@@ -372,12 +318,12 @@ class Run:
     def value(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The aggregated value of ``metric,filter``, ``None`` if absent or not a number."""
         v = self.task_results.get(task, {}).get(f"{metric},{filt}")
-        return float(v) if _is_number(v) or isinstance(v, bool) else None
+        return float(v) if isinstance(v, (int, float)) else None
 
     def stderr(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The reported standard error of ``metric,filter``; ``None`` for ``"N/A"`` or absent."""
         v = self.task_results.get(task, {}).get(f"{metric}_stderr,{filt}")
-        return float(v) if _is_number(v) else None
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     def n_shot(self, task: str) -> Any:
         return (self.results.get("n-shot") or {}).get(task)
@@ -421,73 +367,15 @@ class Run:
         path = self.sample_files.get(task)
         if path is None:
             return 0
-        return count_lines(path, in_progress=path.name.endswith(naming.IN_PROGRESS_SUFFIX))
+        return count_lines(path, in_progress=path.name.endswith(IN_PROGRESS_SUFFIX))
 
 
 # ------------------------------------------------------------------ scanning
 
 
-@dataclass
-class _RunFiles:
-    flavor: str
-    run_id: str
-    results_file: Path | None = None
-    sample_files: dict[str, Path] = field(default_factory=dict)
-    partial: set[str] = field(default_factory=set)
-
-
-def _scan_dir(directory: Path, names: Iterable[str]) -> dict[tuple[str, str], _RunFiles]:
-    runs: dict[tuple[str, str], _RunFiles] = {}
-    for name in sorted(names):
-        if name.startswith(".") or name.endswith(".tmp"):
-            continue
-        parsed = naming.parse_filename(name)
-        if parsed is None:
-            m = _LMEVAL_STEM_RESULTS.match(name)
-            if not m:
-                continue
-            parsed = naming.ParsedName("results", "lm-eval", m["run_id"])
-        if parsed.kind == "results" and parsed.in_progress:
-            continue
-        key = (parsed.flavor, parsed.run_id)
-        rf = runs.get(key)
-        if rf is None:
-            rf = runs[key] = _RunFiles(parsed.flavor, parsed.run_id)
-        path = directory / name
-        if parsed.kind == "results":
-            rf.results_file = path
-        else:
-            assert parsed.task is not None
-            if parsed.in_progress:
-                if parsed.task not in rf.sample_files:
-                    rf.sample_files[parsed.task] = path
-                    rf.partial.add(parsed.task)
-            else:  # a finished file wins over a leftover stream
-                rf.sample_files[parsed.task] = path
-                rf.partial.discard(parsed.task)
-    return runs
-
-
-def _read_manifest(directory: Path, run_id: str) -> dict[str, Any] | None:
-    path = directory / naming.MANIFEST_DIR / f"{run_id}.json"
-    if not path.is_file():
-        return None
-    manifest = _read_json_file(path)
-    if not isinstance(manifest, dict):
-        raise ReadError("manifest is not a JSON object", path=path)
-    version = manifest.get("format_version")
-    if _is_number(version) and version > naming.FORMAT_VERSION:
-        writer = manifest.get("evallog_version", "a newer version")
-        raise UnsupportedFormatError(
-            f"run written by evallog {writer} in format version {version}; this evallog reads "
-            f"format version {naming.FORMAT_VERSION} at most: upgrade evallog (pip install -U evallog)",
-            path=path,
-        )
-    return manifest
-
-
-def _build_run(directory: Path, rf: _RunFiles) -> Run:
-    manifest = _read_manifest(directory, rf.run_id)
+def _build_run(rf: RunFiles) -> Run:
+    directory = rf.folder
+    manifest = layout.read_manifest(directory, rf.run_id)
     results: dict[str, Any] = {}
     if rf.results_file is not None:
         loaded = _read_json_file(rf.results_file)
@@ -502,12 +390,7 @@ def _build_run(directory: Path, rf: _RunFiles) -> Run:
     model_name = results.get("model_name")
     if not isinstance(model_name, str) or not model_name:
         model_name = None
-    in_progress = bool(rf.partial)
-    if manifest is not None and manifest.get("status") == "running":
-        # the tracker holds <run_id>.lock while it owns the run; a run without results is unfinished
-        lock = directory / naming.MANIFEST_DIR / f"{rf.run_id}.lock"
-        if rf.results_file is None or lock.exists():
-            in_progress = True
+    status, in_progress = layout.run_status(rf, manifest)
     return Run(
         path=directory,
         model=directory.name,
@@ -521,6 +404,7 @@ def _build_run(directory: Path, rf: _RunFiles) -> Run:
         sample_files=dict(sorted(rf.sample_files.items())),
         in_progress=in_progress,
         manifest=manifest,
+        status=status,
     )
 
 
@@ -529,45 +413,69 @@ def _sort_key(run: Run) -> tuple[str, str, str, str]:
     return (run.model, ts, run.run_id, str(run.path))
 
 
-def _runs_in_dir(directory: Path) -> list[Run]:
-    try:
-        names = os.listdir(directory)
-    except OSError as exc:
-        raise ReadError(f"cannot list folder: {exc.strerror or exc}", path=directory) from exc
-    files = [n for n in names if (directory / n).is_file()]
-    return [_build_run(directory, rf) for rf in _scan_dir(directory, files).values()]
+@dataclass(frozen=True)
+class SkippedRun:
+    """A run :func:`list_runs` left out: its unreadable file and why."""
+
+    path: Path
+    reason: str
 
 
-def list_runs(root: str | os.PathLike[str], *, skip_unsupported: bool = False) -> list[Run]:
+class RunList(list[Run]):
+    """The runs :func:`list_runs` found; :attr:`skipped` lists the unreadable ones it left out."""
+
+    skipped: list[SkippedRun]
+
+    def __init__(self, runs: Iterable[Run] = (), skipped: Iterable[SkippedRun] = ()) -> None:
+        super().__init__(runs)
+        self.skipped = list(skipped)
+
+
+def _skip(exc: ReadError, rf: RunFiles, skipped: list[SkippedRun]) -> None:
+    path = Path(exc.path) if exc.path else (rf.results_file or rf.folder)
+    skipped.append(SkippedRun(path, exc.message))
+    logger.warning("skipping unreadable run %s: %s", path, exc.message)
+
+
+def list_runs(
+    root: str | os.PathLike[str], *, skip_unsupported: bool = False, errors: str = "skip"
+) -> RunList:
     """Every run under ``root``, sorted by model folder then timestamp.
 
     Recurses into sub-folders (lm-eval's ``org__model`` folders, nested
     output paths) and also finds lmms-eval files written directly into
     ``root``. Hidden files and folders and ``*.tmp`` files are ignored;
     runs with ``.partial`` samples files are listed with ``in_progress=True``.
+    A run whose results file or manifest cannot be read is left out with one
+    warning naming the file and listed in the result's ``skipped``;
+    ``errors="raise"`` raises its :class:`~evallog.errors.ReadError` instead.
     A run written in a newer evallog format raises
     :class:`~evallog.errors.UnsupportedFormatError`, or is left out (with a
     warning) when ``skip_unsupported`` is true. ``root`` may also be a
     results or samples file (its run is returned).
     """
+    if errors not in ("skip", "raise"):
+        raise ValueError(f"errors must be 'skip' or 'raise', not {errors!r}")
     root = Path(root)
     if root.is_file():
-        return [load_run(root)]
+        return RunList([load_run(root)])
     if not root.is_dir():
         raise ReadError("no such folder", path=root)
     runs: list[Run] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        directory = Path(dirpath)
-        for rf in _scan_dir(directory, filenames).values():
-            try:
-                runs.append(_build_run(directory, rf))
-            except UnsupportedFormatError as exc:
-                if not skip_unsupported:
-                    raise
-                logger.warning("skipping run %s: %s", rf.run_id, exc)
+    skipped: list[SkippedRun] = []
+    for rf in layout.find_runs(root):
+        try:
+            runs.append(_build_run(rf))
+        except UnsupportedFormatError as exc:
+            if not skip_unsupported:
+                raise
+            logger.warning("skipping run %s: %s", rf.run_id, exc)
+        except ReadError as exc:
+            if errors == "raise":
+                raise
+            _skip(exc, rf, skipped)
     runs.sort(key=_sort_key)
-    return runs
+    return RunList(runs, skipped)
 
 
 def _pick(runs: list[Run], run_id: str | None, where: Path) -> Run:
@@ -580,6 +488,18 @@ def _pick(runs: list[Run], run_id: str | None, where: Path) -> Run:
     return sorted(runs, key=lambda r: (r.timestamp.isoformat() if r.timestamp else "", r.run_id))[-1]
 
 
+def _load_file(path: Path, run_id: str | None) -> Run:
+    parsed = layout.parse_filename(path.name)
+    if parsed is None:
+        raise ReadError("not a results or samples file of lm-eval, lmms-eval or evallog", path=path)
+    if run_id is not None and run_id != parsed.run_id:
+        raise ReadError(f"file belongs to run {parsed.run_id!r}, not {run_id!r}", path=path)
+    rf = layout.scan_folder(path.parent).get((parsed.flavor, parsed.run_id))
+    if rf is None:  # e.g. a results file of an unexpected name
+        rf = RunFiles(path.parent, parsed.flavor, parsed.run_id, results_file=path)
+    return _build_run(rf)
+
+
 def load_run(path: str | os.PathLike[str], run_id: str | None = None) -> Run:
     """Load one run.
 
@@ -589,27 +509,13 @@ def load_run(path: str | os.PathLike[str], run_id: str | None = None) -> Run:
     """
     path = Path(path)
     if path.is_file():
-        name = path.name
-        parsed = naming.parse_filename(name)
-        if parsed is None:
-            m = _LMEVAL_STEM_RESULTS.match(name)
-            if not m:
-                raise ReadError("not a results or samples file of lm-eval, lmms-eval or evallog", path=path)
-            parsed = naming.ParsedName("results", "lm-eval", m["run_id"])
-        if run_id is not None and run_id != parsed.run_id:
-            raise ReadError(f"file belongs to run {parsed.run_id!r}, not {run_id!r}", path=path)
-        directory = path.parent
-        runs = _scan_dir(directory, [n for n in os.listdir(directory) if (directory / n).is_file()])
-        rf = runs.get((parsed.flavor, parsed.run_id))
-        if rf is None:  # e.g. a results file of an unexpected name
-            rf = _RunFiles(parsed.flavor, parsed.run_id, results_file=path)
-        return _build_run(directory, rf)
+        return _load_file(path, run_id)
     if not path.is_dir():
         raise ReadError("no such file or folder", path=path)
-    here = _runs_in_dir(path)
+    here = [_build_run(rf) for rf in layout.scan_folder(path).values()]
     if here and (run_id is None or any(r.run_id == run_id for r in here)):
         return _pick(here, run_id, path)
-    runs = list_runs(path)
+    runs: list[Run] = list_runs(path, errors="raise")
     if run_id is not None:
         runs = [r for r in runs if r.run_id == run_id]
     if not runs:

@@ -17,18 +17,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive
+from evallog import layout
+from evallog.atomic import atomic_writer, fsync_dir, pid_alive
+from evallog.claim import RunRecord
 from evallog.encoding import decode
 from evallog.errors import RecoveryError
-from evallog.formats import TaskHasher
-from evallog.naming import IN_PROGRESS_SUFFIX, MANIFEST_DIR, parse_filename
+from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, TaskHasher
+from evallog.layout import RunStatus
 
 if TYPE_CHECKING:
+    from evallog.sink import SampleSink
+    from evallog.streams import StreamSet
     from evallog.writer import TaskStream
 
-__all__ = ["recover", "RecoveryReport", "TaskRecovery", "iter_valid_records", "find_interrupted_runs"]
+__all__ = [
+    "recover",
+    "RecoveryReport",
+    "TaskRecovery",
+    "iter_valid_records",
+    "find_interrupted_runs",
+    "resume_run",
+    "ResumedRun",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -101,28 +111,12 @@ def iter_valid_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[InterruptedRun]:
     """Runs in ``folder`` that have in-progress samples files, oldest first."""
-    runs: dict[str, InterruptedRun] = {}
-    finals: dict[str, dict[str, Path]] = {}
-    results: dict[str, Path] = {}
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    for entry in entries:
-        parsed = parse_filename(entry.name)
-        if parsed is None or (flavor is not None and parsed.flavor != flavor) or not entry.is_file():
+    runs = []
+    for rf in layout.scan_folder(Path(folder)).values():
+        if not rf.partial_files or (flavor is not None and rf.flavor != flavor):
             continue
-        if parsed.kind == "results":
-            results[parsed.run_id] = Path(entry.path)
-        elif parsed.in_progress:
-            run = runs.setdefault(parsed.run_id, InterruptedRun(Path(folder), parsed.run_id))
-            run.partial_files[parsed.task or ""] = Path(entry.path)
-        else:
-            finals.setdefault(parsed.run_id, {})[parsed.task or ""] = Path(entry.path)
-    for run_id, run in runs.items():
-        run.final_files = finals.get(run_id, {})
-        run.results_file = results.get(run_id)
-    return [runs[k] for k in sorted(runs)]
+        runs.append(InterruptedRun(Path(folder), rf.run_id, dict(rf.partial_files), dict(rf.final_files), rf.results_file))
+    return sorted(runs, key=lambda r: r.run_id)
 
 
 def _rewrite_valid(src: Path, dst: Path) -> tuple[int, int]:
@@ -141,7 +135,7 @@ def _rewrite_valid(src: Path, dst: Path) -> tuple[int, int]:
     return kept, dropped
 
 
-def reopen_for_resume(path: Path, flavor: str, stream: TaskStream | None) -> tuple[int, str]:
+def reopen_for_resume(path: Path, flavor: str | Flavor, stream: TaskStream | None) -> tuple[int, str]:
     """Prepare a samples file of an interrupted run for appending.
 
     Cuts a torn last line (rewriting the file if an invalid line sits in the
@@ -186,17 +180,6 @@ def _remove_stale_temp_files(folder: Path, report: RecoveryReport) -> None:
             pass
 
 
-def _mark_manifest(folder: Path, run_id: str, status: str) -> None:
-    manifest = folder / MANIFEST_DIR / f"{run_id}.json"
-    try:
-        data = orjson.loads(manifest.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return
-    data["status"] = status
-    data["streaming"] = []
-    atomic_write_bytes(manifest, orjson.dumps(data, option=orjson.OPT_INDENT_2), fsync=False)
-
-
 def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> RecoveryReport:
     """Finalise the in-progress samples files of interrupted runs under ``output_dir``.
 
@@ -205,18 +188,14 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
     is still alive are skipped unless ``force``. Stale temporary files of
     atomic writes are removed. Returns a :class:`RecoveryReport`.
     """
-    from evallog.tracker import run_lock_held
-
     root = Path(output_dir)
     if not root.is_dir():
         raise RecoveryError("not a folder", path=root)
     report = RecoveryReport(root)
-    for folder in sorted({root, *(Path(d) for d, _, _ in os.walk(root))}):
-        if any(part.startswith(".") for part in folder.relative_to(root).parts):
-            continue
+    for folder, _ in layout.iter_run_folders(root):
         _remove_stale_temp_files(folder, report)
         for run in find_interrupted_runs(folder):
-            live = run_lock_held(folder, run.run_id)
+            live = layout.run_lock_held(folder, run.run_id)
             for task, partial in sorted(run.partial_files.items()):
                 final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
                 if live and not force:
@@ -232,9 +211,41 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
                 report.tasks.append(TaskRecovery(task, run.run_id, final, kept, dropped, "recovered"))
                 logger.info("recovered %s: %d samples kept, %d dropped", final, kept, dropped)
             if not live or force:
-                try:
-                    (folder / MANIFEST_DIR / f"{run.run_id}.lock").unlink()
-                except FileNotFoundError:
-                    pass
-                _mark_manifest(folder, run.run_id, "recovered")
+                layout.remove_lock(folder, run.run_id)
+                layout.mark_manifest(folder, run.run_id, RunStatus.RECOVERED)
     return report
+
+
+@dataclass
+class ResumedRun:
+    """What :func:`resume_run` reopened: the run id, its files, and how many tasks are streams again."""
+
+    run_id: str
+    files: RunRecord
+    in_progress: int = 0
+
+
+def resume_run(
+    folder: Path, flavor: Flavor, run_id: str | None, streams: StreamSet, sink: SampleSink
+) -> ResumedRun | None:
+    """Reopen the latest interrupted run of ``folder`` (the one with ``run_id`` if given) for appending.
+
+    Finished task files are counted and hashed; in-progress files are reopened
+    as streams of ``streams``. ``None`` when there is no such run.
+    """
+    candidates = find_interrupted_runs(folder, flavor=flavor.name)
+    if run_id is not None:
+        candidates = [c for c in candidates if c.run_id == run_id]
+    if not candidates:
+        return None
+    run = candidates[-1]
+    files = RunRecord(results_path=run.results_file)
+    for task, path in run.final_files.items():
+        count, digest = reopen_for_resume(path, flavor, None)
+        files.sample_paths[task], files.task_hashes[task], files.task_counts[task] = path, digest, count
+    for task, partial in run.partial_files.items():
+        final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
+        stream = streams.open(task, final, sink.new_hasher(), resume_from=partial)
+        reopen_for_resume(partial, flavor, stream)
+        files.sample_paths[task] = final
+    return ResumedRun(run.run_id, files, len(run.partial_files))

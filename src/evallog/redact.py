@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evallog.schema import HARNESS_SAMPLE_KEYS
+
 __all__ = ["REDACTED", "is_credential_key", "redact", "redact_text", "record_needs_redaction"]
 
 REDACTED = "[REDACTED]"
@@ -142,9 +144,7 @@ def _redact_all_strings(value: Any) -> Any:
 # only credential-named keys, ``key=value`` pieces and token-looking values in shorter
 # strings are looked for there, so that the check costs a few microseconds a sample
 SAMPLE_STRING_LIMIT = 256
-_HARNESS_KEYS = frozenset(
-    {"doc_id", "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash", "token_counts"}
-)
+_HARNESS_KEYS = HARNESS_SAMPLE_KEYS
 _SAFE_KEYS: set[Any] = set()
 # the literal starts of the _TOKEN_VALUE alternatives, and words every credential key contains
 _TOKEN_PREFIXES_ALWAYS = ("AKIA", "ASIA", "AIza")
@@ -158,7 +158,7 @@ _WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*
 def _has_token(text: str) -> bool:
     """A token-looking value in ``text``: substring search for each literal prefix, then
     the full pattern at the few places found (much faster than scanning with the regex)."""
-    prefixes = _TOKEN_PREFIXES_ALWAYS
+    prefixes: tuple[str, ...] = _TOKEN_PREFIXES_ALWAYS
     if "_" in text:
         prefixes += _TOKEN_PREFIXES_UNDERSCORE
     if "-" in text:

@@ -105,7 +105,7 @@ def format_cell(value: Any, fmt: str = "markdown") -> str:
     if t is float:
         return _float_text(value, full)
     if t is str:
-        return value
+        return str(value)
     if value is None:
         return ""
     if t is int or t is bool:

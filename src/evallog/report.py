@@ -34,30 +34,37 @@ Big runs stay usable because the page carries compact sample records:
 
 from __future__ import annotations
 
-import base64
-import gzip
-import hashlib
-import html
 import json
 import logging
 import math
 import os
-import re
 import time
-import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from evallog.dates import format_time, results_datetime, run_datetime
 from evallog.errors import ConfigError
-from evallog.tally import correctness
-
-_Progress = Callable[[str, int, "int | None"], None]  # evallog.compare.ProgressCallback
+from evallog.report_page import (  # noqa: F401 - re-exported
+    _Block,
+    _Progress,
+    _render_page,
+    _sample_block,
+    _tick,
+    iter_blocks,
+    read_block,
+    render_app_page,
+)
+from evallog.report_samples import (  # noqa: F401 - re-exported
+    DEFAULT_MAX_TEXT,
+    _as_json,
+    _correct,
+    compact_sample,
+    compact_text,
+    compact_value,
+    sample_metrics,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -69,9 +76,13 @@ __all__ = [
     "comparisons_data",
     "column_headers",
     "compact_sample",
+    "compact_text",
+    "compact_value",
     "correct_of",
+    "iter_blocks",
     "leaderboard_data",
     "main_score",
+    "read_block",
     "render_app_page",
     "render_report",
     "run_summary",
@@ -84,299 +95,9 @@ DEFAULT_MAX_SAMPLES = 5_000
 """Records embedded per run and task (all filters of a document count)."""
 DEFAULT_MAX_BYTES = 25_000_000
 """Bytes of the page for the embedded samples, all tasks together (as stored: compressed by default)."""
-DEFAULT_MAX_TEXT = 2_000
-"""Characters kept of one text field (prompt, target, response, document)."""
 
-_MAX_LIST_ITEMS = 64
-_MAX_DICT_KEYS = 64
-_MAX_DEPTH = 6
 _MAX_COMPARISONS = 8
 _MAX_FLIP_IDS = 2_000
-
-# --------------------------------------------------------------------------- text compaction
-
-_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*)(;base64)?,", re.I)
-_DATA_URI_BODY = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{32,}", re.I)
-_BASE64ISH = re.compile(r"[A-Za-z0-9+/=\r\n]+")
-_MEDIA_TYPES = {"image", "video", "audio", "bytes", "array", "tensor"}
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
-
-
-def _data_uri_label(match: re.Match[str], total_len: int) -> str:
-    mime = match.group(1) or "data"
-    payload = total_len - match.end()
-    size = payload * 3 // 4 if match.group(3) else payload
-    return f"[{mime.lower()}, {_human_bytes(size)} inline]"
-
-
-def _sub_data_uri(match: re.Match[str]) -> str:
-    mime = match.group(1) or "data"
-    payload = len(match.group(0)) - match.group(0).index(",") - 1
-    return f"[{mime.lower()}, {_human_bytes(payload * 3 // 4)} inline]"
-
-
-def _looks_base64(text: str) -> bool:
-    head = text[:4096]
-    return (
-        _BASE64ISH.fullmatch(head) is not None
-        and any(c.isdigit() for c in head) and any(c.islower() for c in head) and any(c.isupper() for c in head)
-    )
-
-
-def compact_text(text: str, max_text: int = DEFAULT_MAX_TEXT) -> str:
-    """``text`` as the page shows it: media payloads labelled, at most ``max_text`` characters kept.
-
-    A longer text keeps its first third and its last two thirds around a
-    marker saying how much was cut: the end of a few-shot prompt is the
-    question, the end of a response its final answer.
-    """
-    if text.startswith("data:"):
-        m = _DATA_URI.match(text)
-        if m:
-            return _data_uri_label(m, len(text))
-    if len(text) > 512 and ";base64," in text:
-        text = _DATA_URI_BODY.sub(_sub_data_uri, text)
-    if len(text) > 1024 and _looks_base64(text):
-        return f"[binary data, {len(text):,} characters]"
-    if len(text) > max_text:
-        head = max_text // 3
-        tail = max_text - head
-        return f"{text[:head]} \u2026 [{len(text) - max_text:,} characters cut] \u2026 {text[-tail:]}"
-    return text
-
-
-def _media_label(value: Mapping[str, Any]) -> str | None:
-    """A short label for a described or HF-style media value, else ``None``."""
-    kind = value.get("type")
-    if isinstance(kind, str) and kind in _MEDIA_TYPES and ("sha256" in value or "shape" in value or "size" in value):
-        parts = [kind]
-        size = value.get("size")
-        if kind == "image" and isinstance(size, list) and len(size) == 2:
-            parts.append(f"{size[0]}\u00d7{size[1]}")
-            if value.get("mode"):
-                parts.append(str(value["mode"]))
-        elif isinstance(size, int):
-            parts.append(_human_bytes(size))
-        if isinstance(value.get("shape"), list):
-            parts.append("shape " + "\u00d7".join(str(s) for s in value["shape"]))
-        digest = value.get("sha256")
-        if isinstance(digest, str):
-            parts.append(f"sha256 {digest[:12]}")
-        return "[" + ", ".join(parts) + "]"
-    if "bytes" in value and "path" in value and len(value) <= 3:  # datasets.Image storage
-        data = value.get("bytes")
-        size = len(data) if isinstance(data, (str, bytes)) else None
-        path = value.get("path")
-        label = "[image" + (f" {path}" if isinstance(path, str) and path else "")
-        return label + (f", {_human_bytes(size)}]" if size else "]")
-    return None
-
-
-def compact_value(value: Any, max_text: int = DEFAULT_MAX_TEXT, _depth: int = 0) -> Any:
-    """A JSON value cut down for the page: texts compacted, media labelled, big containers capped."""
-    if isinstance(value, str):
-        return compact_text(value, max_text)
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if _depth >= _MAX_DEPTH:
-        return compact_text(_as_json(value), max_text)
-    if isinstance(value, Mapping):
-        label = _media_label(value)
-        if label is not None:
-            return label
-        out: dict[str, Any] = {}
-        for n, (k, v) in enumerate(value.items()):
-            if n == _MAX_DICT_KEYS:
-                out["\u2026"] = f"{len(value) - n} more keys"
-                break
-            out[str(k)] = compact_value(v, max_text, _depth + 1)
-        return out
-    if isinstance(value, (list, tuple)):
-        items = [compact_value(v, max_text, _depth + 1) for v in value[:_MAX_LIST_ITEMS]]
-        if len(value) > _MAX_LIST_ITEMS:
-            items.append(f"\u2026 {len(value) - _MAX_LIST_ITEMS} more items")
-        return items
-    return compact_text(str(value), max_text)
-
-
-def _as_json(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _as_text(value: Any) -> str:
-    """Display text of a response / target / prompt value (single-element lists unwrapped)."""
-    while isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return _as_json(value)
-
-
-# --------------------------------------------------------------------------- sample records
-
-# keys that compact_sample reads itself; everything else that is not a metric goes to "x"
-_SAMPLE_KEYS = frozenset(
-    {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
-     "doc_hash", "prompt_hash", "target_hash", "input"}
-)
-_BOOL_TEXT = {"True": True, "False": False}
-
-
-def _loglikelihoods(value: Any) -> list[tuple[float, bool | None]] | None:
-    """``[[ll, is_greedy], ...]`` (strings after sanitize_list, or numbers) -> pairs; else ``None``."""
-    if not isinstance(value, list) or not value:
-        return None
-    out = []
-    for item in value:
-        while isinstance(item, list) and len(item) == 1 and isinstance(item[0], list):
-            item = item[0]
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            return None
-        ll, greedy = item
-        try:
-            ll_f = float(ll)
-        except (TypeError, ValueError):
-            return None
-        if isinstance(greedy, str):
-            if greedy not in _BOOL_TEXT:
-                return None
-            greedy = _BOOL_TEXT[greedy]
-        elif not isinstance(greedy, bool):
-            return None
-        out.append((ll_f, greedy))
-    return out
-
-
-def _requests(sample: Mapping[str, Any]) -> list[tuple[Any, Any]]:
-    """(first argument, second argument) of each request of the sample, whatever its shape."""
-    args = sample.get("arguments")
-    reqs: list[tuple[Any, Any]] = []
-    if isinstance(args, Mapping):  # lm-eval file: {"gen_args_0": {"arg_0": ..., "arg_1": ...}}
-        for req in args.values():
-            if isinstance(req, Mapping):
-                reqs.append((req.get("arg_0"), req.get("arg_1")))
-    elif isinstance(args, list):  # pre-tracker shape: list of argument tuples
-        for req in args:
-            if isinstance(req, (list, tuple)):
-                reqs.append((req[0] if req else None, req[1] if len(req) > 1 else None))
-    if not reqs and "input" in sample:  # lmms-eval file: input = first argument of the first request
-        inp = sample["input"]
-        if isinstance(inp, list) and inp:
-            reqs.append((inp[0], inp[1] if len(inp) > 1 else None))
-        else:
-            reqs.append((inp, None))
-    return reqs
-
-
-def _metric_value(value: Any, max_text: int) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return compact_text(value, max_text) if isinstance(value, str) else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return compact_text(_as_json(value), max_text)
-
-
-_correct = correctness  # 1 / 0 when the main metric of a sample says right / wrong, else None
-
-
-def sample_metrics(sample: Mapping[str, Any], result_metrics: Sequence[str] = ()) -> list[str]:
-    """Names of the per-sample metrics of ``sample``, main metric first.
-
-    The sample's own ``metrics`` list (lm-eval) when it has one, else the
-    metrics the results report for the task that the sample carries, else
-    every key that holds a number or a dict and is not a known sample field.
-    """
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
-
-    listed = sample.get("metrics")
-    if isinstance(listed, list) and listed and all(isinstance(m, str) for m in listed):
-        return list(dict.fromkeys(listed))
-    present = [m for m in dict.fromkeys(result_metrics) if m in sample]
-    if present:
-        return present
-    return [
-        k for k, v in sample.items()
-        if k not in NON_METRIC_SAMPLE_KEYS and isinstance(v, (int, float, bool, dict))
-    ]
-
-
-def compact_sample(
-    sample: Mapping[str, Any],
-    *,
-    metrics: Sequence[str],
-    filter_index: int,
-    max_text: int = DEFAULT_MAX_TEXT,
-) -> dict[str, Any]:
-    """The page's record of one sample line (lm-eval or lmms-eval shape, formats.md §4.2-4.3).
-
-    Keys: ``d`` doc id, ``f`` filter index, ``v`` metric values (in ``metrics``
-    order), ``c`` correct (1/0/None from the main metric), ``i`` prompt, ``t``
-    target, ``r`` response, and when they apply ``rr`` raw response, ``ch``
-    choices, ``ti`` index of the target choice, ``p`` predicted choice,
-    ``ll`` log-likelihoods, ``x`` the other fields (document, token counts,
-    media labels).
-    """
-    rec: dict[str, Any] = {"d": sample.get("doc_id"), "f": filter_index}
-    values = [_metric_value(sample.get(m), max_text) for m in metrics]
-    rec["v"] = values
-    rec["c"] = _correct(sample.get(metrics[0])) if metrics else None
-
-    reqs = _requests(sample)
-    prompt = reqs[0][0] if reqs else None
-    rec["i"] = compact_text(_as_text(prompt), max_text)
-    choices = [c for _, c in reqs]
-    has_choices = len(choices) > 1 and all(isinstance(c, str) for c in choices)
-    if has_choices:
-        rec["ch"] = [compact_text(c, max_text) for c in choices]
-
-    target = sample.get("target")
-    target_text = target if isinstance(target, str) else _as_text(target)
-    rec["t"] = compact_text(target_text, max_text)
-    if has_choices and target_text.strip().isdigit() and int(target_text) < len(choices):
-        rec["ti"] = int(target_text)
-
-    filtered = sample.get("filtered_resps")
-    lls = _loglikelihoods(filtered)
-    if lls is not None and (has_choices or len(lls) > 1):
-        best = max(range(len(lls)), key=lambda k: lls[k][0])
-        rec["p"] = best
-        rec["ll"] = [round(ll, 4) for ll, _ in lls]
-        rec["r"] = compact_text(choices[best], max_text) if has_choices and best < len(choices) else f"choice {best}"
-    elif lls is not None:
-        ll, greedy = lls[0]
-        rec["r"] = f"loglikelihood {ll:.4f}" + ("" if greedy is None else f", greedy {greedy}")
-    else:
-        rec["r"] = compact_text(_as_text(filtered), max_text)
-        if "resps" in sample:
-            raw = _as_text(sample["resps"])
-            if raw != _as_text(filtered):
-                rec["rr"] = compact_text(raw, max_text)
-
-    extra: dict[str, Any] = {}
-    for key, value in sample.items():
-        if key in _SAMPLE_KEYS or key in metrics:
-            continue
-        extra[key] = value
-    if "doc" in sample:
-        extra = {"doc": sample["doc"], **extra}
-    if extra:
-        rec["x"] = compact_value(extra, max_text)
-    return rec
-
 
 # --------------------------------------------------------------------------- runs -> page data
 
@@ -396,6 +117,8 @@ class ReportStats:
     """Uncompressed JSON of the embedded sample records (what the browser decodes)."""
     page_bytes: int = 0
     seconds: float = 0.0
+    skipped: list[Any] = field(default_factory=list)
+    """Unreadable runs left out (:class:`evallog.readers.SkippedRun`)."""
 
 
 @dataclass
@@ -414,8 +137,9 @@ class Report:
         return target
 
 
-def _resolve_runs(paths: Any) -> list[Any]:
-    """Runs of ``paths``: Run objects as given, files via ``load_run``, folders via ``list_runs``."""
+def _resolve_runs(paths: Any, errors: str = "skip", skipped: list[Any] | None = None) -> list[Any]:
+    """Runs of ``paths``: Run objects as given, files via ``load_run``, folders via ``list_runs``
+    (unreadable runs of a folder go to ``skipped`` unless ``errors="raise"``)."""
     from evallog import readers
 
     if isinstance(paths, (str, os.PathLike, readers.Run)):
@@ -430,7 +154,9 @@ def _resolve_runs(paths: Any) -> list[Any]:
         if isinstance(item, readers.Run):
             found = [item]
         else:
-            found = readers.list_runs(item)
+            found = readers.list_runs(item, errors=errors)
+            if skipped is not None:
+                skipped.extend(found.skipped)
             if not found:
                 raise ConfigError(f"no evaluation run found under {os.fspath(item)!r}")
         for run in found:
@@ -509,152 +235,15 @@ def _table_records(results: Mapping[str, Any], column: str) -> list[dict[str, An
 
     if not results.get(column):
         return None
-    records = json.loads(make_table(results, column=column, fmt="json"))
+    records: list[dict[str, Any]] = json.loads(make_table(results, column=column, fmt="json"))
     if not records:
         return None
     depth = _depths(results.get("group_subtasks") or {})
     key = "group" if column == "groups" else "task"
     for rec in records:
-        rec["depth"] = depth.get(rec.get(key), 0)
+        name = rec.get(key)
+        rec["depth"] = depth.get(name, 0) if isinstance(name, str) else 0
     return records
-
-
-def _escape_json_for_html(data: bytes) -> str:
-    """JSON text that can sit inside ``<script type="application/json">`` and still parse as the same JSON."""
-    return (
-        data.decode("utf-8")
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def _dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value, default=str)
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate that the stdlib parser let through
-        return json.dumps(value, default=str, ensure_ascii=True).encode("ascii")
-
-
-@dataclass
-class _Block:
-    run: int
-    task: str
-    id: str
-    payload: str
-    encoding: str
-
-
-class _BlockWriter:
-    """Builds one data block's payload record by record, knowing its size in the page as it grows.
-
-    Compressed blocks are gzip streams (base64 in the page), fed record by
-    record so that the budget is checked against the real compressed size.
-    """
-
-    def __init__(self, compress: bool) -> None:
-        self.encoding = "gzip-base64" if compress else "json"
-        self._z = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None  # 31: gzip container
-        self._parts: list[bytes] = []
-        self._out = 0
-        self.json_bytes = 0
-
-    @property
-    def page_bytes(self) -> int:
-        """Bytes of the block in the page so far (data still buffered by zlib not counted)."""
-        return (self._out + 2) // 3 * 4 if self._z is not None else self._out
-
-    def write(self, data: bytes) -> None:
-        self.json_bytes += len(data)
-        if self._z is not None:
-            data = self._z.compress(data)
-            self._out += len(data)
-        else:
-            self._out += len(data) + 5 * (data.count(b"<") + data.count(b">") + data.count(b"&"))
-        if data:
-            self._parts.append(data)
-
-    def finish(self) -> str:
-        if self._z is None:
-            return _escape_json_for_html(b"".join(self._parts))
-        self._parts.append(self._z.flush())
-        return base64.b64encode(b"".join(self._parts)).decode("ascii")
-
-
-def _sample_block(
-    run: Any,
-    task: str,
-    *,
-    max_samples: int,
-    budget: int,
-    max_text: int,
-    compress: bool,
-    tick: Callable[[int], None] | None = None,
-) -> tuple[_BlockWriter, str, int, int, str | None, int]:
-    """The data block of one run and task.
-
-    Returns (writer, payload, records embedded, records seen, cap reason or
-    ``None``, corrupt lines skipped). Whole documents are kept: a document's records under every
-    filter go in together, documents in file order until ``max_samples``
-    records or ``budget`` bytes of page are reached. The block is
-    ``{"samples": [...], "metrics": [...], "filters": [...]}``.
-    """
-    result_metrics = [m for m, _ in run.metrics(task)]
-    n_filters = max(1, len(run.filters(task)))
-    max_docs = max(1, max_samples // n_filters)
-    doc_budget = budget // n_filters
-
-    writer = _BlockWriter(compress)
-    writer.write(b'{"samples":[')
-    metrics: list[str] | None = None
-    filters: list[str] = []
-    filter_index: dict[str, int] = {}
-    kept_docs: set[Any] = set()
-    n = 0
-    total = 0
-    reason: str | None = None
-    samples = run.samples(task, skip_corrupt=True)
-    for sample in samples:
-        total += 1
-        if tick is not None and not total % 1000:
-            tick(total)
-        doc = sample.get("doc_id")
-        try:
-            hash(doc)
-        except TypeError:
-            doc = _as_json(doc)
-        if doc not in kept_docs:
-            if len(kept_docs) >= max_docs:
-                reason = reason or "max_samples"
-                continue
-            if writer.page_bytes >= doc_budget:
-                reason = reason or "max_bytes"
-                continue
-            kept_docs.add(doc)
-        if n >= max_samples:
-            reason = reason or "max_samples"
-            continue
-        name = str(sample.get("filter", "none"))
-        if name not in filter_index:
-            filter_index[name] = len(filters)
-            filters.append(name)
-        names = sample_metrics(sample, result_metrics)
-        if metrics is None:
-            metrics = names
-        elif names != metrics:
-            metrics.extend(m for m in names if m not in metrics)
-        rec = compact_sample(sample, metrics=metrics, filter_index=filter_index[name], max_text=max_text)
-        writer.write((b"," if n else b"") + _dumps(rec))
-        n += 1
-    writer.write(b'],"metrics":' + _dumps(metrics or []) + b',"filters":' + _dumps(filters) + b"}")
-    return writer, writer.finish(), n, total, reason, samples.skipped
-
-
-def _tick(progress: _Progress, seen: int) -> Callable[[int], None]:
-    """Report samples read so far (``seen`` before this block) as the ``reading samples`` stage."""
-    return lambda done: progress("reading samples", seen + done, None)
 
 
 def _main_score(run: Any, task: str) -> dict[str, Any] | None:
@@ -776,58 +365,33 @@ def _pick_run(runs: Sequence[Any], key: Any) -> int:
     return matches[0]
 
 
-def build_report(
-    paths: Any,
-    *,
-    title: str | None = None,
-    compare: Sequence[tuple[Any, Any]] | tuple[Any, Any] | None = None,
-    samples: bool = True,
-    max_samples: int = DEFAULT_MAX_SAMPLES,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_text: int = DEFAULT_MAX_TEXT,
-    compress: bool = True,
-    progress: _Progress | None = None,
-) -> Report:
-    """Gather ``paths`` into one HTML page; see the module docstring.
-
-    ``compare`` picks the pairs of runs to compare: one ``(a, b)`` pair or a
-    list of them, each run named by index (in the order given / found), run id
-    or model name. By default the first run is compared with each later run
-    that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
-    sample browser out. ``progress(stage, done, total)`` is called while
-    samples are read and compared (see :data:`evallog.compare.ProgressCallback`).
-    """
-    if max_samples < 1 or max_bytes < 1 or max_text < 16:
-        raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
-    t0 = time.perf_counter()
-    runs = _resolve_runs(paths)
-    stats = ReportStats(runs=len(runs))
-
+def _pairs(runs: list[Any], compare: Sequence[tuple[Any, Any]] | tuple[Any, Any] | None) -> list[tuple[int, int]]:
+    """The pairs of runs to compare (indexes), from ``build_report``'s ``compare``."""
     if compare is None:
-        pairs = _default_pairs(runs)
-    else:
-        raw_pairs = [compare] if len(compare) == 2 and not isinstance(compare[0], (list, tuple)) else list(compare)
-        pairs = []
-        for pair in raw_pairs:
-            if len(pair) != 2:
-                raise ConfigError(f"a comparison takes two runs, got {pair!r}")
-            a, b = _pick_run(runs, pair[0]), _pick_run(runs, pair[1])
-            if a == b:
-                raise ConfigError("cannot compare a run with itself")
-            pairs.append((a, b))
+        return _default_pairs(runs)
+    raw_pairs = [compare] if len(compare) == 2 and not isinstance(compare[0], (list, tuple)) else list(compare)
+    pairs = []
+    for pair in raw_pairs:
+        if len(pair) != 2:
+            raise ConfigError(f"a comparison takes two runs, got {pair!r}")
+        a, b = _pick_run(runs, pair[0]), _pick_run(runs, pair[1])
+        if a == b:
+            raise ConfigError("cannot compare a run with itself")
+        pairs.append((a, b))
+    return pairs
 
+
+def _run_meta(runs: list[Any]) -> list[dict[str, Any]]:
     names = [run.name for run in runs]
-    run_meta = [run_summary(run, short=run.name if names.count(run.name) == 1 else run.label) | run_tables(run)
-                for run in runs]
+    return [run_summary(run, short=run.name if names.count(run.name) == 1 else run.label) | run_tables(run)
+            for run in runs]
 
-    # tasks in first-seen order over the runs
-    task_names: list[str] = []
-    for run in runs:
-        for task in run.tasks:
-            if task not in task_names:
-                task_names.append(task)
-    stats.tasks = len(task_names)
 
+def _task_blocks(
+    runs: list[Any], task_names: list[str], stats: ReportStats, progress: _Progress | None, *, samples: bool,
+    max_samples: int, max_bytes: int, max_text: int, compress: bool,
+) -> tuple[list[_Block], dict[str, dict[str, Any]]]:
+    """The sample blocks of every (run, task) within the byte budget, and each task's page data."""
     jobs = [(i, t) for t in task_names for i, run in enumerate(runs) if t in run.tasks]
     blocks: list[_Block] = []
     task_meta: dict[str, dict[str, Any]] = {t: {"name": t, "runs": []} for t in task_names}
@@ -855,6 +419,48 @@ def build_report(
         elif has_samples:
             entry["capped"] = "disabled"
         task_meta[task]["runs"].append(entry)
+    return blocks, task_meta
+
+
+def build_report(
+    paths: Any,
+    *,
+    title: str | None = None,
+    compare: Sequence[tuple[Any, Any]] | tuple[Any, Any] | None = None,
+    samples: bool = True,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_text: int = DEFAULT_MAX_TEXT,
+    compress: bool = True,
+    progress: _Progress | None = None,
+    errors: str = "skip",
+) -> Report:
+    """Gather ``paths`` into one HTML page; see the module docstring.
+
+    ``compare`` picks the pairs of runs to compare: one ``(a, b)`` pair or a
+    list of them, each run named by index (in the order given / found), run id
+    or model name. By default the first run is compared with each later run
+    that shares a task with it (up to 8 pairs). ``samples=False`` leaves the
+    sample browser out. ``progress(stage, done, total)`` is called while
+    samples are read and compared (see :data:`evallog.compare.ProgressCallback`).
+    Unreadable runs of a folder are left out with a warning and listed in
+    ``stats.skipped``; ``errors="raise"`` raises instead.
+    """
+    if max_samples < 1 or max_bytes < 1 or max_text < 16:
+        raise ConfigError("max_samples and max_bytes must be positive and max_text at least 16")
+    t0 = time.perf_counter()
+    skipped_runs: list[Any] = []
+    runs = _resolve_runs(paths, errors, skipped_runs)
+    stats = ReportStats(runs=len(runs), skipped=skipped_runs)
+
+    pairs = _pairs(runs, compare)
+    run_meta = _run_meta(runs)
+
+    task_names = list(dict.fromkeys(task for run in runs for task in run.tasks))  # first-seen order
+    stats.tasks = len(task_names)
+
+    blocks, task_meta = _task_blocks(runs, task_names, stats, progress, samples=samples, max_samples=max_samples,
+                                     max_bytes=max_bytes, max_text=max_text, compress=compress)
 
     meta = {
         "title": title or _default_title(run_meta),
@@ -928,82 +534,8 @@ def _default_title(run_meta: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _version() -> str:
-    from evallog import __version__
+    from evallog._version import __version__
 
     return __version__
 
 
-# --------------------------------------------------------------------------- page assembly
-
-_PLACEHOLDER = re.compile(r"\{\{([A-Z]+)\}\}")
-
-
-def _asset(name: str) -> str:
-    return resources.files("evallog").joinpath("report_assets", name).read_text(encoding="utf-8")
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
-
-
-def render_app_page(meta: Mapping[str, Any]) -> tuple[str, str]:
-    """The page of ``evallog view``: the report's page whose data comes from the server.
-
-    Returns ``(html, csp)``: the report's policy plus ``connect-src 'self'``
-    for the page's requests to the JSON endpoints.
-    """
-    return _render_page(meta, (), connect=True), _page_csp(connect=True)
-
-
-def _page_csp(*, connect: bool = False) -> str:
-    parts = [
-        "default-src 'none'",
-        f"script-src {_csp_hash(_asset('report.js'))}",
-        f"style-src {_csp_hash(_asset('report.css'))}",
-        "img-src data:",
-        "base-uri 'none'",
-        "form-action 'none'",
-    ]
-    if connect:
-        parts.insert(4, "connect-src 'self'")
-    return "; ".join(parts)
-
-
-def _render_page(meta: Mapping[str, Any], blocks: Sequence[_Block], *, connect: bool = False) -> str:
-    css = _asset("report.css")
-    js = _asset("report.js")
-    for name, text in (("report.css", css), ("report.js", js)):
-        if "</" in text:  # would end the inline element early
-            raise ConfigError(f"report asset {name} must not contain '</'")
-    csp = _page_csp(connect=connect)
-    parts = []
-    for b in blocks:
-        parts.append(
-            f'<script type="application/json" id="{b.id}" data-encoding="{b.encoding}">{b.payload}</script>\n'
-        )
-    values = {
-        "CSP": csp,
-        "TITLE": html.escape(str(meta["title"])),
-        "VERSION": html.escape(str(meta["version"])),
-        "CSS": css,
-        "JS": js,
-        "META": _escape_json_for_html(_dumps(meta)),
-        "BLOCKS": "".join(parts),
-    }
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _asset("template.html"))
-
-
-def iter_blocks(page: str) -> Iterator[tuple[str, str, str]]:
-    """``(id, encoding, payload)`` of every data block of a page (for tests and tools)."""
-    for m in re.finditer(r'<script type="application/json" id="([^"]+)"(?: data-encoding="([^"]+)")?>(.*?)</script>', page, re.S):
-        yield m.group(1), m.group(2) or "json", m.group(3)
-
-
-def read_block(page: str, block_id: str) -> Any:
-    """The decoded JSON of one data block of a page."""
-    for bid, encoding, payload in iter_blocks(page):
-        if bid == block_id:
-            if encoding == "gzip-base64":
-                return json.loads(gzip.decompress(base64.b64decode(payload)))
-            return json.loads(payload)
-    raise KeyError(block_id)

@@ -234,7 +234,9 @@ def binomial_variate(rng: random.Random, n: int, p: float) -> int:
     a = -0.0873 + 0.0248 * b + 0.01 * p
     c = n * p + 0.5
     v_r = 0.92 - 4.2 / b
-    alpha = lpq = m = h = None
+    alpha: float | None = None  # the BTRS constants below are computed on first use
+    lpq = h = 0.0
+    m = 0
     while True:
         u = rand() - 0.5
         us = 0.5 - abs(u)

@@ -34,34 +34,14 @@ from typing import Any
 
 from evallog.errors import ConfigError
 from evallog.render import FORMATS, format_cell, render_table
+from evallog.schema import OPTIONAL_COLUMNS, is_placeholder, parse_metric_key
 
 __all__ = ["make_table", "HIGHER_IS_BETTER_SYMBOLS"]
 
 HIGHER_IS_BETTER_SYMBOLS = {True: "↑", False: "↓"}
 
-# keys of a results entry that are never metrics
-_NOT_METRICS = frozenset({"alias", "name", "sample_len", "sample_count", "samples"})
-
-# metric-name suffixes shown as columns of their base metric, never as rows
-_VARIANT_SUFFIXES = (
-    "_stderr",
-    "_stderr_clt",
-    "_stderr_clustered",
-    "_expected_accuracy",
-    "_consensus_accuracy",
-    "_internal_variance",
-    "_consistency_rate",
-)
-
-# lmms-eval's optional columns: (display header, data header, metric-key suffix)
-_OPTIONAL = (
-    ("Stderr_CLT", "stderr_clt", "_stderr_clt"),
-    ("Stderr_Clustered", "stderr_clustered", "_stderr_clustered"),
-    ("EA", "expected_accuracy", "_expected_accuracy"),
-    ("CA", "consensus_accuracy", "_consensus_accuracy"),
-    ("IV", "internal_variance", "_internal_variance"),
-    ("CR", "consistency_rate", "_consistency_rate"),
-)
+# lmms-eval's optional columns (the metric-key rules are schema.py's)
+_OPTIONAL = OPTIONAL_COLUMNS
 
 
 
@@ -178,7 +158,7 @@ class _Row:
 
     __slots__ = ("key", "name", "depth", "version", "filter", "n_shot", "metric", "hib", "value", "has_se", "se", "opt", "paired")
 
-    def __init__(self, key, name, depth, version, n_shot, paired, filter=None, metric=None, hib=None, value=None, has_se=False, se=None, opt=None):  # noqa: A002
+    def __init__(self, key: Any, name: Any, depth: Any, version: Any, n_shot: Any, paired: Any, filter: Any = None, metric: Any = None, hib: Any = None, value: Any = None, has_se: bool = False, se: Any = None, opt: Any = None) -> None:  # noqa: A002
         self.key = key
         self.name = name
         self.depth = depth
@@ -202,7 +182,8 @@ def _paired(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     keys = ("paired_baseline", "paired_baseline_score", "paired_ci_lower", "paired_ci_upper", "paired_pvalue")
     if not any(k in entry for k in keys):
         return None
-    lo, hi = entry.get("paired_ci_lower"), entry.get("paired_ci_upper")
+    lo: Any = entry.get("paired_ci_lower")
+    hi: Any = entry.get("paired_ci_upper")
     ci_ok = _is_num(lo) and _is_num(hi)
     pval = entry.get("paired_pvalue")
     baseline = entry.get("paired_baseline")
@@ -248,15 +229,13 @@ def _collect_rows(result_dict: Mapping[str, Any], column: str, sort_results: boo
         has_opt = False
         metrics = []
         for mf in sorted(k for k in entry if isinstance(k, str)):
-            if mf in _NOT_METRICS or mf.startswith("paired_"):
-                continue
-            metric, _, filt = mf.partition(",")
-            if metric.endswith(_VARIANT_SUFFIXES):
-                has_opt = has_opt or metric.endswith(_OPT_SUFFIXES)
-            elif metric.strip():
-                metrics.append((mf, metric, filt))
+            parsed = parse_metric_key(mf)
+            if parsed is None:
+                placeholder = placeholder or is_placeholder(mf)  # lmms-eval's `" ": " "`
+            elif parsed.variant is not None:
+                has_opt = has_opt or parsed.variant in _OPT_SUFFIXES
             else:
-                placeholder = True  # lmms-eval's `" ": " "` for a group without metrics
+                metrics.append((mf, parsed.metric, parsed.filter))
         for mf, metric, filt in metrics:
             se_key = f"{metric}_stderr,{filt}"
             has_se = se_key in entry
@@ -323,9 +302,9 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
             cells.append(p.get("baseline") or _NA)
         if has_diff:
             d = p.get("diff")
-            cells.append(_NA if d is None else _pct(d))
+            cells.append(_NA if d is None else _pct(float(d)))
             lo, hi = p.get("ci_lower"), p.get("ci_upper")
-            cells.append(_NA if lo is None else f"[{_pct(lo)}, {_pct(hi)}]")
+            cells.append(_NA if lo is None or hi is None else f"[{_pct(float(lo))}, {_pct(float(hi))}]")
         if has_pval:
             pv = p.get("p_value")
             cells.append(_NA if pv is None else format_cell(float(pv)) + ("*" if pv < 0.05 else ""))
@@ -342,7 +321,7 @@ def _display_matrix(rows: list[_Row], column: str, with_version: bool) -> tuple[
 
 def _pct(x: float) -> str:
     """lmms-eval's ``%+.1f%%``; NaN and infinities print as in every other cell."""
-    return "%+.1f%%" % x if math.isfinite(x) else format_cell(x)
+    return f"{x:+.1f}%" if math.isfinite(x) else format_cell(x)
 
 
 def _numeric_col(values: Iterable[Any]) -> bool:

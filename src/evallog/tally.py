@@ -91,7 +91,7 @@ def sample_metric_names(run: Any, task: str, first_record: Mapping[str, Any] | N
     names = list(dict.fromkeys(m for m, _ in run.metrics(task)))
     if names or first_record is None:
         return names
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+    from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
     listed = first_record.get("metrics")
     if isinstance(listed, list) and all(isinstance(m, str) for m in listed):

@@ -1,171 +1,50 @@
 """``EvaluationTracker``: the drop-in results writer of lmms-eval and lm-eval.
 
-Same constructor parameters (names, order, defaults) and methods as the two
-anchors (formats.md §2, §13.1), writing the files their readers understand,
-with these differences:
-
-* the caller's ``results`` and ``samples`` are never modified;
-* the run id is fixed when the tracker is built (or given), so samples can be
-  saved before or without the aggregated results; a ``datetime_str`` passed
-  later becomes the run id and the files already written move with it;
-* every file is written atomically; saving a task again replaces its file;
-* numbers stay numbers, binary payloads become short descriptions, output is
-  strict JSON by default, secrets are redacted;
-* errors are raised as typed exceptions from :mod:`evallog.errors`;
-* samples can be streamed to disk while the evaluation runs
-  (:meth:`EvaluationTracker.log_sample`), with bounded memory, and an
-  interrupted run can be recovered or resumed.
+Same constructor parameters and methods as the two anchors (formats.md §2, §13.1); the
+differences are listed in the README. A facade: the run format is its flavor's
+(:mod:`evallog.flavors`), files, manifest and lock :mod:`evallog.layout`'s through its
+:class:`~evallog.claim.RunClaim`, sample lines its :class:`~evallog.sink.SampleSink`'s, open
+streams its :class:`~evallog.streams.StreamSet`'s, publishing its :class:`~evallog.publisher.Publisher`'s.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
-import gc
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from evallog import __version__
-from evallog.atomic import atomic_write_bytes, atomic_writer, fsync_dir, pid_alive, temp_path_for
-from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
-from evallog.errors import ConfigError, EvallogError, SerializationError, WriteError
-from evallog.formats import DEFAULT_REPO_NAME, TRANSFORMS, TaskHasher, hash_string, model_name_from_args
+from evallog import layout
+from evallog.atomic import atomic_write_bytes
+from evallog.claim import RunClaim, RunRecord, move_files
+from evallog.encoding import encode_document
+from evallog.errors import ConfigError, EvallogError, SerializationError, TrackerClosedError
+from evallog.flavors import GeneralConfigTracker, LMEvalGeneralConfigTracker, get_flavor
+from evallog.layout import IN_PROGRESS_SUFFIX, RunPaths, RunStatus
 from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
-from evallog.naming import (
-    FLAVORS,
-    FORMAT_VERSION,
-    IN_PROGRESS_SUFFIX,
-    MANIFEST_DIR,
-    results_filename,
-    samples_filename,
-)
-from evallog.paths import ensure_inside, model_dir_name, safe_task_component
-from evallog.redact import record_needs_redaction, redact
+from evallog.paths import ensure_inside, safe_task_component
+from evallog.publisher import Publisher
+from evallog.redact import redact
+from evallog.sink import SampleSink
+from evallog.streams import StreamSet
 from evallog.writer import TaskStream
 
-__all__ = ["EvaluationTracker", "GeneralConfigTracker", "LMEvalGeneralConfigTracker"]
+__all__ = ["EvaluationTracker", "GeneralConfigTracker", "LMEvalGeneralConfigTracker", "run_lock_held"]
 
 logger = logging.getLogger(__name__)
 
+run_lock_held = layout.run_lock_held  # the one liveness check (kept here for callers of 0.1)
 
-# --------------------------------------------------------------------------- config tracker
-class _ConfigTrackerMixin:
-    """Behaviour shared by both flavors' config trackers."""
-
-    _flavor = "lmms-eval"
-
-    def __init__(self) -> None:
-        self._perf_start = time.perf_counter()
-        self.start_time = time.time()  # wall-clock epoch seconds (lmms-eval key and type)
-        self.end_time = None
-        self.model_args: Any = None
-
-    def log_experiment_args(
-        self,
-        model_source: Any,
-        model_args: Any,
-        system_instruction: str | None,
-        chat_template: str | None,
-        fewshot_as_multiturn: bool,
-    ) -> None:
-        """Record the model and prompt settings (``model_args``: ``k=v,...`` string or dict)."""
-        if model_source is not None and not isinstance(model_source, str):
-            # an LM object: its class, not a repr with a memory address
-            model_source = f"{type(model_source).__module__}.{type(model_source).__qualname__}"
-        self.model_source = model_source
-        self.model_args = model_args
-        name = model_name_from_args(model_args, self._flavor)
-        if not name and isinstance(model_source, str) and model_source:
-            name = model_source.rsplit(".", 1)[-1]
-        self.model_name = name or "model"
-        self.model_name_sanitized = model_dir_name(self.model_name, self._flavor)
-        self.system_instruction = system_instruction
-        self.system_instruction_sha = hash_string(system_instruction) if system_instruction else None
-        self.chat_template = chat_template
-        self.chat_template_sha = hash_string(chat_template) if chat_template else None
-        self.fewshot_as_multiturn = fewshot_as_multiturn
-
-    def log_end_time(self) -> None:
-        """Record the end time and the total evaluation time (a string, as the anchors write it)."""
-        self.end_time = time.time()
-        self.total_evaluation_time_seconds = str(time.perf_counter() - self._perf_start)
-
-
-@dataclass(init=False)
-class GeneralConfigTracker(_ConfigTrackerMixin):
-    """lmms-eval's config tracker: ``asdict()`` gives its fields in its order (formats.md §1.1).
-
-    ``start_time`` and ``end_time`` are wall-clock epoch seconds (the anchor
-    writes ``perf_counter`` readings, meaningless outside the process).
-    """
-
-    _flavor = "lmms-eval"
-    model_source: str | None = None
-    model_name: str | None = None
-    model_name_sanitized: str | None = None
-    system_instruction: str | None = None
-    system_instruction_sha: str | None = None
-    fewshot_as_multiturn: bool | None = None
-    chat_template: str | None = None
-    chat_template_sha: str | None = None
-    start_time: float | None = None
-    end_time: float | None = None
-    total_evaluation_time_seconds: str | None = None
-
-    def __init__(self) -> None:
-        _ConfigTrackerMixin.__init__(self)
-
-
-@dataclass(init=False)
-class LMEvalGeneralConfigTracker(_ConfigTrackerMixin):
-    """lm-eval's config tracker: no ``start_time``/``end_time`` fields (they are attributes only)."""
-
-    _flavor = "lm-eval"
-    model_source: str | None = None
-    model_name: str | None = None
-    model_name_sanitized: str | None = None
-    system_instruction: str | None = None
-    system_instruction_sha: str | None = None
-    fewshot_as_multiturn: bool | None = None
-    chat_template: str | None = None
-    chat_template_sha: str | None = None
-    total_evaluation_time_seconds: str | None = None
-
-    def __init__(self) -> None:
-        _ConfigTrackerMixin.__init__(self)
-
-
-_CONFIG_TRACKERS = {"lmms-eval": GeneralConfigTracker, "lm-eval": LMEvalGeneralConfigTracker}
-
-
-# --------------------------------------------------------------------------- run ids and claims
-def _new_run_id(flavor: str, timezone: str | None, offset_seconds: int = 0) -> str:
-    if timezone:
-        from zoneinfo import ZoneInfo  # stdlib; only loaded when a zone is asked for
-
-        now = datetime.now(ZoneInfo(timezone))
-    else:
-        now = datetime.now()
-    now += timedelta(seconds=offset_seconds)
-    if flavor == "lm-eval":
-        return now.replace(tzinfo=None).isoformat().replace(":", "-")
-    return now.strftime("%Y%m%d_%H%M%S")
-
-
-# (folder, run id) -> tracker that holds it, for trackers of this process
-_CLAIMS: weakref.WeakValueDictionary[tuple[str, str], EvaluationTracker] = weakref.WeakValueDictionary()
-_CLAIMS_LOCK = threading.RLock()
 _LIVE: weakref.WeakSet[EvaluationTracker] = weakref.WeakSet()
+# the anchors' Hub parameters, handed to the publisher as given
+_HUB_PARAMETERS = frozenset({"hub_results_org", "hub_repo_name", "details_repo_name", "results_repo_name", "push_results_to_hub",
+                             "push_samples_to_hub", "public_repo", "token", "leaderboard_url", "point_of_contact", "gated",
+                             "details_format"})
 
 
 def _flush_all_at_exit() -> None:
@@ -174,7 +53,7 @@ def _flush_all_at_exit() -> None:
             tracker.flush()
         except Exception:  # noqa: BLE001 - at exit there is nobody left to raise to
             logger.exception("could not flush streamed samples at exit")
-        if any(not stream.closed for stream in tracker._streams.values()):
+        if tracker._stream_set.open_tasks():
             logger.warning(
                 "EvaluationTracker for %s was not closed; its samples are in *%s files: "
                 "close the tracker, or run `evallog recover %s`",
@@ -183,62 +62,12 @@ def _flush_all_at_exit() -> None:
                 tracker.output_path,
             )
         else:
-            tracker._release_claim()  # the anchors' callers never close: leave no lock behind
+            tracker._claim.release()  # the anchors' callers never close: leave no lock behind
 
 
 atexit.register(_flush_all_at_exit)
 
 
-def run_lock_held(folder: Path, run_id: str) -> bool:
-    """Whether a live tracker (this process's, or a running process's) owns ``run_id`` in ``folder``."""
-    lock = folder / MANIFEST_DIR / f"{run_id}.lock"
-    try:
-        pid = int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        with _CLAIMS_LOCK:
-            holder = _CLAIMS.get((str(folder.resolve()), run_id))
-        return holder is not None and not holder._closed
-    return pid_alive(pid)
-
-
-def _create_lock(lock: Path) -> bool:
-    """Create ``lock`` holding our pid, atomically (content included); False if it exists."""
-    tmp = temp_path_for(lock)
-    tmp.write_text(f"{os.getpid()}\n")
-    try:
-        os.link(tmp, lock)  # fails if the lock exists; readers never see an empty lock
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-
-
-class _Flusher(threading.Thread):
-    """Background thread that flushes streamed samples at least every ``interval`` seconds."""
-
-    def __init__(self, tracker: EvaluationTracker, interval: float) -> None:
-        super().__init__(name="evallog-flusher", daemon=True)
-        self._tracker = weakref.ref(tracker)
-        self._interval = max(0.02, interval / 2)
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop_event.wait(self._interval):
-            tracker = self._tracker()
-            if tracker is None:
-                return
-            for stream in list(tracker._streams.values()):
-                try:
-                    stream.flush(only_if_due=True)
-                except WriteError as exc:
-                    tracker._background_error = exc
-            del tracker
-
-
-# --------------------------------------------------------------------------- the tracker
 class EvaluationTracker:
     """Keeps track of an evaluation run and writes its files.
 
@@ -246,37 +75,32 @@ class EvaluationTracker:
     and with their defaults. Keyword-only options:
 
     flavor
-        ``"lmms-eval"`` (default: ``{run_id}_results.json``,
-        ``{run_id}_samples_{task}.jsonl``) or ``"lm-eval"``
-        (``results_{run_id}.json``, ``samples_{task}_{run_id}.jsonl``; an
-        ``output_path`` ending in ``.json`` is a file stem).
+        ``"lmms-eval"`` (default: ``{run_id}_results.json``, ``{run_id}_samples_{task}.jsonl``),
+        ``"lm-eval"`` (``results_{run_id}.json``, ``samples_{task}_{run_id}.jsonl``; an
+        ``output_path`` ending in ``.json`` is a file stem), or any registered flavor.
     run_id
-        The run id (``date_id``); by default the construction time in the
-        flavor's format. ``datetime_str`` passed to
-        :meth:`save_results_aggregated` takes over.
+        The run id (``date_id``); by default the construction time in the flavor's
+        format. ``datetime_str`` passed to :meth:`save_results_aggregated` takes over.
     timezone
         IANA zone for generated run ids (default: local time).
     strict_json
-        ``True`` (default): NaN and infinities are written as ``null``;
-        ``False``: the anchors' ``NaN``/``Infinity`` tokens.
+        ``True`` (default): NaN and infinities are written as ``null``; ``False``:
+        the anchors' ``NaN``/``Infinity`` tokens.
     redact_secrets
         Redact credentials before writing (default ``True``).
     resume
-        Continue the interrupted run ``run_id`` (or the latest interrupted run
-        of the model) instead of starting a new one; see :meth:`logged_keys`.
+        Continue the interrupted run ``run_id`` (or the latest interrupted run of the
+        model) instead of starting a new one; see :meth:`logged_keys`.
     flush_every, flush_interval, fsync
-        Streaming durability: streamed samples reach the file at least every
-        ``flush_every`` samples or ``flush_interval`` seconds; ``fsync=True``
-        also forces them to the device on every flush.
+        Streamed samples reach the file at least every ``flush_every`` samples or
+        ``flush_interval`` seconds; ``fsync=True`` also forces them to the device.
     staging_dir
-        With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the
-        local folder where files are written before being copied to the remote
-        folder (default ``~/.cache/evallog/staging/<hash of the URL>``).
+        With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the local
+        folder files are written to before being copied (default
+        ``~/.cache/evallog/staging/<hash of the URL>``).
     details_format
-        ``"jsonl"`` (default): sample files are pushed to the Hub as written;
-        ``"parquet"``: as Parquet files of the store's schema (needs
-        ``evallog[parquet]``), which the Hub's dataset viewer renders and
-        searches in full.
+        ``"jsonl"`` (default): sample files are pushed to the Hub as written; ``"parquet"``: as
+        Parquet files of the store's schema (``evallog[parquet]``), which the Hub's viewer renders.
     """
 
     def __init__(
@@ -306,27 +130,14 @@ class EvaluationTracker:
         staging_dir: str | os.PathLike[str] | None = None,
         details_format: str = "jsonl",
     ) -> None:
-        if flavor not in FLAVORS:
-            raise ConfigError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
+        fmt = get_flavor(flavor)
         if flush_every < 1 or flush_interval <= 0:
             raise ConfigError("flush_every must be >= 1 and flush_interval > 0")
-        self.flavor = flavor
-        self._transform = TRANSFORMS[flavor]
-        self.general_config_tracker = _CONFIG_TRACKERS[flavor]()
+        self.flavor = fmt.name
+        self._format = fmt
+        self.general_config_tracker = fmt.config_tracker_class()
         self.output_path = os.fspath(output_path) if output_path is not None else None
-        # a URL output_path: write to a local staging folder, copy final files (mirror.py)
-        self._mirror: RemoteMirror | None = None
-        self._local_output = Path(self.output_path) if self.output_path else None
-        if self.output_path and is_remote(self.output_path):
-            staging = Path(staging_dir) if staging_dir else default_staging_dir(self.output_path)
-            self._mirror = RemoteMirror(self.output_path, staging)
-            self._local_output = staging
-        self.push_results_to_hub = push_results_to_hub
-        self.push_samples_to_hub = push_samples_to_hub
-        self.public_repo = public_repo
-        self.leaderboard_url = leaderboard_url
-        self.point_of_contact = point_of_contact
-        self.gated_repo = gated
+        self._paths = self._set_output(self.output_path, staging_dir)
         self.strict_json = strict_json
         self.redact_secrets = redact_secrets
         self.resume = resume
@@ -335,47 +146,45 @@ class EvaluationTracker:
         self.fsync = fsync
         self._timezone = timezone
         self._explicit_run_id = run_id is not None
-        self._run_id = run_id.replace(":", "-") if run_id else _new_run_id(flavor, timezone)
+        self._run_id = run_id.replace(":", "-") if run_id else fmt.new_run_id(timezone)
         self._lock = threading.RLock()
-        self._claimed: tuple[Path, str] | None = None  # (folder, run id) of the lock we hold
-        self._results_path: Path | None = None
-        self._sample_paths: dict[str, Path] = {}  # final sample files written by this tracker
-        self._task_hashes: dict[str, str] = {}
-        self._task_counts: dict[str, int] = {}
-        self._streams: dict[str, TaskStream] = {}
-        self._flusher: _Flusher | None = None
-        self._background_error: WriteError | None = None
+        self._files = RunRecord()  # the files this tracker wrote, with their counts and task hashes
         self._closed = False
-        self._pushed_state: object = None
         self._resumed = False
-
-        # --- Hugging Face Hub settings (formats.md §2.2-2.3) -------------------------
-        # No push flag: repo names only, no network. A push flag: the token and the
-        # write access are checked now, before any evaluation runs.
-        from evallog.hub import hub_settings
-
-        self._hub = hub_settings(
-            hub_results_org=hub_results_org,
-            hub_repo_name=hub_repo_name,
-            details_repo_name=details_repo_name,
-            results_repo_name=results_repo_name,
-            push_results_to_hub=push_results_to_hub,
-            push_samples_to_hub=push_samples_to_hub,
-            public_repo=public_repo,
-            token=token,
-            leaderboard_url=leaderboard_url,
-            point_of_contact=point_of_contact,
-            gated=gated,
-            default_repo_name=DEFAULT_REPO_NAME[flavor],
-            details_format=details_format,
-        )
-        self._publish_on_close = self._hub.enabled
-        self.api = self._hub.api if self._hub.enabled else None
-        self.details_repo = self._hub.details_repo
-        self.details_repo_private = self._hub.details_repo_private
-        self.results_repo = self._hub.results_repo
-        self.results_repo_private = self._hub.results_repo_private
+        self._finished_ids: set[str] = set()  # run ids this tracker finished (it may re-claim them)
+        self._expected_tasks: list[str] | None = None  # results["configs"] once results are saved
+        self._sink = SampleSink(fmt, redact_secrets=redact_secrets, strict_json=strict_json)
+        self._stream_set = StreamSet(flush_every=flush_every, flush_interval=flush_interval, fsync=fsync)
+        self._claim = RunClaim()
+        finalizer = weakref.finalize(self, self._claim.release)  # a dropped tracker leaves no lock
+        finalizer.atexit = False  # at exit, _flush_all_at_exit decides
+        self._set_hub({name: value for name, value in locals().items() if name in _HUB_PARAMETERS})
         _LIVE.add(self)
+
+    def _set_output(self, output_path: str | None, staging_dir: str | os.PathLike[str] | None) -> RunPaths | None:
+        # a URL output_path: write to a local staging folder, copy final files (mirror.py)
+        self._mirror: RemoteMirror | None = None
+        local = Path(output_path) if output_path else None
+        if output_path and is_remote(output_path):
+            local = Path(staging_dir) if staging_dir else default_staging_dir(output_path)
+            self._mirror = RemoteMirror(output_path, local)
+        return RunPaths(self._format, local) if local is not None else None
+
+    def _set_hub(self, hub_args: dict[str, Any]) -> None:
+        self._publisher = Publisher(hub_args, default_repo_name=self._format.default_repo_name)
+        self.push_results_to_hub = bool(hub_args["push_results_to_hub"])
+        self.push_samples_to_hub = bool(hub_args["push_samples_to_hub"])
+        self.public_repo = bool(hub_args["public_repo"])
+        self.leaderboard_url = str(hub_args["leaderboard_url"])
+        self.point_of_contact = str(hub_args["point_of_contact"])
+        self.gated_repo = bool(hub_args["gated"])
+        hub = self._publisher.settings
+        self._hub = hub
+        self.api = hub.api if hub.enabled else None
+        self.details_repo = hub.details_repo
+        self.details_repo_private = hub.details_repo_private
+        self.results_repo = hub.results_repo
+        self.results_repo_private = hub.results_repo_private
 
     # ------------------------------------------------------------------ identity
     @property
@@ -391,165 +200,99 @@ class EvaluationTracker:
     @property
     def results_path(self) -> Path | None:
         """The results file, once written."""
-        return self._results_path
+        return self._files.results_path
 
     @property
     def sample_paths(self) -> dict[str, Path]:
         """Final sample files written so far, by task."""
-        return dict(self._sample_paths)
+        return dict(self._files.sample_paths)
 
     @property
-    def run_folder(self) -> Path:
-        """The local folder this run's files go to (``output_path`` is required)."""
-        return self._run_dir()
+    def _streams(self) -> dict[str, TaskStream]:
+        return self._stream_set.streams
 
+    # ------------------------------------------------------------------ where files go
     def _model_dir_name(self) -> str:
-        config = self.general_config_tracker
-        if not getattr(config, "model_name_sanitized", None):
-            # log_experiment_args was not called: a stable, non-empty name
-            config.model_name = config.model_name or "model"
-            config.model_name_sanitized = model_dir_name(config.model_name, self.flavor)
-        return config.model_name_sanitized
+        return str(self.general_config_tracker.dir_name())
 
-    def _json_stem(self) -> Path | None:
-        """lm-eval's rule: an ``output_path`` ending in ``.json`` is a file stem."""
-        if self.flavor == "lm-eval" and self._local_output and self._local_output.suffix == ".json":
-            return self._local_output
-        return None
+    def _run_paths(self) -> RunPaths:
+        if not self.output_path or self._paths is None:
+            raise ConfigError("no output_path was given")
+        return self._paths
 
     def _run_dir(self) -> Path:
-        if not self.output_path:
-            raise ConfigError("no output_path was given")
-        stem = self._json_stem()
-        if stem is not None:
-            return stem.parent
-        return self._local_output / self._model_dir_name()
+        return self._run_paths().run_dir(self._model_dir_name())
 
     def _results_file_for(self, run_id: str) -> Path:
-        stem = self._json_stem()
-        if stem is not None:
-            return stem.with_name(f"{stem.stem}_{run_id}.json")
-        return self._run_dir() / results_filename(self.flavor, run_id)
+        return self._run_paths().results_file(self._model_dir_name(), run_id)
 
     def _samples_file_for(self, task: str, run_id: str) -> Path:
-        return self._run_dir() / samples_filename(self.flavor, safe_task_component(task), run_id)
+        return self._run_paths().samples_file(self._model_dir_name(), safe_task_component(task), run_id)
 
     def _root(self) -> Path:
-        stem = self._json_stem()
-        return stem.parent if stem is not None else (self._local_output or Path("."))
-
-    # ------------------------------------------------------------------ claiming the run id
-    def _manifest_dir(self) -> Path:
-        return self._run_dir() / MANIFEST_DIR
-
-    def _ensure_claimed(self) -> Path:
-        """Create the run folder and take the run id for this tracker (once)."""
-        with self._lock:
-            folder = self._run_dir()
-            if self._claimed == (folder, self._run_id):
-                return folder
-            ensure_inside(self._root(), folder)
-            if self.resume and not self._resumed:
-                self._resumed = True
-                self._find_run_to_resume(folder)
-            self._claim_free_id(folder)
-            self._write_manifest("running")
-            return folder
-
-    def _claim_free_id(self, folder: Path) -> None:
-        """Claim ``self._run_id`` in ``folder``, or the next free id.
-
-        An id is taken while another live tracker holds its lock, and also
-        after that tracker finished if its files are still there (lmms-eval ids
-        have second precision: two runs in the same second must not share
-        files). Resuming takes over the interrupted run's id on purpose.
-        """
-        base_id = self._run_id
-        offset = 0
-        while True:
-            if self._try_claim(folder, self._run_id):
-                if self.resume or not self._run_files_exist(folder, self._run_id):
-                    return
-                self._release_claim()
-            offset += 1
-            if self._explicit_run_id and self.flavor == "lmms-eval":
-                new_id = f"{base_id}_{offset + 1}"
-            else:
-                new_id = _new_run_id(self.flavor, self._timezone, offset_seconds=offset)
-            logger.warning("run id %s is already used in %s; using %s", self._run_id, folder, new_id)
-            self._run_id = new_id
-
-    def _run_files_exist(self, folder: Path, run_id: str) -> bool:
-        return (folder / MANIFEST_DIR / f"{run_id}.json").exists() or self._results_file_for(run_id).exists()
-
-    def _try_claim(self, folder: Path, run_id: str) -> bool:
-        lock = folder / MANIFEST_DIR / f"{run_id}.lock"
-        key = (str(folder.resolve()), run_id)
-        with _CLAIMS_LOCK:
-            holder = _CLAIMS.get(key)
-            if holder is not None and holder is not self and not holder._closed:
-                return False
-            try:
-                lock.parent.mkdir(parents=True, exist_ok=True)
-                created = _create_lock(lock)
-                if not created and not run_lock_held(folder, run_id):
-                    try:
-                        lock.unlink()
-                    except FileNotFoundError:
-                        pass
-                    created = _create_lock(lock)
-            except OSError as exc:
-                raise WriteError(f"could not create the run folder: {exc.strerror or exc}", path=lock.parent) from exc
-            if not created:
-                return False
-            if self._claimed is not None:
-                self._release_claim()
-            self._claimed = (folder, run_id)
-            _CLAIMS[key] = self
-            return True
-
-    def _release_claim(self) -> None:
-        if self._claimed is None:
-            return
-        folder, run_id = self._claimed
-        try:
-            (folder / MANIFEST_DIR / f"{run_id}.lock").unlink()
-        except FileNotFoundError:
-            pass
-        with _CLAIMS_LOCK:
-            key = (str(folder.resolve()), run_id)
-            if _CLAIMS.get(key) is self:
-                del _CLAIMS[key]
-        self._claimed = None
+        return self._paths.root() if self._paths is not None else Path(".")
 
     def _upload(self, path: Path, task: str | None = None) -> None:
         """Copy a final file to the remote output folder (URL output paths only)."""
         if self._mirror is not None:
             self._mirror.put(path, task=task)
 
-    def _write_manifest(self, status: str) -> None:
-        if self._claimed is None:
-            return
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "evallog_version": __version__,
-            "flavor": self.flavor,
-            "run_id": self._run_id,
-            "model_name": self.general_config_tracker.model_name,
-            "status": status,
-            "results_file": self._results_path.name if self._results_path else None,
-            "tasks": {
-                task: {
-                    "file": path.name,
-                    "samples": self._task_counts.get(task),
-                    "task_hash": self._task_hashes.get(task),
-                }
-                for task, path in sorted(self._sample_paths.items())
-            },
-            "streaming": sorted(t for t, s in self._streams.items() if not s.closed),
-        }
-        path = self._manifest_dir() / f"{self._run_id}.json"
-        atomic_write_bytes(path, orjson.dumps(manifest, option=orjson.OPT_INDENT_2), fsync=False)
+    # ------------------------------------------------------------------ claiming the run id
+    def _ensure_claimed(self) -> Path:
+        """Create the run folder and take the run id for this tracker (again after it finished)."""
+        with self._lock:
+            folder = self._run_dir()
+            if self._claim.held == (folder, self._run_id):
+                return folder
+            ensure_inside(self._root(), folder)
+            if self.resume and not self._resumed:
+                self._resumed = True
+                self._resume_interrupted(folder)
+            self._claim_free_id(folder)
+            self._write_manifest(RunStatus.RUNNING)
+            return folder
+
+    def _claim_free_id(self, folder: Path) -> None:
+        """Claim ``self._run_id`` in ``folder``, or the next free id (resuming takes over on purpose)."""
+
+        def taken(run_id: str) -> bool:
+            if self.resume or run_id in self._finished_ids:
+                return False
+            return layout.manifest_path(folder, run_id).exists() or self._results_file_for(run_id).exists()
+
+        self._run_id = self._claim.claim_free_id(
+            folder, self._run_id, flavor=self._format, explicit=self._explicit_run_id,
+            timezone=self._timezone, taken=taken,
+        )
+
+    def _write_manifest(self, status: RunStatus) -> None:
+        self._claim.write_manifest(self._files.manifest(
+            self.flavor, self._run_id, self.general_config_tracker.model_name, status, self._stream_set.open_tasks()
+        ))
+
+    def _maybe_finish(self) -> None:
+        """Mark the run complete and release it once nothing more is expected (no close() needed).
+
+        Finished = results saved, no open stream, and the samples of every
+        task of ``results["configs"]`` saved (or none were given: the
+        harnesses' ``log_samples=False``).
+        """
+        with self._lock:
+            if self._claim.held is None or self._files.results_path is None or self._expected_tasks is None:
+                return
+            if self._stream_set.open_tasks():
+                return
+            if any(task not in self._files.sample_paths for task in self._expected_tasks):
+                return
+            self._finish(RunStatus.COMPLETE)
+
+    def _finish(self, status: RunStatus) -> None:
+        folder = self._claim.held[0] if self._claim.held else None
+        self._write_manifest(status)
+        if folder is not None and status is RunStatus.COMPLETE:
+            self._upload(layout.manifest_path(folder, self._run_id))
+        self._finished_ids.add(self._run_id)
+        self._claim.release()
 
     # ------------------------------------------------------------------ moving a run
     def _adopt_run_id(self, run_id: str) -> None:
@@ -560,41 +303,33 @@ class EvaluationTracker:
                 return
             old_id = self._run_id
             self._explicit_run_id = True
-            if self._claimed is None:
+            if self._claim.held is None and not self._finished_ids:
                 self._run_id = run_id
                 return
-            folder = self._run_dir()
+            folder = self._ensure_claimed()
             self._run_id = run_id
             self._claim_free_id(folder)  # a suffix is added if another run has this id
             self._move_files(old_id, self._run_id)
             try:
-                (folder / MANIFEST_DIR / f"{old_id}.json").unlink()
+                layout.manifest_path(folder, old_id).unlink()
             except FileNotFoundError:
                 pass
-            self._write_manifest("running")
+            self._finished_ids.discard(old_id)
+            self._write_manifest(RunStatus.RUNNING)
 
     def _move_files(self, old_id: str, new_id: str) -> None:
         moves: list[tuple[Path, Path]] = []
-        if self._results_path is not None:
-            moves.append((self._results_path, self._results_file_for(new_id)))
-        for task, path in list(self._sample_paths.items()):
+        if self._files.results_path is not None:
+            moves.append((self._files.results_path, self._results_file_for(new_id)))
+        for task, path in list(self._files.sample_paths.items()):
             target = self._samples_file_for(task, new_id)
             stream = self._streams.get(task)
-            if stream is not None and stream.rename(target, target.with_name(target.name + IN_PROGRESS_SUFFIX)):
-                pass  # still streaming: the open in-progress file was moved
-            else:
-                moves.append((path, target))
-            self._sample_paths[task] = target
-        for src, dst in moves:
-            try:
-                os.replace(src, dst)
-            except OSError as exc:
-                raise WriteError(f"could not rename {src.name} for the new run id: {exc.strerror or exc}", path=src) from exc
-            if self._mirror is not None:
-                self._mirror.move(src, dst)
-        if self._results_path is not None:
-            self._results_path = self._results_file_for(new_id)
-        fsync_dir(self._run_dir())
+            if stream is None or not stream.rename(target, target.with_name(target.name + IN_PROGRESS_SUFFIX)):
+                moves.append((path, target))  # (a stream still open moved its in-progress file)
+            self._files.sample_paths[task] = target
+        move_files(moves, self._mirror.move if self._mirror is not None else None)
+        if self._files.results_path is not None:
+            self._files.results_path = self._results_file_for(new_id)
 
     # ------------------------------------------------------------------ aggregated results
     def save_results_aggregated(
@@ -615,9 +350,8 @@ class EvaluationTracker:
         if not self.output_path:
             logger.info("Output path not provided, skipping saving results aggregated")
             return None
-        task_hashes = self._compute_task_hashes(samples)
         document = dict(results)
-        document["task_hashes"] = task_hashes
+        document["task_hashes"] = self._compute_task_hashes(samples)
         document.update(dataclasses.asdict(self.general_config_tracker))
         if self.redact_secrets:
             document = redact(document)
@@ -630,49 +364,27 @@ class EvaluationTracker:
             raise SerializationError(exc.message, path=path) from exc.__cause__
         atomic_write_bytes(path, data)
         with self._lock:
-            self._results_path = path
-            self._write_manifest("running")
+            self._files.results_path = path
+            configs = results.get("configs")
+            self._expected_tasks = list(configs) if samples is not None and isinstance(configs, Mapping) else []
+            self._write_manifest(RunStatus.RUNNING)
         self._upload(path)
         logger.info("Saved aggregated results to %s", path)
+        self._maybe_finish()
         return path
 
     def _compute_task_hashes(self, samples: Mapping[str, Iterable[Mapping[str, Any]]] | None) -> dict[str, str]:
-        hashes: dict[str, str] = {}
         if samples:
-            for task, task_samples in samples.items():
-                hasher = TaskHasher(self.flavor)
-                for sample in task_samples:
-                    hasher.update(sample)
-                hashes[task] = hasher.hexdigest()
-        else:
-            # no samples given: the hashes of the tasks this tracker wrote or streamed
-            with self._lock:
-                for task in self._sample_paths:
-                    stream = self._streams.get(task)
-                    hashes[task] = stream.hasher.hexdigest() if stream is not None else self._task_hashes[task]
+            return {task: self._sink.task_hash(task_samples).hexdigest() for task, task_samples in samples.items()}
+        # no samples given: the hashes of the tasks this tracker wrote or streamed
+        hashes: dict[str, str] = {}
+        with self._lock:
+            for task in self._files.sample_paths:
+                stream = self._streams.get(task)
+                hashes[task] = stream.hasher.hexdigest() if stream is not None else self._files.task_hashes[task]
         return hashes
 
     # ------------------------------------------------------------------ samples, batch
-    def _encode_sample(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
-        """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
-        try:
-            record = self._transform(sample)
-            # lm-eval records hold what the caller's sample holds, whose arguments (tuples,
-            # not dicts) are quicker to walk; lmms-eval records hold less (no doc, no arguments)
-            if self.redact_secrets and record_needs_redaction(sample if self.flavor == "lm-eval" else record):
-                record = redact(record)
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
-            raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
-        if self.strict_json:
-            try:
-                return orjson.dumps(record, default=json_default, option=LINE_OPTIONS)
-            except (orjson.JSONEncodeError, TypeError):
-                pass  # a value orjson refuses: the slow path below decides
-        try:
-            return encode_line(record, allow_nan=not self.strict_json)
-        except SerializationError as exc:
-            raise SerializationError(exc.message, task=task, sample_index=index) from exc.__cause__
-
     def save_results_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> Path | None:
         """Write the samples file of ``task_name`` (atomically, replacing any earlier one).
 
@@ -691,39 +403,18 @@ class EvaluationTracker:
         stream = self._streams.get(task_name)
         if stream is not None and not stream.closed:
             samples = samples if isinstance(samples, (list, tuple)) else list(samples)
-            if stream.count == len(samples):
-                hasher = TaskHasher(self.flavor)
-                for sample in samples:
-                    hasher.update(sample)
-                if hasher.hexdigest() == stream.hasher.hexdigest():
-                    self.close_task(task_name)
-                    return path
+            if stream.count == len(samples) and self._sink.task_hash(samples).hexdigest() == stream.hasher.hexdigest():
+                self.close_task(task_name)
+                return path
             stream.discard()
-        hasher = TaskHasher(self.flavor)
-        # the loop allocates only short-lived, acyclic objects: keep the cyclic collector
-        # from walking the caller's (possibly huge) sample graph over and over meanwhile
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            with atomic_writer(path, fsync=self.fsync, task=task_name) as fh:
-                for index, sample in enumerate(samples):
-                    fh.write(self._encode_sample(sample, task_name, index))
-                    hasher.update(sample)
-        except EvallogError as exc:
-            if exc.path is None:
-                raise type(exc)(exc.message, path=path, task=task_name, sample_index=exc.sample_index) from exc.__cause__
-            raise
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        hasher = self._sink.write_file(path, task_name, samples, fsync=self.fsync)
         with self._lock:
-            self._streams.pop(task_name, None)
-            self._sample_paths[task_name] = path
-            self._task_hashes[task_name] = hasher.hexdigest()
-            self._task_counts[task_name] = hasher.count
-            self._write_manifest("running")
+            self._stream_set.pop(task_name)
+            self._files.record(task_name, path, hasher)
+            self._write_manifest(RunStatus.RUNNING)
         self._upload(path, task=task_name)
         logger.info("Saved %d samples of %s to %s", hasher.count, task_name, path)
+        self._maybe_finish()
         return path
 
     def save_all_samples(self, samples: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, Path]:
@@ -736,59 +427,36 @@ class EvaluationTracker:
         errors: list[EvallogError] = []
         for task, task_samples in samples.items():
             try:
-                path = self.save_results_samples(task, task_samples)
+                if (path := self.save_results_samples(task, task_samples)) is not None:
+                    written[task] = path
             except EvallogError as exc:
                 logger.error("%s", exc)
                 errors.append(exc)
-            else:
-                if path is not None:
-                    written[task] = path
         if errors:
-            first = errors[0]
-            first.errors = errors  # type: ignore[attr-defined]
-            raise first
+            errors[0].errors = errors  # type: ignore[attr-defined]
+            raise errors[0]
         return written
 
     # ------------------------------------------------------------------ samples, streaming
     def _stream_for(self, task: str) -> TaskStream:
         stream = self._streams.get(task)
         if stream is not None:
-            return stream
+            return stream  # (closed: append() says so)
         with self._lock:
             stream = self._streams.get(task)
             if stream is not None:
                 return stream
             if self._closed:
-                from evallog.errors import TrackerClosedError
-
                 raise TrackerClosedError("the tracker is closed", task=task)
             if not self.output_path:
                 raise ConfigError("streaming samples needs an output_path", task=task)
             self._ensure_claimed()
             final = self._samples_file_for(task, self._run_id)
             ensure_inside(self._root(), final, task=task)
-            stream = TaskStream(
-                task,
-                final,
-                final.with_name(final.name + IN_PROGRESS_SUFFIX),
-                self.flavor,
-                flush_every=self.flush_every,
-                flush_interval=self.flush_interval,
-                fsync=self.fsync,
-            )
-            self._streams[task] = stream
-            self._sample_paths[task] = final
-            if self._flusher is None:
-                self._flusher = _Flusher(self, self.flush_interval)
-                self._flusher.start()
-            self._write_manifest("running")
+            stream = self._stream_set.open(task, final, self._sink.new_hasher())
+            self._files.sample_paths[task] = final
+            self._write_manifest(RunStatus.RUNNING)
             return stream
-
-    def _raise_background_error(self) -> None:
-        error = self._background_error
-        if error is not None:
-            self._background_error = None
-            raise error
 
     def log_sample(self, task_name: str, sample: Mapping[str, Any]) -> None:
         """Stream one sample of ``task_name`` to disk (thread-safe).
@@ -797,10 +465,10 @@ class EvaluationTracker:
         :meth:`save_results_samples` would write it, and is not kept in memory
         beyond the flush buffer.
         """
-        self._raise_background_error()
+        self._stream_set.raise_background_error()
         stream = self._stream_for(task_name)
-        line = self._encode_sample(sample, task_name, stream.count)
-        stream.append(line, sample)
+        line = self._sink.encode(sample, task_name, stream.count)
+        stream.append(line, self._sink.hash_fields(sample))
 
     def log_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> int:
         """Stream many samples of ``task_name``; returns how many were logged."""
@@ -812,9 +480,7 @@ class EvaluationTracker:
 
     def flush(self) -> None:
         """Write every buffered streamed sample to its in-progress file now."""
-        for stream in list(self._streams.values()):
-            stream.flush()
-        self._raise_background_error()
+        self._stream_set.flush()
 
     def close_task(self, task_name: str) -> Path:
         """Finish streaming ``task_name``: its in-progress file gets its final name."""
@@ -823,11 +489,10 @@ class EvaluationTracker:
             raise ConfigError("no samples were streamed for this task", task=task_name)
         stream.close()
         with self._lock:
-            self._sample_paths[task_name] = stream.final_path
-            self._task_hashes[task_name] = stream.hasher.hexdigest()
-            self._task_counts[task_name] = stream.count
-            self._write_manifest("running")
+            self._files.record(task_name, stream.final_path, stream.hasher)
+            self._write_manifest(RunStatus.RUNNING)
         self._upload(stream.final_path, task=task_name)
+        self._maybe_finish()
         return stream.final_path
 
     def logged_keys(self, task_name: str) -> set[tuple[Any, str]]:
@@ -839,93 +504,55 @@ class EvaluationTracker:
         """
         if not self.output_path:
             return set()
-        self._ensure_claimed()
+        if not self._finished_ids:
+            self._ensure_claimed()
         stream = self._streams.get(task_name)
         if stream is not None and not stream.closed:
             stream.flush()
             path = stream.partial_path
         else:
-            path = self._sample_paths.get(task_name) or self._samples_file_for(task_name, self._run_id)
-        keys: set[tuple[Any, str]] = set()
+            path = self._files.sample_paths.get(task_name) or self._samples_file_for(task_name, self._run_id)
         if not path.exists():
-            return keys
+            return set()
         from evallog.recovery import iter_valid_records
 
-        for record in iter_valid_records(path):
-            keys.add((record.get("doc_id"), record.get("filter", "none")))
-        return keys
+        return {(record.get("doc_id"), record.get("filter", "none")) for record in iter_valid_records(path)}
 
-    def _find_run_to_resume(self, folder: Path) -> None:
+    def _resume_interrupted(self, folder: Path) -> None:
         """Pick the interrupted run to continue and reopen its in-progress files."""
-        from evallog.recovery import find_interrupted_runs, reopen_for_resume
+        from evallog.recovery import resume_run
 
-        candidates = find_interrupted_runs(folder, flavor=self.flavor)
-        if self._explicit_run_id:
-            candidates = [c for c in candidates if c.run_id == self._run_id]
-        if not candidates:
+        resumed = resume_run(
+            folder, self._format, self._run_id if self._explicit_run_id else None, self._stream_set, self._sink
+        )
+        if resumed is None:
             logger.info("resume=True but no interrupted run was found in %s; starting run %s", folder, self._run_id)
             return
-        run = candidates[-1]
-        self._run_id = run.run_id
-        self._explicit_run_id = True
-        for task, path in run.final_files.items():
-            count, digest = reopen_for_resume(path, self.flavor, None)
-            self._sample_paths[task] = path
-            self._task_hashes[task] = digest
-            self._task_counts[task] = count
-        for task, partial in run.partial_files.items():
-            final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
-            stream = TaskStream(
-                task,
-                final,
-                partial,
-                self.flavor,
-                flush_every=self.flush_every,
-                flush_interval=self.flush_interval,
-                fsync=self.fsync,
-                resume=True,
-            )
-            reopen_for_resume(partial, self.flavor, stream)
-            self._streams[task] = stream
-            self._sample_paths[task] = final
-        if run.results_file is not None:
-            self._results_path = run.results_file
-        if self._streams and self._flusher is None:
-            self._flusher = _Flusher(self, self.flush_interval)
-            self._flusher.start()
-        logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, folder, len(run.partial_files))
+        self._run_id, self._explicit_run_id = resumed.run_id, True
+        self._files = resumed.files
+        logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, folder, resumed.in_progress)
 
     # ------------------------------------------------------------------ hub
     def push_to_hub(self) -> Any:
         """Publish this run (results, sample files and card) in one commit per repo."""
-        if not self._hub.enabled:
+        if not self._publisher.enabled:
             raise ConfigError("push_results_to_hub or push_samples_to_hub must be set to push")
-        from evallog.hub import push_run
-
         with self._lock:
-            for task in list(self._streams):
-                if not self._streams[task].closed:
-                    self.close_task(task)
-            sample_files = [p for p in self._sample_paths.values() if p.exists()]
-            report = push_run(
-                self._hub,
+            for task in self._stream_set.open_tasks():
+                self.close_task(task)
+            return self._publisher.push(
                 model_name=self.general_config_tracker.model_name or self._model_dir_name(),
                 model_dir_name=self._model_dir_name(),
-                results_file=self._results_path,
-                sample_files=sample_files,
+                results_file=self._files.results_path,
+                sample_files=self._files.sample_paths,
                 flavor=self.flavor,
                 model_source=self.general_config_tracker.model_source,
             )
-            self._pushed_state = self._push_state()
-            return report
-
-    def _push_state(self) -> object:
-        return (self._results_path, tuple(sorted((t, str(p)) for t, p in self._sample_paths.items())))
 
     def recreate_metadata_card(self) -> Any:
         """The anchors call this after saving when a push flag is set: it publishes the run
         (one commit per repo) and regenerates the dataset card."""
-        if not self._hub.enabled:
+        if not self._publisher.enabled:
             logger.info("no push flag set: nothing to publish")
             return None
         if not self.output_path:
@@ -940,28 +567,23 @@ class EvaluationTracker:
             if self._closed:
                 return
             first_error: BaseException | None = None
-            for task, stream in list(self._streams.items()):
-                if stream.closed:
-                    continue
+            for task in self._stream_set.open_tasks():
                 try:
                     self.close_task(task)
                 except EvallogError as exc:
                     first_error = first_error or exc
-            if self._flusher is not None:
-                self._flusher.stop_event.set()
-            if self._claimed is not None:
-                self._write_manifest("complete" if first_error is None else "failed")
-                if first_error is None:
-                    self._upload(self._manifest_dir() / f"{self._run_id}.json")
+            self._stream_set.stop_flusher()
+            if self._claim.held is not None:
+                self._finish(RunStatus.COMPLETE if first_error is None else RunStatus.FAILED)
             self._closed = True
+            self._claim.closed = True
             if first_error is not None:
-                self._release_claim()
                 raise first_error
+            publisher = self._publisher
             try:
-                if self._publish_on_close and self.output_path and self._pushed_state != self._push_state():
+                if publisher.publish_on_close and self.output_path and publisher.changed(self._files.results_path, self._files.sample_paths):
                     self.push_to_hub()
             finally:
-                self._release_claim()
                 _LIVE.discard(self)
 
     def __enter__(self) -> EvaluationTracker:
@@ -972,6 +594,5 @@ class EvaluationTracker:
             self.close()
             return
         # the evaluation failed: keep what was logged, don't publish a partial run
-        self._publish_on_close = False
+        self._publisher.publish_on_close = False
         self.close()
-

@@ -36,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evallog import aggregations as agg
-from evallog.readers import Run, load_run, metric_keys
+from evallog.readers import Run, load_run
+from evallog.schema import extra_column_keys, metric_keys
 
 __all__ = ["DEFAULT_BOOTSTRAP_BUDGET", "DEFAULT_TOLERANCE", "Check", "Verification", "verify"]
 
@@ -45,7 +46,6 @@ DEFAULT_TOLERANCE = 1e-9
 DEFAULT_BOOTSTRAP_BUDGET = 5_000_000
 
 MATCH, MISMATCH, CANNOT = "match", "mismatch", "cannot"
-_STABILITY = ("_expected_accuracy", "_consensus_accuracy", "_internal_variance", "_consistency_rate")
 _NA = "N/A"
 
 
@@ -236,13 +236,11 @@ def _collect(ctx: _Ctx, task: str, pairs: Sequence[tuple[str, str]]) -> dict[tup
 
 
 def _verify_leaf(ctx: _Ctx, task: str, entry: dict[str, Any]) -> list[Check]:
-    pairs = metric_keys(entry)
+    plain = metric_keys(entry)  # metrics of their own (schema.py)
     out: list[Check] = []
-    plain = [(m, f) for m, f in pairs if not m.endswith(_STABILITY)]
-    for m, f in pairs:
-        if m.endswith(_STABILITY):
-            out.append(Check(task, m, f, "value", entry.get(f"{m},{f}"), None, CANNOT,
-                             "stability statistic over repeats: not recomputed by evallog"))
+    for m, f in extra_column_keys(entry):
+        out.append(Check(task, m, f, "value", entry.get(f"{m},{f}"), None, CANNOT,
+                         "stability statistic over repeats: not recomputed by evallog"))
     if not ctx.run.has_samples(task):
         for m, f in plain:
             out.extend(_cannot_all(ctx, task, m, f, entry, "no samples file for this task"))

@@ -21,7 +21,7 @@ from typing import Any
 
 from evallog.atomic import fsync_dir
 from evallog.errors import TrackerClosedError, WriteError
-from evallog.formats import TaskHasher
+from evallog.flavors import TaskHasher
 
 __all__ = ["TaskStream"]
 
@@ -36,7 +36,7 @@ class TaskStream:
         task: str,
         final_path: Path,
         partial_path: Path,
-        flavor: str,
+        hasher: TaskHasher,
         *,
         flush_every: int,
         flush_interval: float,
@@ -49,7 +49,7 @@ class TaskStream:
         self.flush_every = max(1, int(flush_every))
         self.flush_interval = float(flush_interval)
         self.fsync = fsync
-        self.hasher = TaskHasher(flavor)
+        self.hasher = hasher
         self.lock = threading.Lock()
         self.closed = False
         self._buffer: list[bytes] = []
@@ -78,12 +78,13 @@ class TaskStream:
             self.hasher.update(sample)
             self.flushed_count += 1
 
-    def append(self, line: bytes, sample: Any) -> None:
+    def append(self, line: bytes, hash_fields: tuple[str, ...]) -> None:
+        """Buffer one encoded line; ``hash_fields``: the sample's task-hash input."""
         with self.lock:
             if self.closed:
                 raise TrackerClosedError("samples logged after the task was closed", task=self.task)
             self._buffer.append(line)
-            self.hasher.update(sample)
+            self.hasher.update_fields(hash_fields)
             if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_interval:
                 self._flush_locked()
 

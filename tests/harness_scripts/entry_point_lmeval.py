@@ -7,11 +7,11 @@ import evallog.integrations as ei
 
 ei.install()
 
-import lm_eval
-from lm_eval.loggers import EvaluationTracker
-from lm_eval.tasks import TaskManager
+import lm_eval  # noqa: E402
+from lm_eval.loggers import EvaluationTracker  # noqa: E402
+from lm_eval.tasks import TaskManager  # noqa: E402
 
-from evallog.integrations.session import StreamedSamples
+from evallog.integrations.session import StreamedSamples  # noqa: E402
 
 tasks_dir, out = sys.argv[1], sys.argv[2]
 tracker = EvaluationTracker(output_path=out)

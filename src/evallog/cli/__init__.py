@@ -97,7 +97,7 @@ def _grouped_help(helps: dict[str, str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evallog import __version__
+    from evallog._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="evallog",

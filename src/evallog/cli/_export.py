@@ -52,7 +52,7 @@ def per_run(export: Callable[[Any, str, argparse.Namespace], list[Path]]) -> Han
     """A handler exporting each PATH's run with ``export`` and printing the written paths."""
 
     def handler(args: argparse.Namespace) -> int:
-        from evallog.cli._runs import _load
+        from evallog.cli._common import _load
 
         paths: list[Path] = []
         for spec in args.paths:

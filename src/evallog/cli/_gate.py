@@ -24,8 +24,8 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from evallog.atomic import atomic_write_bytes
+    from evallog.cli._common import _load
     from evallog.cli._progress import progress
-    from evallog.cli._runs import _load
     from evallog.gate import gate
 
     if args.fmt not in ("markdown", "json"):

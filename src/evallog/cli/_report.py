@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "report",
         help="write one self-contained HTML page to explore and share runs",
@@ -37,10 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="characters kept of each text (default 2000)")
     p.add_argument("--no-compress", action="store_true",
                    help="embed the samples as plain JSON instead of gzip+base64 (bigger page)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=handler)
 
 
-def _resolve(spec: str):
+def _resolve(spec: str) -> Any:
     """A path, or the run ``FOLDER@RUN_ID``."""
     if not os.path.exists(spec) and "@" in spec:
         from evallog.readers import load_run
@@ -73,6 +75,7 @@ def handler(args: argparse.Namespace) -> int:
             samples=not args.no_samples,
             compress=not args.no_compress,
             progress=bar,
+            errors="raise" if args.strict else "skip",
             **options,
         )
     path = built.write(args.output)
@@ -80,6 +83,8 @@ def handler(args: argparse.Namespace) -> int:
     what = f"{st.runs} run{'s' * (st.runs != 1)}, {st.tasks} task{'s' * (st.tasks != 1)}"
     if st.samples_total:
         what += f", {st.samples_embedded:,} of {st.samples_total:,} samples embedded"
+    if st.skipped:
+        what += f", {len(st.skipped)} unreadable run{'s' * (len(st.skipped) != 1)} skipped"
     print(f"wrote {path} ({st.page_bytes / 1e6:.2f} MB: {what}) in {st.seconds:.1f} s")
     for cap in st.capped[:10]:
         print(f"  capped {cap['task']} (run {cap['run']}): {cap['embedded']:,} of {cap['total']:,} samples "

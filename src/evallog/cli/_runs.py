@@ -14,11 +14,17 @@ import argparse
 import sys
 from typing import Any
 
+from evallog.cli._common import _load
 from evallog.cli._progress import progress as _progress
 from evallog.render import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_ls_show(subparsers)
+    _register_compare_leaderboard(subparsers)
+
+
+def _register_ls_show(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "ls",
         help="list the runs under a folder",
@@ -29,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("root", metavar="ROOT", help="output folder to search (recursively)")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--no-count", action="store_true", help="do not count sample lines (faster on big folders)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=ls_handler)
 
     p = subparsers.add_parser(
@@ -47,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--skip-corrupt", action="store_true", help="skip corrupt lines instead of stopping")
     p.set_defaults(func=show_handler)
 
+
+
+def _register_compare_leaderboard(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "compare",
         help="compare two runs with paired statistics",
@@ -85,29 +95,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--all-runs", action="store_true", help="one row per run instead of the latest per model")
     p.add_argument("--sort-by", metavar="TASK", help="sort rows by this column, best first")
     p.add_argument("--fmt", choices=FORMATS, default="markdown", help="output format (default: markdown)")
+    p.add_argument("--strict", action="store_true", help="fail on an unreadable run instead of skipping it")
     p.set_defaults(func=leaderboard_handler)
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _load(spec: str) -> Any:
-    """``load_run`` on a path, or on ``FOLDER@RUN_ID`` (FOLDER may be a Parquet store)."""
-    import os
-
-    from evallog.readers import load_run
-    from evallog.store import is_store
-
-    path, run_id = spec, None
-    if not os.path.exists(spec) and "@" in spec:
-        path, _, run_id = spec.rpartition("@")
-        if not os.path.exists(path):
-            path, run_id = spec, None
-    if os.path.isdir(path) and is_store(path):  # an exported Parquet store
-        from evallog.store_runs import load_run as load_stored_run
-
-        return load_stored_run(path, run_id)
-    return load_run(path, run_id=run_id)
 
 
 def _short(value: Any, width: int = 160) -> str:
@@ -123,6 +115,14 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
+def _write_skipped(skipped: list[Any], fmt: str) -> None:
+    """Count the unreadable runs left out (each was named in a warning on stderr)."""
+    if skipped:
+        line = f"{len(skipped)} unreadable run{'s' * (len(skipped) != 1)} skipped (see the warnings; --strict to fail)\n"
+        # machine-readable formats keep stdout parseable
+        (sys.stdout if fmt in ("markdown", "latex", "html") else sys.stderr).write(("\n" if fmt == "markdown" else "") + line)
+
+
 # ------------------------------------------------------------------ ls
 
 
@@ -132,7 +132,7 @@ def ls_handler(args: argparse.Namespace) -> int:
     from evallog.render import render_table
     from evallog.tally import samples_per_filter
 
-    runs = list_runs(args.root, skip_unsupported=True)
+    runs = list_runs(args.root, skip_unsupported=True, errors="raise" if args.strict else "skip")
     if not runs:
         print(f"no runs under {args.root}", file=sys.stderr)
         return 0
@@ -143,7 +143,8 @@ def ls_handler(args: argparse.Namespace) -> int:
             groups = set(run.groups)
             tasks = [t for t in run.tasks if t not in groups]
             n = None if args.no_count else sum(samples_per_filter(run, t) for t in tasks)
-            status = "in progress" if run.in_progress else ("no results" if run.results_file is None else "")
+            status = "in progress" if run.in_progress else (
+                "interrupted" if run.status == "interrupted" else ("no results" if run.results_file is None else ""))
             rows.append([
                 run.name,
                 run.run_id,
@@ -159,6 +160,7 @@ def ls_handler(args: argparse.Namespace) -> int:
             bar.update(1)
     headers = ["Model", "Run id", "Date (UTC)", "Flavor", "#Tasks", "Tasks", "Groups", "Samples", "Status", "Path"]
     _write(render_table(headers, rows, args.fmt))
+    _write_skipped(runs.skipped, args.fmt)
     return 0
 
 
@@ -182,7 +184,7 @@ def _show_tasks(args: argparse.Namespace, run: Any) -> list[str]:
     import os
 
     from evallog.errors import ConfigError
-    from evallog.naming import parse_filename
+    from evallog.layout import parse_filename
 
     tasks = list(args.task or [])
     if not tasks and os.path.isfile(args.run):
@@ -224,7 +226,7 @@ def _show_metrics(args: argparse.Namespace, run: Any, tasks: list[str]) -> dict[
 def _show_record(task: str, rec: dict[str, Any], as_json: bool) -> None:
     import json
 
-    from evallog.readers import NON_METRIC_SAMPLE_KEYS
+    from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
     if as_json:
         _write(json.dumps({"task": task, **rec}, ensure_ascii=False, default=str) + "\n")
@@ -310,9 +312,11 @@ def leaderboard_handler(args: argparse.Namespace) -> int:
         groups=args.groups,
         latest=not args.all_runs,
         sort_by=args.sort_by,
+        errors="raise" if args.strict else "skip",
     )
     if not board.labels:
         print(f"no finished runs under {args.root}", file=sys.stderr)
         return 1
     _write(board.render(args.fmt))
+    _write_skipped(board.skipped, args.fmt)
     return 0

@@ -14,7 +14,7 @@ import sys
 from evallog.render import FORMATS
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "table",
         help="print the results table of a results file or run folder",
@@ -61,37 +61,16 @@ def handler(args: argparse.Namespace) -> int:
 def find_results_file(path: str) -> str:
     """``path`` itself if it is a file, else the newest results file in the folder (or one level down)."""
     from evallog.errors import ReadError
+    from evallog.layout import latest_results_file
 
     if os.path.isfile(path):
         return path
     if not os.path.isdir(path):
         raise ReadError("no such file or folder", path=path)
-    found = _results_in(path)
-    if not found:
-        with os.scandir(path) as it:
-            for entry in it:
-                if entry.is_dir() and not entry.name.startswith("."):
-                    found += _results_in(entry.path)
-    if not found:
+    found = latest_results_file(path)
+    if found is None:
         raise ReadError("no results file in this folder", path=path)
-    return max(found)[1]
-
-
-def _results_in(folder: str) -> list[tuple[tuple[str, str, float], str]]:
-    """``(sort key, path)`` of the finished results files directly in ``folder``."""
-    from evallog.naming import parse_filename
-
-    out = []
-    with os.scandir(folder) as it:
-        for entry in it:
-            parsed = parse_filename(entry.name)
-            if parsed is None or parsed.kind != "results" or parsed.in_progress or not entry.is_file():
-                continue
-            # both flavors' run ids start with the date and time; compare their digits
-            digits = "".join(ch for ch in parsed.run_id if ch.isdigit())
-            key = (digits[:14], digits[14:], entry.stat().st_mtime) if len(digits) >= 14 else ("", parsed.run_id, entry.stat().st_mtime)
-            out.append((key, entry.path))
-    return out
+    return str(found)
 
 
 def load_json(path: str) -> object:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from evallog.cli._runs import _load
+    from evallog.cli._common import _load
     from evallog.verify import DEFAULT_BOOTSTRAP_BUDGET, DEFAULT_TOLERANCE, verify
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance

@@ -10,6 +10,7 @@ from typing import Any
 
 from evallog.aggregations import computed_by
 from evallog.readers import Run
+from evallog.schema import OPTIONAL_COLUMNS
 
 # metrics whose aggregate lies in [0, 1] in both harnesses
 BOUNDED_01: frozenset[str] = frozenset(
@@ -71,7 +72,7 @@ class Score:
     filter: str
     value: float
     stderr: float | None
-    extra: dict[str, float]  # lmms-eval: stderr_clt / stderr_clustered when numbers
+    extra: dict[str, float]  # lmms-eval's optional columns (stderr_clt, expected_accuracy, ...) when numbers
 
 
 def scores(run: Run, task: str) -> list[Score]:
@@ -82,8 +83,8 @@ def scores(run: Run, task: str) -> list[Score]:
         if value is None or not math.isfinite(value):
             continue
         extra = {}
-        for stat in ("stderr_clt", "stderr_clustered"):
-            v = entry.get(f"{metric}_{stat},{filt}")
+        for _, stat, suffix in OPTIONAL_COLUMNS:  # lmms-eval's columns of a metric (schema.py)
+            v = entry.get(f"{metric}{suffix},{filt}")
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 extra[stat] = float(v)
         out.append(Score(task, metric, filt, value, run.stderr(task, metric, filt), extra))

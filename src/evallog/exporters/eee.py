@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evallog import __version__
+from evallog._version import __version__
 from evallog.atomic import atomic_write_bytes, atomic_writer
 from evallog.encoding import decode, encode_document, encode_line
 from evallog.errors import ConfigError, ReadError
 from evallog.exporters import _common as common
 from evallog.paths import ensure_inside, safe_task_component
-from evallog.readers import NON_METRIC_SAMPLE_KEYS, Run, load_run
+from evallog.readers import Run, load_run
+from evallog.schema import NON_METRIC_SAMPLE_KEYS
 
 __all__ = ["SCHEMA_VERSION", "EeeExport", "export_eee", "read_eee"]
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from evallog.naming import MANIFEST_DIR
+from evallog.layout import MANIFEST_DIR
 
 __all__ = [
     "COMPLETE_MARKER",

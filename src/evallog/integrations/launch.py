@@ -24,7 +24,7 @@ import orjson
 from evallog.errors import ConfigError
 from evallog.integrations.journal import COMPLETE_MARKER
 from evallog.integrations.settings import ENV_SITE, RunSettings
-from evallog.naming import MANIFEST_DIR
+from evallog.layout import MANIFEST_DIR
 
 __all__ = ["RunOutcome", "find_resumable_run", "harness_flavor", "output_path_of", "run_harness", "site_dir"]
 

@@ -69,7 +69,7 @@ class Tracker(HarnessTrackerMixin, EvaluationTracker):
             _consume_name_rng(model_args)
             log_args(model_source, model_args, *rest, **kw)
 
-        config.log_experiment_args = log_experiment_args  # type: ignore[method-assign]
+        config.log_experiment_args = log_experiment_args
         session().add_tracker(self)
 
 

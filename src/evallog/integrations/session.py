@@ -24,6 +24,7 @@ from typing import Any, cast
 import orjson
 
 from evallog.errors import ConfigError
+from evallog.flavors import get_flavor
 from evallog.integrations.journal import (
     COMPLETE_MARKER,
     JournalLM,
@@ -32,6 +33,8 @@ from evallog.integrations.journal import (
     load_answers,
 )
 from evallog.integrations.settings import RunSettings
+from evallog.layout import RunPaths
+from evallog.mirror import is_remote
 from evallog.tracker import EvaluationTracker
 
 __all__ = ["HarnessTrackerMixin", "Session", "StreamedSamples", "session", "streaming_enabled"]
@@ -54,6 +57,15 @@ def streaming_enabled() -> bool:
     if world_size() > 1:
         return False  # issue 12: per-rank writing replaces the harness's gather here
     return not any(arg.split("=", 1)[0] in _NEEDS_MEMORY_SAMPLES for arg in sys.argv)
+
+
+def run_folder(tracker: EvaluationTracker) -> Path | None:
+    """The local folder of ``tracker``'s run (``None`` without a local ``output_path``: no journal)."""
+    output = tracker.output_path
+    if not output or is_remote(output):
+        return None
+    paths = RunPaths(get_flavor(tracker.flavor), Path(output))
+    return paths.run_dir(str(tracker.general_config_tracker.dir_name()))
 
 
 class Session:
@@ -85,10 +97,10 @@ class Session:
 
     # ------------------------------------------------------------------ journal
     def journal_folder(self, tracker: EvaluationTracker | None) -> Path | None:
-        if tracker is None or not tracker.output_path or not self.settings.journal:
+        folder = run_folder(tracker) if tracker is not None and self.settings.journal else None
+        if tracker is None or folder is None:
             return None
-        run_id = self.settings.run_id or tracker.run_id
-        return journal_dir(tracker.run_folder, run_id)
+        return journal_dir(folder, self.settings.run_id or tracker.run_id)
 
     def wrap_model(self, lm: Any, rank: int, hook_target: Any = None) -> Any:
         """``lm`` behind the journal of the current tracker's run (unchanged without one)."""

@@ -108,7 +108,7 @@ class ViewState:
     def _build_meta(self) -> dict[str, Any]:
         from collections import Counter
 
-        from evallog import __version__
+        from evallog._version import __version__
         from evallog.dates import format_time
         from evallog.report import column_headers, leaderboard_data, main_score, run_summary
 

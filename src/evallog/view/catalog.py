@@ -188,7 +188,7 @@ class Catalog:
         from evallog.readers import list_runs
 
         try:
-            return list(list_runs(root, skip_unsupported=True))
+            return list(list_runs(root, skip_unsupported=True, errors="raise"))
         except (ReadError, OSError) as exc:
             errors.append(str(exc))
             log.warning("cannot list %s: %s", root, exc)
@@ -201,7 +201,7 @@ class Catalog:
             return previous
         for child in children:
             try:
-                out.extend(list_runs(child, skip_unsupported=True))
+                out.extend(list_runs(child, skip_unsupported=True, errors="raise"))
             except (ReadError, OSError) as exc:
                 if str(exc) not in errors:
                     errors.append(str(exc))

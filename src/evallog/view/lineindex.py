@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import threading
-from bisect import bisect_right
 import time
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path

@@ -32,7 +32,7 @@ class RemoteRoot:
 
     def __init__(self, url: str, cache: Path, *, interval: float = 5.0) -> None:
         try:
-            import fsspec  # type: ignore[import-untyped]
+            import fsspec
         except ImportError as exc:  # pragma: no cover - fsspec is a core dependency
             raise ConfigError("remote roots need fsspec") from exc
         try:

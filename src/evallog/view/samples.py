@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evallog.encoding import decode
-from evallog.report import compact_sample, correct_of, sample_metrics
+from evallog.report import compact_sample, correct_of
+from evallog.report_samples import sample_metrics
 from evallog.view.lineindex import LineIndex
 
 __all__ = ["Query", "TaskSource", "PAGE_SIZE"]
