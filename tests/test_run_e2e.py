@@ -336,14 +336,17 @@ def test_torchrun_two_processes_resume_on_one(work: Path, tiny_model: Path) -> N
     harness = lmeval_hf(tiny_model, "tr")
     launcher = [bin_("torchrun"), "--nproc_per_node", "2", "-m", "lm_eval", *harness[1:]]
     proc = popen(evallog_run("--journal-every", str(JOURNAL_EVERY)) + launcher, work, work / "tr-killed.log")
-    while proc.poll() is None and journal_lines(work / "tr") < 40:
+    def journals() -> list[Path]:
+        return list((work / "tr").rglob(".evallog/journal/*/*.jsonl"))
+
+    # kill once both processes are answering requests (they start at different speeds)
+    while proc.poll() is None and (len(journals()) < 2 or journal_lines(work / "tr") < 40):
         time.sleep(0.01)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     journaled = journal_lines(work / "tr")
-    files = list((work / "tr").rglob(".evallog/journal/*/*.jsonl"))
-    assert len(files) == 2, files  # one journal per process
+    assert len(journals()) == 2, journals()  # one journal per process
     log = work / "tr-resumed.log"
     assert run(evallog_run("--resume") + harness, work, log) == 0, log.read_text()[-3000:]
     match = SUMMARY.search(log.read_text())
