@@ -17,6 +17,8 @@ Hierarchy::
     │   ├── CorruptLineError                  a JSONL line is not valid JSON
     │   └── UnsupportedFormatError            written by a newer evallog
     ├── RecoveryError (OSError)               crash recovery could not finish
+    ├── ShardError (ValueError)               rank shards of a task cannot be merged
+    ├── RankTimeoutError (TimeoutError)       the other ranks did not answer in time
     ├── MissingExtraError (ImportError)       an optional dependency is not installed
     └── HubError                              publishing to the Hugging Face Hub
         ├── HubAuthError (PermissionError)    missing/invalid token, no write access
@@ -39,6 +41,8 @@ __all__ = [
     "CorruptLineError",
     "UnsupportedFormatError",
     "RecoveryError",
+    "ShardError",
+    "RankTimeoutError",
     "HubError",
     "HubAuthError",
     "HubPushError",
@@ -154,6 +158,14 @@ class UnsupportedFormatError(ReadError):
 
 class RecoveryError(EvallogError, OSError):
     """An interrupted run could not be recovered."""
+
+
+class ShardError(EvallogError, ValueError):
+    """The per-rank shards of a task disagree or are out of order, so they cannot be merged."""
+
+
+class RankTimeoutError(EvallogError, TimeoutError):
+    """Waiting for the other ranks of a process group (through the file system) timed out."""
 
 
 class HubError(EvallogError):

@@ -26,6 +26,7 @@ from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, TaskHasher
 from evallog.layout import RunStatus
 
 if TYPE_CHECKING:
+    from evallog.shard_recovery import ShardTaskRecovery
     from evallog.sink import SampleSink
     from evallog.streams import StreamSet
     from evallog.writer import TaskStream
@@ -62,6 +63,8 @@ class RecoveryReport:
     root: Path
     tasks: list[TaskRecovery] = field(default_factory=list)
     removed_temp_files: list[Path] = field(default_factory=list)
+    # tasks of multi-process runs whose rank shards were merged (evallog.shard_recovery)
+    shard_tasks: list[ShardTaskRecovery] = field(default_factory=list)
 
     @property
     def kept(self) -> int:
@@ -213,7 +216,20 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
             if not live or force:
                 layout.remove_lock(folder, run.run_id)
                 layout.mark_manifest(folder, run.run_id, RunStatus.RECOVERED)
+        _recover_shards(folder, report, force=force)
     return report
+
+
+def _recover_shards(folder: Path, report: RecoveryReport, *, force: bool) -> None:
+    """Merge what the ranks of multi-process runs left in ``folder`` (evallog.shard_recovery)."""
+    from evallog.shard_recovery import recover_shards
+
+    entries = recover_shards(folder, force=force)
+    report.shard_tasks.extend(entries)
+    for run_id in sorted({e.run_id for e in entries if e.status == "merged"}):
+        if force or not layout.run_lock_held(folder, run_id):
+            layout.remove_lock(folder, run_id)
+            layout.mark_manifest(folder, run_id, RunStatus.RECOVERED)
 
 
 @dataclass

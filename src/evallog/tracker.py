@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from evallog import layout
+from evallog import distributed, layout
 from evallog.atomic import atomic_write_bytes
 from evallog.claim import RunClaim, RunRecord, move_files
 from evallog.encoding import encode_document
@@ -101,6 +101,7 @@ class EvaluationTracker:
     details_format
         ``"jsonl"`` (default): sample files are pushed to the Hub as written; ``"parquet"``: as
         Parquet files of the store's schema (``evallog[parquet]``), which the Hub's viewer renders.
+    rank, world_size, rank_timeout: a multi-process run (one shard per rank, merged): :mod:`evallog.distributed`.
     """
 
     def __init__(
@@ -128,7 +129,7 @@ class EvaluationTracker:
         flush_interval: float = 2.0,
         fsync: bool = False,
         staging_dir: str | os.PathLike[str] | None = None,
-        details_format: str = "jsonl",
+        details_format: str = "jsonl", rank: int | None = None, world_size: int | None = None, rank_timeout: float = 600.0,
     ) -> None:
         fmt = get_flavor(flavor)
         if flush_every < 1 or flush_interval <= 0:
@@ -159,6 +160,7 @@ class EvaluationTracker:
         finalizer = weakref.finalize(self, self._claim.release)  # a dropped tracker leaves no lock
         finalizer.atexit = False  # at exit, _flush_all_at_exit decides
         self._set_hub({name: value for name, value in locals().items() if name in _HUB_PARAMETERS})
+        distributed.attach_ranks(self, rank, world_size, rank_timeout)
         _LIVE.add(self)
 
     def _set_output(self, output_path: str | None, staging_dir: str | os.PathLike[str] | None) -> RunPaths | None:
