@@ -103,13 +103,27 @@ class TaskSpec:
         return self.n_docs * len(self.filters)
 
 
+# the data sets: "mixed" (all tasks above, ~6 % of the records with an image) and "text"
+# (MMLU-like multiple choice and GSM8K-like generation only, no images)
+DATASETS = ("mixed", "text")
+_TEXT_TASKS = ("mmlu_stem", "mmlu_humanities", "mmlu_social_sciences", "mmlu_other", "gsm8k")
+DATASET = "mixed"  # the workers set it from --data
+
+
+def _tasks() -> tuple[tuple[str, str, int, tuple[str, ...], float], ...]:
+    if DATASET == "text":
+        return tuple(t for t in _TASKS if t[0] in _TEXT_TASKS)
+    return _TASKS
+
+
 def plan(n_total: int) -> list[TaskSpec]:
-    """Split ``n_total`` records over the tasks (exactly ``n_total`` in all)."""
-    total_w = sum(w * len(f) for _, _, _, f, w in _TASKS)
+    """Split ``n_total`` records over the tasks of :data:`DATASET` (exactly ``n_total`` in all)."""
+    tasks = _tasks()
+    total_w = sum(w * len(f) for _, _, _, f, w in tasks)
     specs: list[TaskSpec] = []
     assigned = 0
-    for i, (name, kind, nc, filters, w) in enumerate(_TASKS):
-        if i == len(_TASKS) - 1:
+    for i, (name, kind, nc, filters, w) in enumerate(tasks):
+        if i == len(tasks) - 1:
             n_docs = max(0, (n_total - assigned) // len(filters))
         else:
             n_docs = max(1, int(n_total * w / total_w))

@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profile", default=None, help="write cProfile stats of the timed phase here")
     ap.add_argument("--tracker-kwargs", default="{}", help="JSON object of extra keyword arguments for evallog's tracker")
+    ap.add_argument("--data", choices=data.DATASETS, default="mixed", help="data set (see _save_data.DATASETS)")
     a = ap.parse_args(argv)
+    data.DATASET = a.data
     info = run(a.worker, a.n, a.seed, a.out, a.profile, json.loads(a.tracker_kwargs))
     sys.stdout.write("\n" + json.dumps(info) + "\n")
     return 0

@@ -78,10 +78,15 @@ def test_big_ints_and_deep_nesting():
     assert json.loads(encode_line({"n": 2**100}))["n"] == 2**100
     deep: dict = {}
     cur = deep
-    for _ in range(400):  # deeper than orjson's limit: the stdlib path takes over
+    for _ in range(250):  # up to MAX_NESTING (orjson's own limit) is written
         cur["a"] = {}
         cur = cur["a"]
     assert json.loads(encode_line(deep)) == deep
+    for _ in range(150):  # deeper: refused with a typed error (issue 17), never a RecursionError
+        cur["a"] = {}
+        cur = cur["a"]
+    with pytest.raises(SerializationError):
+        encode_line(deep)
     too_deep: list = []
     cur2 = too_deep
     for _ in range(5000):

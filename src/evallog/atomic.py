@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from evallog.errors import WriteError
+from evallog.errors import UnsafePathError, WriteError
+from evallog.paths import open_for_write
 
-__all__ = ["atomic_writer", "atomic_write_bytes", "temp_path_for", "fsync_dir", "pid_alive"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir", "pid_alive", "temp_path_for"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -52,7 +53,8 @@ def atomic_writer(path: Path, *, fsync: bool = True, task: str | None = None) ->
     tmp = temp_path_for(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb", buffering=1 << 20) as fh:
+        # O_EXCL | O_NOFOLLOW: a file or symlink planted at the temporary name is never written through
+        with os.fdopen(open_for_write(tmp, exclusive=True, task=task), "wb", buffering=1 << 20) as fh:
             yield fh
             fh.flush()
             if fsync:
@@ -63,7 +65,7 @@ def atomic_writer(path: Path, *, fsync: bool = True, task: str | None = None) ->
             tmp.unlink()
         except OSError:
             pass
-        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+        if isinstance(exc, OSError) and not isinstance(exc, (WriteError, UnsafePathError)):
             raise WriteError(f"could not write: {exc.strerror or exc}", path=path, task=task) from exc
         raise
     if fsync:

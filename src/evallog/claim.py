@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evallog import layout
 from evallog.atomic import fsync_dir
-from evallog.errors import WriteError
+from evallog.errors import ConfigError, WriteError
 from evallog.flavors import Flavor, TaskHasher
 from evallog.layout import Manifest, RunStatus, TaskEntry
 
@@ -45,10 +45,7 @@ class RunClaim:
             if holder is not None and holder is not self and holder.active:
                 return False
             try:
-                created = layout.create_lock(folder, run_id)
-                if not created and not layout.run_lock_held(folder, run_id):
-                    layout.remove_lock(folder, run_id)
-                    created = layout.create_lock(folder, run_id)
+                created = layout.take_lock(folder, run_id)  # a dead process's lock is taken over
             except OSError as exc:
                 path = layout.lock_path(folder, run_id).parent
                 raise WriteError(f"could not create the run folder: {exc.strerror or exc}", path=path) from exc
@@ -69,20 +66,29 @@ class RunClaim:
         explicit: bool,
         timezone: str | None,
         taken: Callable[[str], bool],
+        refuse_foreign: bool = False,
     ) -> str:
         """Claim ``run_id`` in ``folder``, or the next free id; returns the id claimed.
 
         An id is taken while another live tracker holds its lock, and also after
         that tracker finished if ``taken(id)`` (its files are still there:
         lmms-eval ids have second precision, two runs in the same second must
-        not share files).
+        not share files). Files that evallog did not write (no manifest) are never
+        adopted; with ``refuse_foreign`` (a caller-given id) they raise :class:`ConfigError`.
         """
         base_id, current, attempt = run_id, run_id, 0
         while True:
             if self.try_claim(folder, current):
                 if not taken(current):
                     return current
+                foreign = not layout.manifest_path(folder, current).exists()
                 self.release()
+                if foreign and refuse_foreign and current == base_id:
+                    raise ConfigError(
+                        f"files of run id {current!r} exist in this folder and were not written by "
+                        "evallog: choose another run_id (or leave it out)",
+                        path=folder,
+                    )
             attempt += 1
             new_id = flavor.derived_run_id(base_id, attempt, timezone, explicit=explicit)
             logger.warning("run id %s is already used in %s; using %s", current, folder, new_id)

@@ -16,9 +16,13 @@ typing (numpy and torch are never imported here):
 Strict JSON (RFC 8259) is the default: NaN and infinities become ``null``.
 With ``allow_nan=True`` the anchors' ``NaN`` / ``Infinity`` tokens are kept.
 
-Values orjson refuses (integers beyond 64 bits, lone surrogates, nesting
-deeper than 255) go through a slower stdlib path; what even that cannot
-encode raises :class:`~evallog.errors.SerializationError`.
+Values orjson refuses (integers beyond 64 bits, lone surrogates, non-string
+keys) go through a slower stdlib path; what even that cannot encode raises
+:class:`~evallog.errors.SerializationError`: nesting deeper than
+:data:`~evallog.redact.MAX_NESTING`, cycles, keys that collide once written
+as strings (``1`` and ``"1"``, ``None`` and ``"null"``), objects whose
+``__str__`` fails. Objects written through ``str(obj)`` have credentials
+redacted from that text.
 """
 
 from __future__ import annotations
@@ -36,16 +40,17 @@ from typing import Any
 import orjson
 
 from evallog.errors import SerializationError
+from evallog.redact import MAX_NESTING, redact_text
 
 __all__ = [
-    "encode_line",
-    "encode_document",
-    "json_default",
-    "to_plain",
-    "describe_bytes",
-    "decode",
     "LINE_OPTIONS",
     "MAX_ARRAY_ELEMENTS",
+    "decode",
+    "describe_bytes",
+    "encode_document",
+    "encode_line",
+    "json_default",
+    "to_plain",
 ]
 
 # arrays with more elements than this (or with 3+ dimensions, i.e. images,
@@ -53,8 +58,9 @@ __all__ = [
 MAX_ARRAY_ELEMENTS = 4096
 
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
-LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-_DOC_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
+# no OPT_NON_STR_KEYS: a non-string key goes to the slow path, which refuses keys that collide
+LINE_OPTIONS = orjson.OPT_APPEND_NEWLINE
+_DOC_OPTIONS = orjson.OPT_INDENT_2
 
 
 def describe_bytes(data: bytes | bytearray | memoryview, kind: str = "bytes") -> dict[str, Any]:
@@ -107,21 +113,21 @@ def json_default(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, str):
         return str(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):  # before arrays: memoryview has a shape
+        return describe_bytes(obj)
     shape = getattr(obj, "shape", None)
     if shape is not None and hasattr(obj, "tolist"):  # numpy / torch / jax arrays and scalars
         if len(shape) == 0:
-            return obj.item()
+            return _scalar(obj.item())
         description = describe_array(obj)
         return description if description is not None else obj.tolist()
     if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars without shape
-        return obj.item()
+        return _scalar(obj.item())
     if isinstance(obj, (set, frozenset)):
         try:
             return sorted(obj)
         except TypeError:
             return sorted(obj, key=_sort_key)
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return describe_bytes(obj)
     if hasattr(obj, "mode") and hasattr(obj, "size") and hasattr(obj, "tobytes"):
         return _describe_image(obj)
     if isinstance(obj, Mapping):
@@ -134,7 +140,20 @@ def json_default(obj: Any) -> Any:
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):
         return obj.value
-    return str(obj)
+    try:
+        text = str(obj)
+    except Exception as exc:
+        raise TypeError(f"{type(obj).__name__} cannot be written: its __str__ raised {type(exc).__name__}: {exc}") from exc
+    return redact_text(text)
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy scalar's ``item()``: ``longdouble`` and ``clongdouble`` give numpy scalars back."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, complex) or (hasattr(value, "imag") and bool(getattr(value, "imag", False))):
+        return str(value)
+    return float(value)
 
 
 # ---------------------------------------------------------------- slow path
@@ -144,8 +163,8 @@ def to_plain(obj: Any, *, allow_nan: bool = False, _depth: int = 0) -> Any:
     Used when orjson refuses a value, and by callers that need to inspect a
     normalized copy. With ``allow_nan=False``, NaN and infinities become None.
     """
-    if _depth > 900:
-        raise RecursionError("nesting deeper than 900 levels")
+    if _depth > MAX_NESTING:
+        raise ValueError(f"value nested deeper than {MAX_NESTING} levels (or containing itself)")
     if obj is None:
         return None
     if isinstance(obj, bool):
@@ -160,7 +179,13 @@ def to_plain(obj: Any, *, allow_nan: bool = False, _depth: int = 0) -> Any:
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, dict):
-        return {_plain_key(k): to_plain(v, allow_nan=allow_nan, _depth=_depth + 1) for k, v in obj.items()}
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            key = _plain_key(k)
+            if key in out:
+                raise ValueError(f"keys collide once written as JSON strings: {redact_text(key)!r}")
+            out[key] = to_plain(v, allow_nan=allow_nan, _depth=_depth + 1)
+        return out
     if isinstance(obj, (list, tuple)):
         return [to_plain(v, allow_nan=allow_nan, _depth=_depth + 1) for v in obj]
     if isinstance(obj, enum.Enum):
@@ -181,6 +206,8 @@ def _plain_key(key: Any) -> str:
         return str(key.value)
     if hasattr(key, "isoformat"):
         return str(key.isoformat())
+    if hasattr(key, "item") and hasattr(key, "dtype"):  # numpy scalar keys
+        return _plain_key(_scalar(key.item()))
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
@@ -202,7 +229,7 @@ def _stdlib_dumps(obj: Any, *, allow_nan: bool, indent: int | None) -> bytes:
 def _has_non_finite(obj: Any, _depth: int = 0) -> bool:
     if isinstance(obj, float):
         return not math.isfinite(obj)
-    if _depth > 300:
+    if _depth > MAX_NESTING:
         return False
     if isinstance(obj, dict):
         return any(_has_non_finite(v, _depth + 1) for v in obj.values())
@@ -216,15 +243,15 @@ def _encode(obj: Any, *, options: int, indent: int | None, allow_nan: bool, what
         # orjson always writes null; the anchors' tokens need the stdlib
         try:
             return _stdlib_dumps(obj, allow_nan=True, indent=indent)
-        except (TypeError, ValueError, RecursionError) as exc:
+        except Exception as exc:
             raise SerializationError(f"cannot encode {what} as JSON: {exc}") from exc
     try:
         return orjson.dumps(obj, default=json_default, option=options)
-    except (orjson.JSONEncodeError, TypeError) as first:
+    except (orjson.JSONEncodeError, TypeError):
         try:
             return _stdlib_dumps(obj, allow_nan=allow_nan, indent=indent)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise SerializationError(f"cannot encode {what} as JSON: {first}") from exc
+        except Exception as exc:
+            raise SerializationError(f"cannot encode {what} as JSON: {exc}") from exc
 
 
 def encode_line(record: Any, *, allow_nan: bool = False) -> bytes:
@@ -241,11 +268,16 @@ def decode(data: bytes | str) -> Any:
     """Parse JSON text: orjson first, the stdlib for the anchors' ``NaN``/``Infinity`` tokens.
 
     Raises :class:`ValueError` (``orjson.JSONDecodeError`` or ``json.JSONDecodeError``,
-    or ``UnicodeDecodeError``) when the text is not JSON.
+    or ``UnicodeDecodeError``) when the text is not JSON, or is nested too deeply to read.
     """
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as first:
+        if "depth" in str(first) or "recursion" in str(first).lower():
+            raise
         if isinstance(data, (bytes, bytearray, memoryview)):
             data = bytes(data).decode("utf-8")
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply to read") from exc

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evallog.encoding import decode
 from evallog.errors import ConfigError, HubAuthError, HubError, HubPushError, ReadError
 from evallog.hub_auth import (  # noqa: F401 - re-exported
     HubSettings,
@@ -50,6 +50,7 @@ from evallog.hub_auth import (  # noqa: F401 - re-exported
 )
 from evallog.layout import find_runs, parse_filename
 from evallog.naming import sanitize_model_name
+from evallog.paths import open_regular, read_regular
 
 __all__ = [
     "RetryPolicy",
@@ -129,7 +130,7 @@ def _hash_file(path: Path) -> tuple[int, str, str]:
     size = path.stat().st_size
     sha1 = hashlib.sha1(b"blob %d\0" % size)
     sha256 = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             sha1.update(chunk)
             sha256.update(chunk)
@@ -248,10 +249,9 @@ def _push_planned(settings: HubSettings, policy: RetryPolicy, model_name: str, m
 
     local_results = None
     if results_file is not None:
-        try:
-            local_results = json.loads(Path(results_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("could not read %s for the dataset card: %s", results_file, exc)
+        local_results = _read_json(Path(results_file))
+        if local_results is None:
+            logger.warning("could not read %s for the dataset card", results_file)
 
     ctx = _PushContext(settings, policy, model_name, model_dir, model_source, local_results)
     reports = []
@@ -264,9 +264,11 @@ def _push_planned(settings: HubSettings, policy: RetryPolicy, model_name: str, m
 
 
 def _read_json(path: Path) -> Any:
+    """The parsed JSON file, ``None`` if it cannot be read (not a regular file, not JSON,
+    nested too deeply)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return decode(read_regular(path))
+    except (OSError, ValueError, RecursionError):  # ReadError is a ValueError
         return None
 
 
@@ -539,12 +541,9 @@ class LocalRun:
 
 def _valid_results(path: Path) -> dict[str, Any]:
     """The parsed results file; a :class:`ReadError` naming it if it is not a results document."""
-    from evallog.encoding import decode
-
+    raw = read_regular(path)  # a FIFO or device named like a results file: ReadError, no hang
     try:
-        data = decode(path.read_bytes())
-    except OSError as exc:
-        raise ReadError(f"cannot read the results file: {exc.strerror or exc}", path=path) from exc
+        data = decode(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReadError(f"invalid results file, not pushed: not valid JSON ({exc})", path=path) from exc
     if not isinstance(data, dict):

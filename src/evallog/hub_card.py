@@ -26,12 +26,14 @@ across runs and are loaded as they are.
 from __future__ import annotations
 
 import glob
+import html
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from evallog.flavors import run_timestamp
 from evallog.layout import parse_filename
@@ -164,7 +166,12 @@ LIST_CONFLICT = "list-conflict"
 _SCALARS = ("null", "bool", "int64", "float64", "string")
 
 
-def _type_of(value: Any) -> ColType:
+_MAX_TYPE_DEPTH = 64  # deeper values are declared strings holding their JSON text
+
+
+def _type_of(value: Any, depth: int = 0) -> ColType:
+    if depth > _MAX_TYPE_DEPTH:
+        return CONFLICT
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -176,11 +183,11 @@ def _type_of(value: Any) -> ColType:
     if isinstance(value, str):
         return "string"
     if isinstance(value, dict):
-        return ("struct", {str(k): _type_of(v) for k, v in value.items()})
+        return ("struct", {str(k): _type_of(v, depth + 1) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         elem: ColType = "null"
         for item in value:
-            elem = _merge(elem, _type_of(item))
+            elem = _merge(elem, _type_of(item, depth + 1))
         return ("list", elem)
     return "string"
 
@@ -327,6 +334,19 @@ def _md_code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
+def _md_text(text: str) -> str:
+    """Free text in the card body: no HTML (``<``, ``>``, ``&`` escaped) and no Markdown
+    markup (links, emphasis, code) from task, model or run names."""
+    text = html.escape(str(text), quote=False).replace("\n", " ").replace("\r", " ")
+    return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", text)
+
+
+def _fence(content: str) -> str:
+    """A code fence longer than any run of backticks in ``content`` (CommonMark)."""
+    longest = max((len(m) for m in re.findall(r"`+", content)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _default_config(configs: Mapping[str, CardConfig]) -> str | None:
     """The default config: the results of the most recently run model."""
     results_cfgs = [c for c in configs.values() if c.kind == "results"]
@@ -357,7 +377,7 @@ def _card_meta(configs: Mapping[str, CardConfig], pretty: str, default_cfg: str 
 def _card_intro(configs: Mapping[str, CardConfig], pretty: str, links: list[str],
                 leaderboard_url: str, point_of_contact: str) -> list[str]:
     lines: list[str] = []
-    lines.append(f"# {pretty}")
+    lines.append(f"# {_md_text(pretty)}")
     lines.append("")
     lines.append(
         "This dataset was created automatically by evallog from the evaluation runs of "
@@ -374,10 +394,10 @@ def _card_intro(configs: Mapping[str, CardConfig], pretty: str, links: list[str]
     )
     if leaderboard_url:
         lines.append("")
-        lines.append(f"Leaderboard: {leaderboard_url}")
+        lines.append(f"Leaderboard: {_md_text(leaderboard_url)}")
     if point_of_contact:
         lines.append("")
-        lines.append(f"Point of contact: {point_of_contact}")
+        lines.append(f"Point of contact: {_md_text(point_of_contact)}")
     lines.append("")
     return lines
 
@@ -390,7 +410,7 @@ def _card_loading(repo_id: str, configs: Mapping[str, CardConfig], default_cfg: 
     lines.append("```python")
     lines.append("from datasets import load_dataset")
     lines.append("")
-    lines.append(f'data = load_dataset("{repo_id}", name="{example}", split="latest")')
+    lines.append(f"data = load_dataset({json.dumps(repo_id)}, name={json.dumps(example)}, split=\"latest\")")
     lines.append("```")
     lines.append("")
     lines.append(
@@ -412,18 +432,25 @@ def _card_loading(repo_id: str, configs: Mapping[str, CardConfig], default_cfg: 
 def _card_latest(repo_id: str, base: str, latest_results: tuple[str, Mapping[str, Any]]) -> list[str]:
     lines: list[str] = []
     path, data = latest_results
-    url = f"{base}/datasets/{repo_id}/blob/main/{path}" if base else path
+    url = f"{base}/datasets/{repo_id}/blob/main/{quote(path)}" if base else quote(path)
     lines.append("## Latest results")
     lines.append("")
-    lines.append(f"These are the results of the latest run, from [{path}]({url}):")
+    lines.append(f"These are the results of the latest run, from [{_md_text(path)}](<{url}>):")
     lines.append("")
     shown_results: dict[str, Any] = {}
     for key in ("results", "groups"):
         if isinstance(data.get(key), dict) and data[key]:
             shown_results[key] = data[key]
-    lines.append("```json")
-    lines.append(json.dumps(shown_results, indent=2, ensure_ascii=False, default=str))
-    lines.append("```")
+    try:
+        shown_text = json.dumps(shown_results, indent=2, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # nested too deeply (or a cycle) for the card
+        shown_text = "(results nested too deeply to show here)"
+    # a code block shows text as it is (no HTML, no Markdown); its fence is longer than
+    # any backtick run inside, so a task name cannot close it
+    fence = _fence(shown_text)
+    lines.append(fence + "json")
+    lines.append(shown_text)
+    lines.append(fence)
     lines.append("")
     return lines
 
@@ -458,7 +485,7 @@ def render_card(
     links = []
     for m, s in zip(models, shown):
         if model_source == "hf" and base and model_names.get(m):
-            links.append(f"[{s}]({base}/{model_names[m]})")
+            links.append(f"[{_md_text(s)}](<{base}/{quote(model_names[m], safe='/')}>)")
         else:
             links.append(_md_code(s))
     lines = _card_intro(configs, pretty, links, leaderboard_url, point_of_contact)

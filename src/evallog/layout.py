@@ -17,12 +17,13 @@ stale lock never makes a run "in progress".
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import socket
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,9 +32,11 @@ import orjson
 
 from evallog._version import __version__
 from evallog.atomic import atomic_write_bytes, pid_alive, temp_path_for
-from evallog.encoding import decode
+from evallog.encoding import decode, encode_document
 from evallog.errors import ReadError, UnsupportedFormatError
 from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, ParsedName, get_flavor, parse_name
+from evallog.paths import make_dirs, open_for_write, read_regular, safe_task_component, task_from_component
+from evallog.redact import redact
 
 __all__ = [
     "IN_PROGRESS_SUFFIX",
@@ -47,9 +50,11 @@ __all__ = [
     "Manifest",
     "TaskEntry",
     "parse_filename",
+    "declared_run_ids",
     "results_filename",
     "samples_filename",
     "scan_folder",
+    "run_files_exist",
     "iter_run_folders",
     "find_runs",
     "latest_results_file",
@@ -62,6 +67,8 @@ __all__ = [
     "run_lock_held",
     "create_lock",
     "remove_lock",
+    "take_lock",
+    "release_lock",
     "register_holder",
     "run_status",
 ]
@@ -89,21 +96,50 @@ class LockState(enum.Enum):
 
 
 # ------------------------------------------------------------------ file names
-def parse_filename(name: str) -> ParsedName | None:
+def parse_filename(name: str, run_ids: Collection[str] = ()) -> ParsedName | None:
     """Parse a results or samples file name of any registered flavor; ``None`` if it is neither.
 
     ``*.partial`` names are in-progress samples files; hidden and ``*.tmp``
-    names are never run files.
+    names are never run files. The task comes back decoded
+    (:func:`~evallog.paths.task_from_component`). A name whose run id is not of
+    its flavor's shape (lm-eval ``samples_<task>_myrun.jsonl``) is recognised
+    when the id is among ``run_ids`` (:func:`declared_run_ids`).
     """
     in_progress = name.endswith(IN_PROGRESS_SUFFIX)
     if in_progress:
         name = name[: -len(IN_PROGRESS_SUFFIX)]
     if name.startswith(".") or name.endswith(".tmp"):
         return None
-    parsed = parse_name(name)
-    if parsed is None or not in_progress:
+    parsed = parse_name(name, run_ids)
+    if parsed is None:
+        return None
+    task = task_from_component(parsed.task) if parsed.task is not None else None
+    if not in_progress and task == parsed.task:
         return parsed
-    return ParsedName(parsed.kind, parsed.flavor, parsed.run_id, parsed.task, True)
+    return ParsedName(parsed.kind, parsed.flavor, parsed.run_id, task, in_progress)
+
+
+def declared_run_ids(folder: Path, names: Iterable[str] | None = None) -> set[str]:
+    """The run ids a folder declares: those of its results files and of its evallog
+    bookkeeping (``.evallog/<run_id>.json`` / ``.lock``)."""
+    ids: set[str] = set()
+    try:
+        listing = list(names) if names is not None else os.listdir(folder)
+    except OSError:
+        listing = []
+    for name in listing:
+        parsed = parse_filename(name)
+        if parsed is not None and parsed.kind == "results":
+            ids.add(parsed.run_id)
+    try:
+        bookkeeping = os.listdir(folder / MANIFEST_DIR)
+    except OSError:
+        bookkeeping = []
+    for name in bookkeeping:
+        for suffix in (".json", ".lock"):
+            if name.endswith(suffix) and not name.startswith("."):
+                ids.add(name[: -len(suffix)])
+    return ids
 
 
 def results_filename(flavor: str, run_id: str) -> str:
@@ -111,7 +147,8 @@ def results_filename(flavor: str, run_id: str) -> str:
 
 
 def samples_filename(flavor: str, task: str, run_id: str) -> str:
-    return get_flavor(flavor).samples_filename(task, run_id)
+    """The samples file name of ``task`` (its name made safe: :func:`~evallog.paths.safe_task_component`)."""
+    return get_flavor(flavor).samples_filename(safe_task_component(task), run_id)
 
 
 # ------------------------------------------------------------------ where a writer puts a run
@@ -139,7 +176,7 @@ class RunPaths:
         return self.flavor.results_path(self.run_dir(model_dir), run_id, self.stem)
 
     def samples_file(self, model_dir: str, task: str, run_id: str) -> Path:
-        return self.run_dir(model_dir) / self.flavor.samples_filename(task, run_id)
+        return self.run_dir(model_dir) / self.flavor.samples_filename(safe_task_component(task), run_id)
 
 
 # ------------------------------------------------------------------ scanning
@@ -170,9 +207,11 @@ def scan_folder(folder: Path, names: Iterable[str] | None = None) -> dict[tuple[
             return {}
         except OSError as exc:
             raise ReadError(f"cannot list folder: {exc.strerror or exc}", path=folder) from exc
+    names = list(names)
+    run_ids = declared_run_ids(folder, names)
     runs: dict[tuple[str, str], RunFiles] = {}
     for name in sorted(names):
-        parsed = parse_filename(name)
+        parsed = parse_filename(name, run_ids)
         if parsed is None or (parsed.kind == "results" and parsed.in_progress):
             continue
         key = (parsed.flavor, parsed.run_id)
@@ -191,6 +230,18 @@ def scan_folder(folder: Path, names: Iterable[str] | None = None) -> dict[tuple[
             rf.final_files[task] = path
             rf.sample_files[task] = path
     return runs
+
+
+def run_files_exist(folder: Path, run_id: str) -> bool:
+    """Whether ``folder`` holds a manifest or any results or samples file of ``run_id`` (any flavor)."""
+    if manifest_path(folder, run_id).exists():
+        return True
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    ids = {run_id}
+    return any((parsed := parse_filename(name, ids)) is not None and parsed.run_id == run_id for name in names)
 
 
 def iter_run_folders(root: Path, *, max_depth: int | None = None) -> Iterator[tuple[Path, list[str]]]:
@@ -276,7 +327,9 @@ def write_manifest(folder: Path, manifest: Manifest | Mapping[str, Any]) -> Path
     """Write a run's manifest atomically (the only writer of manifests)."""
     data = manifest.to_dict() if isinstance(manifest, Manifest) else dict(manifest)
     path = manifest_path(folder, str(data["run_id"]))
-    atomic_write_bytes(path, orjson.dumps(data, option=orjson.OPT_INDENT_2), fsync=False)
+    make_dirs(folder, path.parent)
+    # a manifest holds task and model names: redacted like every file evallog writes
+    atomic_write_bytes(path, encode_document(redact(data)), fsync=False)
     return path
 
 
@@ -290,9 +343,9 @@ def read_manifest(folder: Path, run_id: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        manifest = decode(path.read_bytes())
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+        manifest = decode(read_regular(path))
+    except ReadError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReadError(f"not valid JSON: {exc}", path=path) from exc
     if not isinstance(manifest, dict):
@@ -311,8 +364,8 @@ def read_manifest(folder: Path, run_id: str) -> dict[str, Any] | None:
 def mark_manifest(folder: Path, run_id: str, status: RunStatus) -> None:
     """Set the status of an existing manifest (no open streams any more); no manifest: nothing."""
     try:
-        data = orjson.loads(manifest_path(folder, run_id).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        data = orjson.loads(read_regular(manifest_path(folder, run_id)))
+    except (OSError, ValueError):  # ReadError and JSONDecodeError are ValueErrors
         return
     if not isinstance(data, dict):
         return
@@ -386,9 +439,13 @@ def run_lock_held(folder: Path, run_id: str) -> bool:
 def create_lock(folder: Path, run_id: str) -> bool:
     """Create the lock holding our pid and host, atomically (content included); False if it exists."""
     lock = lock_path(folder, run_id)
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder, lock.parent)  # a symlinked .evallog is refused
     tmp = temp_path_for(lock)
-    tmp.write_text(f"{os.getpid()} {_HOST}\n")
+    fd = open_for_write(tmp, exclusive=True)  # never through a file or symlink planted there
+    try:
+        os.write(fd, f"{os.getpid()} {_HOST}\n".encode())
+    finally:
+        os.close(fd)
     try:
         os.link(tmp, lock)  # fails if the lock exists; readers never see an empty lock
         return True
@@ -402,6 +459,47 @@ def remove_lock(folder: Path, run_id: str) -> None:
     try:
         lock_path(folder, run_id).unlink()
     except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def _takeover_mutex(folder: Path) -> Iterator[None]:
+    """Serialise lock takeovers in ``folder`` across processes (``flock``; released by the
+    kernel when a process dies). Without ``fcntl`` (Windows) the takeover is unguarded."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    fd = open_for_write(folder / MANIFEST_DIR / ".claims.mutex", append=True)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def take_lock(folder: Path, run_id: str) -> bool:
+    """Take ``run_id``'s lock for this process; False while a live owner holds it.
+
+    A stale lock (dead pid) is taken over; the check and the takeover happen under
+    a folder-wide mutex, so two processes never both take over the same stale lock.
+    """
+    if create_lock(folder, run_id):
+        return True
+    with _takeover_mutex(folder):
+        if run_lock_held(folder, run_id):
+            return False
+        remove_lock(folder, run_id)
+        return create_lock(folder, run_id)
+
+
+def release_lock(folder: Path, run_id: str) -> None:
+    """Remove ``run_id``'s lock if this process holds it."""
+    try:
+        if int(lock_path(folder, run_id).read_text().split()[0]) == os.getpid():
+            remove_lock(folder, run_id)
+    except (OSError, ValueError, IndexError):
         pass
 
 

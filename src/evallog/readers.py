@@ -44,6 +44,7 @@ from evallog.encoding import decode
 from evallog.errors import CorruptLineError, ReadError, UnsupportedFormatError
 from evallog.flavors import IN_PROGRESS_SUFFIX, run_timestamp
 from evallog.layout import RunFiles, RunStatus
+from evallog.paths import open_regular, read_regular
 from evallog.schema import NON_METRIC_SAMPLE_KEYS, metric_keys
 
 __all__ = [
@@ -78,10 +79,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _read_json_file(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    data = read_regular(path)
     try:
         return decode(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -151,10 +149,7 @@ class TaskSamples:
         seen: dict[Any, int] = {}
         skipped = 0
         skipped_lines: list[int] = []
-        try:
-            fh = open(self.path, "rb")
-        except OSError as exc:
-            raise ReadError(f"cannot read: {exc.strerror or exc}", path=self.path, task=self.task) from exc
+        fh = open_regular(self.path, task=self.task)
         with fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
@@ -209,7 +204,7 @@ def count_lines(path: str | os.PathLike[str], *, in_progress: bool = False) -> i
     n = 0
     last = b"\n"
     try:
-        with open(path, "rb") as fh:
+        with open_regular(Path(path)) as fh:
             for line in fh:
                 last = line
                 if not line.isspace():
@@ -290,17 +285,32 @@ class Run:
     @property
     def groups(self) -> list[str]:
         """Group names: ``groups`` keys and ``group_subtasks`` keys with children."""
-        out: list[str] = []
-        for name in self.results.get("groups") or {}:
-            out.append(name)
-        for name, children in (self.results.get("group_subtasks") or {}).items():
-            if children and name not in out:
+        out: list[str] = [name for name in self._section("groups") if isinstance(name, str)]
+        for name in self.group_subtasks:
+            if name not in out:
                 out.append(name)
         return out
 
+    def _section(self, key: str) -> dict[str, Any]:
+        """A mapping section of the results (``versions``, ``n-shot``, ...); ``{}`` when it is
+        absent or of another type (a hostile or damaged file never raises a bare error)."""
+        value = self.results.get(key)
+        return value if isinstance(value, dict) else {}
+
+    def _entry(self, task: str) -> dict[str, Any]:
+        entry = self.task_results.get(task)
+        return entry if isinstance(entry, dict) else {}
+
     @property
     def group_subtasks(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in (self.results.get("group_subtasks") or {}).items() if v}
+        """Groups with children (children that are not task names are left out)."""
+        out: dict[str, list[str]] = {}
+        for k, v in self._section("group_subtasks").items():
+            if isinstance(v, (list, tuple)):
+                children = [c for c in v if isinstance(c, str)]
+                if children:
+                    out[k] = children
+        return out
 
     def metrics(self, task: str) -> list[tuple[str, str]]:
         """``(metric, filter)`` pairs the results report for ``task``."""
@@ -317,35 +327,37 @@ class Run:
 
     def value(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The aggregated value of ``metric,filter``, ``None`` if absent or not a number."""
-        v = self.task_results.get(task, {}).get(f"{metric},{filt}")
+        v = self._entry(task).get(f"{metric},{filt}")
         return float(v) if isinstance(v, (int, float)) else None
 
     def stderr(self, task: str, metric: str, filt: str = "none") -> float | None:
         """The reported standard error of ``metric,filter``; ``None`` for ``"N/A"`` or absent."""
-        v = self.task_results.get(task, {}).get(f"{metric}_stderr,{filt}")
+        v = self._entry(task).get(f"{metric}_stderr,{filt}")
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     def n_shot(self, task: str) -> Any:
-        return (self.results.get("n-shot") or {}).get(task)
+        return self._section("n-shot").get(task)
 
     def version(self, task: str) -> Any:
-        return (self.results.get("versions") or {}).get(task)
+        return self._section("versions").get(task)
 
     def task_hash(self, task: str) -> str | None:
-        return (self.results.get("task_hashes") or {}).get(task)
+        value = self._section("task_hashes").get(task)
+        return value if isinstance(value, str) else None
 
     def reported_samples(self, task: str) -> int | None:
         """``n-samples[task].effective`` (or the entry's ``sample_len``) from the results."""
-        ns = (self.results.get("n-samples") or {}).get(task)
+        ns = self._section("n-samples").get(task)
         if isinstance(ns, dict) and _is_number(ns.get("effective")):
             return int(ns["effective"])
-        entry = self.task_results.get(task) or {}
+        entry = self._entry(task)
         if _is_number(entry.get("sample_len")):
             return int(entry["sample_len"])
         return None
 
     def higher_is_better(self, task: str, metric: str) -> bool | None:
-        v = ((self.results.get("higher_is_better") or {}).get(task) or {}).get(metric)
+        per_task = self._section("higher_is_better").get(task)
+        v = per_task.get(metric) if isinstance(per_task, dict) else None
         return v if isinstance(v, bool) else None
 
     # ---- samples

@@ -21,11 +21,13 @@ from evallog import layout
 from evallog.atomic import atomic_writer, fsync_dir, pid_alive
 from evallog.claim import RunRecord
 from evallog.encoding import decode
-from evallog.errors import RecoveryError
+from evallog.errors import ConfigError, ReadError, RecoveryError
 from evallog.flavors import IN_PROGRESS_SUFFIX, Flavor, TaskHasher
 from evallog.layout import RunStatus
+from evallog.paths import open_regular
 
 if TYPE_CHECKING:
+    from evallog.claim import RunClaim
     from evallog.shard_recovery import ShardTaskRecovery
     from evallog.sink import SampleSink
     from evallog.streams import StreamSet
@@ -82,6 +84,7 @@ class InterruptedRun:
     partial_files: dict[str, Path] = field(default_factory=dict)
     final_files: dict[str, Path] = field(default_factory=dict)
     results_file: Path | None = None
+    has_manifest: bool = False  # evallog wrote it (resume adopts only such runs)
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
@@ -95,7 +98,7 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
 def _scan(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]:
     """(offset after the line, raw line, parsed record or None); a torn last line yields None."""
     offset = 0
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for raw in fh:
             offset += len(raw)
             if not raw.endswith(b"\n"):
@@ -115,10 +118,16 @@ def iter_valid_records(path: Path) -> Iterator[dict[str, Any]]:
 def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[InterruptedRun]:
     """Runs in ``folder`` that have in-progress samples files, oldest first."""
     runs = []
-    for rf in layout.scan_folder(Path(folder)).values():
+    folder = Path(folder)
+    try:
+        found = layout.scan_folder(folder)  # any run-id form the folder declares
+    except ReadError:  # not a folder (any more)
+        return []
+    for rf in found.values():
         if not rf.partial_files or (flavor is not None and rf.flavor != flavor):
             continue
-        runs.append(InterruptedRun(Path(folder), rf.run_id, dict(rf.partial_files), dict(rf.final_files), rf.results_file))
+        has_manifest = layout.manifest_path(folder, rf.run_id).is_file()
+        runs.append(InterruptedRun(folder, rf.run_id, dict(rf.partial_files), dict(rf.final_files), rf.results_file, has_manifest))
     return sorted(runs, key=lambda r: r.run_id)
 
 
@@ -168,19 +177,45 @@ def reopen_for_resume(path: Path, flavor: str | Flavor, stream: TaskStream | Non
 
 
 def _remove_stale_temp_files(folder: Path, report: RecoveryReport) -> None:
-    """Remove temporary files of atomic writes whose writer process is gone."""
-    for entry in os.scandir(folder):
-        m = _TMP_RE.match(entry.name)
-        if not m or not entry.is_file():
-            continue
-        pid = int(m["pid"])
-        if pid == os.getpid() or pid_alive(pid):
-            continue
+    """Remove temporary files of atomic writes whose writer process is gone, in ``folder``
+    and in its ``.evallog/`` bookkeeping folder (only evallog's own temp-file names)."""
+    for where in (folder, folder / layout.MANIFEST_DIR):
         try:
-            os.unlink(entry.path)
-            report.removed_temp_files.append(Path(entry.path))
+            entries = list(os.scandir(where))
         except OSError:
-            pass
+            continue
+        for entry in entries:
+            m = _TMP_RE.match(entry.name)
+            if not m or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(m["pid"])
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            try:
+                os.unlink(entry.path)
+                report.removed_temp_files.append(Path(entry.path))
+            except OSError:
+                pass
+
+
+def _take_lock(folder: Path, run_id: str) -> bool:
+    """The run's lock for this recovery (False: a live process holds it)."""
+    try:
+        return layout.take_lock(folder, run_id)
+    except (OSError, ValueError) as exc:  # a symlinked .evallog, a read-only folder
+        raise RecoveryError(f"could not take the run lock: {exc}", path=folder / layout.MANIFEST_DIR) from exc
+
+
+def _claim_run(folder: Path, run: InterruptedRun) -> tuple[InterruptedRun | None, bool]:
+    """Take ``run``'s lock, then re-scan it under the lock: ``(run as it is now, live)``;
+    ``(None, False)`` when it was finished or recovered meanwhile."""
+    if not _take_lock(folder, run.run_id):
+        return run, True
+    fresh = [r for r in find_interrupted_runs(folder) if r.run_id == run.run_id]
+    if not fresh:
+        layout.release_lock(folder, run.run_id)
+        return None, False
+    return fresh[0], False
 
 
 def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> RecoveryReport:
@@ -197,8 +232,11 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
     report = RecoveryReport(root)
     for folder, _ in layout.iter_run_folders(root):
         _remove_stale_temp_files(folder, report)
-        for run in find_interrupted_runs(folder):
-            live = layout.run_lock_held(folder, run.run_id)
+        for found in find_interrupted_runs(folder):
+            # the run's lock first: a tracker resuming it (or another recover) excludes us
+            run, live = _claim_run(folder, found)
+            if run is None:
+                continue
             for task, partial in sorted(run.partial_files.items()):
                 final = partial.with_name(partial.name[: -len(IN_PROGRESS_SUFFIX)])
                 if live and not force:
@@ -214,8 +252,8 @@ def recover(output_dir: str | os.PathLike[str], *, force: bool = False) -> Recov
                 report.tasks.append(TaskRecovery(task, run.run_id, final, kept, dropped, "recovered"))
                 logger.info("recovered %s: %d samples kept, %d dropped", final, kept, dropped)
             if not live or force:
-                layout.remove_lock(folder, run.run_id)
                 layout.mark_manifest(folder, run.run_id, RunStatus.RECOVERED)
+                layout.remove_lock(folder, run.run_id)  # ours, or (force) the live owner's
         _recover_shards(folder, report, force=force)
     return report
 
@@ -241,20 +279,40 @@ class ResumedRun:
     in_progress: int = 0
 
 
-def resume_run(
-    folder: Path, flavor: Flavor, run_id: str | None, streams: StreamSet, sink: SampleSink
-) -> ResumedRun | None:
-    """Reopen the latest interrupted run of ``folder`` (the one with ``run_id`` if given) for appending.
+def _claim_for_resume(folder: Path, flavor: Flavor, run_id: str | None, claim: RunClaim) -> InterruptedRun | None:
+    """Claim the interrupted run to continue (latest first) and re-scan it under its lock.
 
-    Finished task files are counted and hashed; in-progress files are reopened
-    as streams of ``streams``. ``None`` when there is no such run.
+    Only runs evallog wrote (with a manifest) are resumed; a run whose lock a live
+    process holds is left to it (with a caller-given ``run_id``: :class:`ConfigError`).
     """
-    candidates = find_interrupted_runs(folder, flavor=flavor.name)
+    candidates = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.has_manifest]
     if run_id is not None:
         candidates = [c for c in candidates if c.run_id == run_id]
-    if not candidates:
+    for candidate in reversed(candidates):
+        if not claim.try_claim(folder, candidate.run_id):
+            if run_id is not None:
+                raise ConfigError(f"run {candidate.run_id!r} is being written by another live process", path=folder)
+            continue
+        # under the lock: the run may have been finished or recovered meanwhile
+        fresh = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.run_id == candidate.run_id]
+        if fresh:
+            return fresh[0]
+        claim.release()
+    return None
+
+
+def resume_run(
+    folder: Path, flavor: Flavor, run_id: str | None, streams: StreamSet, sink: SampleSink, claim: RunClaim
+) -> ResumedRun | None:
+    """Claim the latest interrupted run of ``folder`` (the one with ``run_id`` if given), then
+    reopen it for appending: its lock is taken *before* any file is reopened.
+
+    Finished task files are counted and hashed; in-progress files are reopened
+    as streams of ``streams``. ``None`` when there is no such run (nothing claimed).
+    """
+    run = _claim_for_resume(folder, flavor, run_id, claim)
+    if run is None:
         return None
-    run = candidates[-1]
     files = RunRecord(results_path=run.results_file)
     for task, path in run.final_files.items():
         count, digest = reopen_for_resume(path, flavor, None)

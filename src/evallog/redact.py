@@ -1,239 +1,591 @@
 """Redaction of credentials before anything is written (formats.md §12 #17-18).
 
-Three rules, applied to any JSON-like value:
+The rule (README, "Secrets"): a credential is
 
-1. the value of a key that *names* a credential (``api_key``, ``hf_token``,
-   ``access_token``, ``secret``, ``password``, ``OPENAI_API_KEY``, ...) is
-   replaced by ``"[REDACTED]"``; data keys that merely contain such words
-   (``token_counts``, ``max_tokens``, ``score_key``, ``tokenizer_pad_token``)
-   are kept;
-2. inside strings, ``key=value`` pairs whose key names a credential (the
-   ``model_args`` style ``pretrained=x,api_key=...``) get their value replaced;
-3. anything that looks like a known token (``hf_...``, ``sk-...``,
-   ``AKIA...``, ``ghp_...``, ...) is replaced wherever it appears.
+1. **a value under a credential key.** A key names a credential when its last
+   words (``camelCase``, ``kebab-case`` and ``snake_case`` split alike) are
+   ``password``/``passwd``/``passphrase``/``pwd``/``pass``, ``secret``,
+   ``credential(s)``, ``auth``/``authorization``/``oauth``, ``bearer``, ``cookie``,
+   ``<api|access|secret|private|auth|client|...> key`` (also ``apikey``),
+   ``<hf|access|auth|api|refresh|session|github|openai|...> token`` or a bare
+   ``token``. ``token_counts``, ``max_tokens``, ``tokenizer``, ``pad_token``,
+   ``score_key`` are not credential keys. In a mapping every string under such a
+   key is replaced (numbers and booleans are kept); in free text ``key=value``,
+   ``key: value`` (quoted or not, ``Authorization: Bearer x`` included) and CLI
+   flags ``--key value`` / ``--key=value`` have their value replaced. The
+   English-word keys ``token``, ``secret``, ``pass``, ``auth``,
+   ``credential(s)``, ``bearer``, ``cookie`` followed by ``:`` only count when the
+   value looks like a token (8+ characters mixing letters and digits, or 24+
+   token characters): ``"NER tag for token: Paris"`` is prose.
+2. **a value of a known shape**, wherever it appears (strings, dict keys, set
+   members, any depth): Hugging Face, OpenAI, Anthropic, AWS key ids, GitHub,
+   GitLab, Google API and OAuth, Slack, Stripe, npm, PyPI, Replicate, Groq
+   tokens, JWTs, ``Bearer <token>``, PEM blocks (``-----BEGIN ...``), the
+   userinfo of URLs (``https://user:password@host``), and a 40-character AWS
+   secret key in a string that also holds an AWS key id. ``data:<type>;base64,...`` URIs are
+   media, not text, and are left as they are.
 
-Redaction returns a new value and never modifies its input. Results files
-are redacted in full. For samples, :func:`record_needs_redaction` is a fast
-walk that decides whether :func:`redact` is needed: every key is checked, but
-only strings up to :data:`SAMPLE_STRING_LIMIT` characters are searched for
-token values (longer strings are prompts, generations and media), so that the
-hot path pays a few microseconds a sample.
+Redaction returns a new value and never modifies its input. Nesting deeper
+than :data:`MAX_NESTING` and cyclic values raise
+:class:`~evallog.errors.SerializationError` (JSON cannot hold them anyway).
+
+:func:`record_needs_redaction` is the fast pre-check of the samples' hot path:
+it is *complete* (whenever :func:`redact` would change a record it returns
+True; a property test holds it to that) and costs a few substring searches
+per record: one pass over the record's strings joined, with the exact checks
+run only where a hint (``key``, ``token``, ``hf_``, ``://``, ...) occurs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import json
+import logging
 import re
+import string
+import threading
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
+from evallog.errors import SerializationError
 from evallog.schema import HARNESS_SAMPLE_KEYS
 
-__all__ = ["REDACTED", "is_credential_key", "redact", "redact_text", "record_needs_redaction"]
+__all__ = [
+    "MAX_NESTING",
+    "REDACTED",
+    "is_credential_key",
+    "line_hints",
+    "line_may_hold_secret",
+    "record_needs_redaction",
+    "redact",
+    "redact_text",
+    "text_may_hold_secret",
+]
 
 REDACTED = "[REDACTED]"
+MAX_NESTING = 255  # the deepest JSON nesting evallog writes (orjson's own limit)
 
-# key names (case-insensitive, '-' and '_' equivalent) that hold credentials
-_SECRET_WORDS = (
-    r"api_?key|apikey|secret|secret_?key|client_?secret|password|passwd|passphrase|"
-    r"private_?key|access_?key(?:_?id)?|credentials?|auth(?:orization)?|bearer"
+# ------------------------------------------------------------------ credential keys
+_CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
+_PARTS = re.compile(r"[^a-z0-9]+")
+# last words that make a credential key on their own (also as the end of a longer word)
+_SECRET_ENDINGS = (
+    "password", "passwords", "passwd", "passphrase", "apikey", "apikeys", "secret", "secrets",
+    "credential", "credentials", "privatekey",
+)  # fmt: skip
+_SECRET_WORDS = frozenset({"pwd", "pass", "auth", "authorization", "oauth", "bearer", "cookie", "cookies"})
+_KEY_QUALIFIERS = frozenset(
+    {"api", "access", "secret", "private", "auth", "master", "signing", "encryption", "ssh", "client",
+     "subscription", "session", "account", "app", "service", "admin"}
+)  # fmt: skip
+_TOKEN_QUALIFIERS = frozenset(
+    {"hf", "hub", "access", "auth", "api", "bearer", "refresh", "session", "github", "gh", "openai",
+     "wandb", "id", "oauth", "bot", "slack", "secret", "personal", "csrf", "xsrf", "security", "client",
+     "app", "user", "pat", "jwt", "login", "service", "admin"}
+)  # fmt: skip
+# single English words: as ``word: value`` in prose they need a token-looking value
+_AMBIGUOUS = frozenset(
+    {"token", "secret", "secrets", "pass", "auth", "credential", "credentials", "bearer", "cookie", "cookies"}
 )
-_TOKEN_PREFIXES = r"hf|hugging_?face(?:_hub)?|access|auth|api|bearer|refresh|session|github|gh|openai|wandb|id|oauth|bot|slack|secret|personal_access"
-_KEY_PATTERN = (
-    rf"(?:[a-z0-9]+_)*(?:{_SECRET_WORDS})"  # openai_api_key, aws_secret_access_key, password
-    rf"|(?:[a-z0-9]+_)*(?:{_TOKEN_PREFIXES})_?token"  # hf_token, HUGGING_FACE_HUB_TOKEN
-    r"|token"  # a bare "token" argument (the trackers' own parameter name)
-)
-_KEY_RE = re.compile(rf"(?:{_KEY_PATTERN})", re.IGNORECASE)
+# every credential key, lowercased, contains one of these (the pre-check's hints)
+_KEY_HINTS = ("key", "token", "secret", "pass", "pwd", "auth", "bearer", "credential", "cookie")
 
-# values that look like tokens of well-known services
+_NONE, _WEAK, _STRONG = 0, 1, 2
+_KEY_CACHE: dict[str, int] = {}
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _classify(key: str) -> int:
+    # ASCII case only (as bytes.lower() on an encoded line: the line pre-check relies on it)
+    words = [w for w in _PARTS.split(_CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", key)).translate(_ASCII_LOWER)) if w]
+    if not words:
+        return _NONE
+    last = words[-1]
+    prev = words[-2] if len(words) > 1 else ""
+    if len(words) == 1 and last in _AMBIGUOUS:
+        return _WEAK
+    if last in _SECRET_WORDS or last.endswith(_SECRET_ENDINGS):
+        return _STRONG
+    if last == "key" and prev in _KEY_QUALIFIERS:
+        return _STRONG
+    if last.endswith("key") and last[:-3] in _KEY_QUALIFIERS:  # secretkey, accesskey
+        return _STRONG
+    if last == "id" and prev == "key" and len(words) > 2 and words[-3] in _KEY_QUALIFIERS:  # access_key_id
+        return _STRONG
+    if last == "token" and prev in _TOKEN_QUALIFIERS:
+        return _STRONG
+    if last.endswith("token") and last[:-5] in _TOKEN_QUALIFIERS:  # hftoken, accesstoken
+        return _STRONG
+    return _NONE
+
+
+def _key_kind(key: str) -> int:
+    kind = _KEY_CACHE.get(key)
+    if kind is None:
+        kind = _classify(key) if len(key) <= 64 else _NONE
+        if len(_KEY_CACHE) > 50_000:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[key] = kind
+    return kind
+
+
+def is_credential_key(key: Any) -> bool:
+    """True when a mapping key (or an argument name) names a credential."""
+    return isinstance(key, str) and _key_kind(key) != _NONE
+
+
+# ------------------------------------------------------------------ credential values in text
 _TOKEN_VALUE = (
     r"(?<![A-Za-z0-9])(?:"
     r"hf_[A-Za-z0-9]{30,}"
-    r"|sk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_\-]{20,}"
+    r"|sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|svcacct-|admin-)?(?=[A-Za-z_\-]*\d)[A-Za-z0-9_\-]{20,}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
     r"|gh[pousr]_[A-Za-z0-9]{30,}"
     r"|github_pat_[A-Za-z0-9_]{30,}"
     r"|AIza[0-9A-Za-z_\-]{35}"
-    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"
-    r"|glpat-[A-Za-z0-9_\-]{20}"
+    r"|ya29\.[0-9A-Za-z_\-]{20,}"
+    r"|xox[abprse]-[A-Za-z0-9\-]{10,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|npm_[A-Za-z0-9]{36}"
+    r"|pypi-[A-Za-z0-9_\-]{50,}"
+    r"|r8_[A-Za-z0-9]{30,}"
+    r"|gsk_[A-Za-z0-9]{40,}"
+    r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*"
     r")"
 )
 _TOKEN_RE = re.compile(_TOKEN_VALUE)
-
-# candidate ``word = value`` / ``word: value`` pairs inside strings (model_args, metadata,
-# command lines); whether ``word`` names a credential is decided by is_credential_key
+# the literal start of every alternative above (the pre-check looks for these first)
+_TOKEN_STARTS = (
+    "hf_", "sk-", "sk_", "rk_", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    "AIza", "ya29.", "xox", "glpat-", "npm_", "pypi-", "r8_", "gsk_", "eyJ",
+)  # fmt: skip
+_NEEDLE_OF = {t: t.lower().encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
+_AWS_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
+_AWS_SECRET_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_PEM_RE = re.compile(r"-----BEGIN[^\n]*?-----[\s\S]*?(?:-----END[^\n]*?-----|\Z)")
+_USERINFO_RE = re.compile(r"(?<=://)[^\s/?#@:]+:[^\s/?#]*@")
 _KV_RE = re.compile(
-    r"(?<![A-Za-z0-9_\-])(?P<key>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P<sep>\s*[=:]\s*)"
-    r"(?P<value>\"[^\"]*\"|'[^']*'|[^,\s;&]+)"
+    r"(?<![A-Za-z0-9_\-])(?P<q>[\"']?)(?P<key>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P=q)(?P<sep>[ \t]*[=:][ \t]*)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?ai:bearer|basic|token|digest)[ \t]+[^\s,;&\"'}\]]+|[^\s,;&\"'}\]]+)"
 )
+_FLAG_RE = re.compile(
+    r"(?<![A-Za-z0-9_\-])--(?P<key>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P<sep>[ \t]+|=)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|(?!-)[^\s\"']+)"
+)
+_BEARER_RE = re.compile(r"(?<![A-Za-z0-9_\-])(?P<scheme>(?ai:bearer))[ \t]+(?P<value>[A-Za-z0-9\-._~+/]+=*)")
+_TOKENISH_CHARS = re.compile(r"[A-Za-z0-9\-._~+/=]+")
+_SCHEME_VALUE = re.compile(r"(?ai:bearer|basic|token|digest)[ \t]+")
 
-_KEY_CACHE: dict[str, bool] = {}
 
-
-def _normalize_key(key: str) -> str:
-    return key.strip().replace("-", "_")
-
-
-def is_credential_key(key: Any) -> bool:
-    """True when a mapping key names a credential."""
-    if not isinstance(key, str):
+def _tokenish(value: str) -> bool:
+    """Whether ``value`` looks like a token rather than a word."""
+    if len(value) < 8 or _TOKENISH_CHARS.fullmatch(value) is None:
         return False
-    cached = _KEY_CACHE.get(key)
-    if cached is None:
-        cached = _KEY_RE.fullmatch(_normalize_key(key)) is not None
-        if len(_KEY_CACHE) > 50_000:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[key] = cached
-    return cached
+    if len(value) >= 24 or _TOKEN_RE.match(value) is not None:
+        return True
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _redact_value(value: str) -> str:
+    if value[:1] in "\"'" and len(value) >= 2:
+        return f"{value[0]}{REDACTED}{value[0]}"
+    scheme = _SCHEME_VALUE.match(value)
+    return f"{scheme.group(0)}{REDACTED}" if scheme is not None else REDACTED
 
 
 def _redact_pair(m: re.Match[str]) -> str:
-    if is_credential_key(m["key"]):
-        return f"{m['key']}{m['sep']}{REDACTED}"
-    return m.group(0)
+    kind = _key_kind(m["key"])
+    if kind == _NONE:
+        return m.group(0)
+    value = m["value"]
+    if kind == _WEAK and "=" not in m["sep"]:
+        bare = _SCHEME_VALUE.sub("", value.strip("\"'"), count=1)
+        if not _tokenish(bare):
+            return m.group(0)
+    return m.group(0)[: m.start("value") - m.start()] + _redact_value(value)
+
+
+def _redact_flag(m: re.Match[str]) -> str:
+    if _key_kind(m["key"]) == _NONE:
+        return m.group(0)
+    return f"--{m['key']}{m['sep']}{_redact_value(m['value'])}"
+
+
+def _redact_bearer(m: re.Match[str]) -> str:
+    return f"{m['scheme']} {REDACTED}" if _tokenish(m["value"]) else m.group(0)
+
+
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _assignment_at(text: str, low: str, i: int, hint: str) -> bool:
+    """Whether the word around ``low[i:i+len(hint)]`` is a credential key used as one."""
+    start = i
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    end = i + len(hint)
+    n = len(text)
+    while end < n and text[end] in _WORD_CHARS:
+        end += 1
+    word = text[start:end]
+    bare = word.lstrip("-_0123456789")
+    if not bare or _key_kind(bare) == _NONE:
+        return False
+    j = end
+    if j < n and text[j] in "\"'":
+        j += 1
+    while j < n and text[j] in " \t":
+        j += 1
+    if j < n and text[j] in "=:":
+        return True
+    if word.startswith("-") and end < n and text[end] in " \t=":
+        return True  # --flag value
+    return bare.translate(_ASCII_LOWER) == "bearer" and end < n and text[end] in " \t"
+
+
+def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> bool:
+    """Whether :func:`redact_text` could change ``text`` (exact where it matters, never
+    False when a rule applies): substring searches, then a check at each hit.
+
+    ``needles``: only the hints of :data:`_LINE_NEEDLES` known to occur in ``text``
+    (from the line pre-check); ``None``: all of them.
+    """
+    for start in _TOKEN_STARTS if needles is None else [t for t in _TOKEN_STARTS if _NEEDLE_OF[t] in needles]:
+        i = text.find(start)
+        while i != -1:
+            if _TOKEN_RE.match(text, i) is not None:
+                return True
+            i = text.find(start, i + 1)
+    if (needles is None or b"-----begin" in needles) and "-----BEGIN" in text:
+        return True
+    if needles is None or b"://" in needles:
+        i = text.find("://")
+        while i != -1:
+            if _USERINFO_RE.match(text, i + 3) is not None:
+                return True
+            i = text.find("://", i + 1)
+    hints = _KEY_HINTS if needles is None else [h for h in _KEY_HINTS if _NEEDLE_OF[h] in needles]
+    if not hints:
+        return False
+    # a lower-case copy with the same positions as text: str.lower() (fast; it may also map a
+    # few non-ASCII letters to ASCII ones, which only adds candidates), else ASCII-only mapping
+    low = text.lower()
+    if len(low) != len(text):
+        low = text.translate(_ASCII_LOWER)
+    for hint in hints:
+        i = low.find(hint)
+        while i != -1:
+            if _assignment_at(text, low, i, hint):
+                return True
+            i = low.find(hint, i + 1)
+    return False
+
+
+_DATA_URI_HEAD = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,")
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def is_media(text: str) -> bool:
+    """A ``data:<type>;base64,<payload>`` URI: media, not text (its payload is never redacted:
+    base64 holds no credential shapes to find, and editing it would corrupt the media)."""
+    if not text.startswith("data:"):
+        return False
+    head = _DATA_URI_HEAD.match(text, 0, 200)
+    if head is None:
+        return False
+    payload = text[head.end() :].rstrip("=")
+    return payload.isascii() and not payload.encode("ascii").translate(None, _BASE64)
 
 
 def redact_text(text: str) -> str:
-    """Redact ``key=value`` credentials and token-looking substrings of a string."""
-    if "=" in text or ":" in text:
-        text = _KV_RE.sub(_redact_pair, text)
-    return _TOKEN_RE.sub(REDACTED, text)
+    """``text`` with credentials replaced (the rule in the module docstring)."""
+    if not text_may_hold_secret(text) or is_media(text):
+        return text
+    out = _PEM_RE.sub(REDACTED, text)
+    out = _USERINFO_RE.sub(REDACTED + "@", out)
+    out = _KV_RE.sub(_redact_pair, out)
+    out = _FLAG_RE.sub(_redact_flag, out)
+    out = _BEARER_RE.sub(_redact_bearer, out)
+    if _AWS_ID_RE.search(out) is not None:
+        out = _AWS_SECRET_RE.sub(REDACTED, out)
+    out = _TOKEN_RE.sub(REDACTED, out)
+    return text if out == text else out
 
 
-def redact(value: Any, _depth: int = 0) -> Any:
-    """A copy of ``value`` with credentials replaced by ``"[REDACTED]"``.
+# ------------------------------------------------------------------ walking values
+class _Walk:
+    """One redaction walk: knows the containers on the current path (cycles) and the depth."""
 
-    Containers that need no change are returned as they are (not copied);
-    the input is never modified.
-    """
-    if isinstance(value, str):
-        return redact_text(value)
-    if _depth > 200:
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active: set[int] = set()
+
+    def enter(self, value: Any, depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise SerializationError(f"value nested deeper than {MAX_NESTING} levels")
+        if id(value) in self.active:
+            raise SerializationError(f"value contains itself (a {type(value).__name__} cycle)")
+        self.active.add(id(value))
+
+    def value(self, value: Any, depth: int, under_key: bool = False) -> Any:
+        if isinstance(value, str):
+            if under_key:
+                return REDACTED if value else value
+            new = redact_text(value)
+            return value if new == value else new
+        if isinstance(value, (int, float, bytes, bytearray, memoryview)) or value is None:
+            return value
+        if isinstance(value, Mapping):
+            return self.mapping(value, depth, under_key)
+        if isinstance(value, (list, tuple, AbstractSet)):
+            return self.sequence(value, depth, under_key)
+        if isinstance(value, enum.Enum):
+            new = self.value(value.value, depth + 1, under_key)
+            return value if new is value.value else new
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            new = self.mapping(fields, depth, under_key)
+            return value if new is fields else new
+        dtype = getattr(value, "dtype", None)
+        if getattr(dtype, "kind", "") in ("U", "S", "O") and hasattr(value, "tolist"):  # str/object arrays
+            plain = value.tolist()
+            new = self.value(plain, depth + 1, under_key)
+            return value if new is plain or new == plain else new
         return value
-    if isinstance(value, dict):
-        out = None
-        for i, (k, v) in enumerate(value.items()):
-            if is_credential_key(k):
-                new = _redact_all_strings(v)
-            else:
-                new = redact(v, _depth + 1)
-            if new is not v and not (isinstance(v, str) and new == v) and out is None:
-                out = dict(list(value.items())[:i])
-            if out is not None:
-                out[k] = new
-        return value if out is None else out
-    if isinstance(value, (list, tuple)):
-        items = [redact(v, _depth + 1) for v in value]
+
+    def mapping(self, value: Mapping[Any, Any], depth: int, under_key: bool) -> Any:
+        self.enter(value, depth)
+        changed = False
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            new_key = k
+            if isinstance(k, str):
+                new_key = redact_text(k)
+                changed = changed or new_key != k
+            new = self.value(v, depth + 1, under_key or is_credential_key(k))
+            changed = changed or new is not v
+            if new_key in out:  # two keys redacted alike: keep both
+                n = 2
+                while f"{new_key} ({n})" in out:
+                    n += 1
+                new_key = f"{new_key} ({n})"
+            out[new_key] = new
+        self.active.discard(id(value))
+        return out if changed else value
+
+    def sequence(self, value: Any, depth: int, under_key: bool) -> Any:
+        self.enter(value, depth)
+        items = [self.value(v, depth + 1, under_key) for v in value]
+        self.active.discard(id(value))
         if all(a is b for a, b in zip(items, value)):
             return value
-        return items if isinstance(value, list) else tuple(items)
-    return value
+        if isinstance(value, tuple):
+            return tuple(items)
+        if isinstance(value, AbstractSet):
+            return frozenset(items) if isinstance(value, frozenset) else set(items)
+        return items
 
 
-def _redact_all_strings(value: Any) -> Any:
-    """Under a credential key: every non-empty string is a secret; flags and numbers are kept."""
-    if isinstance(value, str):
-        return REDACTED if value else value
-    if isinstance(value, dict):
-        return {k: _redact_all_strings(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_all_strings(v) for v in value]
-    return value
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with credentials replaced by ``"[REDACTED]"``.
+
+    Containers that need no change are returned as they are (not copied); the
+    input is never modified. Mappings of any kind come back as ``dict``, sets
+    as sets. Raises :class:`SerializationError` on cycles and on nesting deeper
+    than :data:`MAX_NESTING`.
+    """
+    return _Walk().value(value, 0)
 
 
-# strings longer than this in samples are texts (prompts, generations, base64 media):
-# only credential-named keys, ``key=value`` pieces and token-looking values in shorter
-# strings are looked for there, so that the check costs a few microseconds a sample
-SAMPLE_STRING_LIMIT = 256
+# ------------------------------------------------------------------ the samples' pre-check
+# Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
+# sequences in the ASCII-lowercased text (key hints; the token, PEM and URL starts), and JSON
+# encoding keeps them as they are. One pass of a multi-pattern search: Hyperscan (SIMD,
+# x86-64) or Aho-Corasick (Rust, elsewhere), whichever is installed; the substring searches
+# of the stdlib otherwise (correct, slower).
+_LINE_NEEDLES = tuple(
+    sorted({h.encode() for h in _KEY_HINTS} | {t.lower().encode() for t in _TOKEN_STARTS} | {b"-----begin", b"://"})
+)
+
+
+class _LineScanner:
+    """Finds whether any of :data:`_LINE_NEEDLES` occurs in a line, ASCII case ignored."""
+
+    def __init__(self) -> None:
+        self.kind = "stdlib"
+        self._local = threading.local()
+        self._hs: Any = None
+        self._ac: Any = None
+        try:
+            import hyperscan
+
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+            db.compile(
+                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
+                ids=list(range(len(_LINE_NEEDLES))),
+                elements=len(_LINE_NEEDLES),
+                flags=[flags] * len(_LINE_NEEDLES),
+            )
+            self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
+            return
+        except Exception as exc:  # noqa: BLE001 - not installed, or no SIMD support on this CPU
+            logging.getLogger(__name__).debug("hyperscan unavailable (%s); trying aho-corasick", exc)
+        try:
+            import ahocorasick_rs
+
+            self._ac = ahocorasick_rs.BytesAhoCorasick(list(_LINE_NEEDLES))
+            self.kind = "aho-corasick"
+        except ImportError:
+            pass
+
+    @staticmethod
+    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
+        found.append((index, end))
+
+    def matches(self, line: bytes) -> list[tuple[int, int]]:
+        """``(needle index, end offset)`` of every occurrence (ASCII case ignored)."""
+        if self._hs is not None:
+            scratch = getattr(self._local, "scratch", None)
+            if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
+                scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
+            found: list[tuple[int, int]] = []
+            self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
+            return found
+        low = line.lower()
+        if self._ac is not None:
+            return [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
+        out = []
+        for i, needle in enumerate(_LINE_NEEDLES):
+            at = low.find(needle)
+            while at != -1:
+                out.append((i, at + len(needle)))
+                at = low.find(needle, at + 1)
+        return out
+
+
+_SCANNER: _LineScanner | None = None
+
+
+# keys that hold a hint but name no credential (``token_counts``, ``max_new_tokens``,
+# ``output_tokens``: found safe by stage 2, at most 32 of them): as JSON keys they are left out
+# of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
+# by ``:``; the key itself was checked), so that such records do not all go to stage 2
+# the harness's own sample keys that hold a hint are safe from the start (schema's key set)
 _HARNESS_KEYS = HARNESS_SAMPLE_KEYS
+_SAFE_JSON_KEYS: list[bytes] = [
+    json.dumps(key).encode() + b":" for key in sorted(_HARNESS_KEYS) if any(h in key for h in _KEY_HINTS)
+]
+_SAFE_JSON_KEY_SET: set[bytes] = set(_SAFE_JSON_KEYS)
+_SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
+
+
+def line_hints(line: bytes) -> frozenset[bytes]:
+    """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
+    holds (empty: :func:`redact` would not change the record; never empty when it would).
+    A hint inside one of the safe JSON keys (``"token_counts":``) does not count."""
+    global _SCANNER
+    scanner = _SCANNER
+    if scanner is None:
+        scanner = _SCANNER = _LineScanner()
+    line = _SAFE_JSON_KEYS_RE.sub(b'"":', line)
+    return frozenset(_LINE_NEEDLES[index] for index, _end in scanner.matches(line))
+
+
+def line_may_hold_secret(line: bytes) -> bool:
+    """``bool(line_hints(line))``."""
+    return bool(line_hints(line))
+
+
 _SAFE_KEYS: set[Any] = set()
-# the literal starts of the _TOKEN_VALUE alternatives, and words every credential key contains
-_TOKEN_PREFIXES_ALWAYS = ("AKIA", "ASIA", "AIza")
-_TOKEN_PREFIXES_UNDERSCORE = ("hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
-_TOKEN_PREFIXES_DASH = ("sk-", "xox", "glpat-")
-_KEY_HINTS = ("key", "token", "secret", "pass", "auth", "bearer", "credential")
-# the word just before an "=" (searched in a window ending at the "=")
-_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9_\-])([A-Za-z][A-Za-z0-9_\-]{0,63})\s*\Z")
+_PLAIN_LEAVES = (int, float, bytes, bytearray, memoryview, type(None))
 
 
-def _has_token(text: str) -> bool:
-    """A token-looking value in ``text``: substring search for each literal prefix, then
-    the full pattern at the few places found (much faster than scanning with the regex)."""
-    prefixes: tuple[str, ...] = _TOKEN_PREFIXES_ALWAYS
-    if "_" in text:
-        prefixes += _TOKEN_PREFIXES_UNDERSCORE
-    if "-" in text:
-        prefixes += _TOKEN_PREFIXES_DASH
-    for prefix in prefixes:
-        i = text.find(prefix)
-        while i != -1:
-            if _TOKEN_RE.match(text, i):
-                return True
-            i = text.find(prefix, i + 1)
-    return False
-
-
-def _has_credential_assignment(text: str) -> bool:
-    low = text.lower()
-    if not any(hint in low for hint in _KEY_HINTS):
-        return False
-    i = text.find("=")
-    while i != -1:
-        m = _WORD_BEFORE.search(text, max(0, i - 80), i)
-        if m is not None and is_credential_key(m[1]):
-            return True
-        i = text.find("=", i + 1)
-    return False
-
-
-def _string_may_hold_secret(value: str) -> bool:
-    return _has_token(value) or ("=" in value and _has_credential_assignment(value))
+def _remember_safe_hint_key(key: str) -> None:
+    if len(_SAFE_JSON_KEYS) >= 32 or not key.isascii():
+        return
+    low = key.lower()
+    if any(hint in low for hint in _KEY_HINTS) or any(n.decode() in low for n in _LINE_NEEDLES):
+        json_key = json.dumps(key).encode() + b":"
+        if json_key not in _SAFE_JSON_KEY_SET:
+            global _SAFE_JSON_KEYS_RE
+            _SAFE_JSON_KEYS.append(json_key)
+            _SAFE_JSON_KEY_SET.add(json_key)
+            _SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
 
 
 def _keys_flagged(keys: Any) -> bool:
-    """Whether any of ``keys`` names a credential; keys found safe are remembered."""
+    """Whether any of ``keys`` names a credential or holds one; safe keys are remembered."""
     if keys <= _SAFE_KEYS:  # a C-level subset test: the common case
         return False
     for key in keys:
         if key not in _SAFE_KEYS:
-            if is_credential_key(key):
-                return True
-            if len(_SAFE_KEYS) < 100_000 and isinstance(key, str):
-                _SAFE_KEYS.add(key)
+            if isinstance(key, str):
+                if _key_kind(key) != _NONE or text_may_hold_secret(key):
+                    return True
+                if len(_SAFE_KEYS) < 100_000:
+                    _SAFE_KEYS.add(key)
+                    _remember_safe_hint_key(key)
+            elif not isinstance(key, _PLAIN_LEAVES):
+                return True  # an unusual key (a tuple, an enum, ...): let redact() decide
     return False
 
 
-def record_needs_redaction(record: Any) -> bool:
-    """Whether :func:`redact` could change a sample record (a fast walk over its structure).
+def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -> bool:
+    """Whether :func:`redact` could change ``record``: never False when it would.
 
-    Every mapping key is checked (credential names; keys found safe are
-    remembered); strings of up to :data:`SAMPLE_STRING_LIMIT` characters are
-    searched for token-looking values and ``key=value`` credentials. Longer
-    strings are texts and are not searched: results files, by contrast, are
-    redacted in full. The harness's own bookkeeping at the top level
-    (``resps`` as number strings, hashes, ``token_counts``) is not searched.
+    A walk over the record's containers (any depth; a cycle or too deep a
+    nesting answers True, and :func:`redact` then raises): every mapping key is
+    checked, every string is searched (all of them at once); values of other
+    kinds than numbers, strings, bytes and the usual containers answer True.
+    ``hints``: from :func:`line_hints` on the record's line (only those are searched).
     """
-    limit = SAMPLE_STRING_LIMIT
-    short: list[str] = []  # searched together, in one pass
-    stack: list[Any] = []
-    if type(record) is dict:
-        if _keys_flagged(record.keys()):
+    strings: list[str] = []
+    stack: list[tuple[Any, int]] = [((record,), 0)]
+    while stack:
+        values, depth = stack.pop()
+        if depth > MAX_NESTING:
             return True
-        values: Any = [v for k, v in record.items() if k not in _HARNESS_KEYS]
-    else:
-        values = (record,)
-    while True:
         for value in values:
             kind = type(value)
             if kind is str:
-                if 6 < len(value) <= limit:
-                    short.append(value)
+                if not (value[:5] == "data:" and is_media(value)):
+                    strings.append(value)
             elif kind is dict:
                 if _keys_flagged(value.keys()):
                     return True
-                stack.append(value.values())
+                stack.append((value.values(), depth + 1))
             elif kind is list or kind is tuple:
-                stack.append(value)
-        if not stack:
-            break
-        values = stack.pop()
-    return bool(short) and _string_may_hold_secret("\n".join(short))
+                stack.append((value, depth + 1))
+            elif kind in _PLAIN_LEAVES or kind is bool:
+                continue
+            elif isinstance(value, str):
+                if not is_media(value):
+                    strings.append(value)
+            elif isinstance(value, Mapping):
+                if _keys_flagged(set(value.keys())):
+                    return True
+                stack.append((list(value.values()), depth + 1))
+            elif isinstance(value, (list, tuple, AbstractSet)):
+                stack.append((list(value), depth + 1))
+            elif isinstance(value, _PLAIN_LEAVES):
+                continue
+            elif getattr(getattr(value, "dtype", None), "kind", "O") not in ("U", "S", "O"):
+                continue  # numeric numpy/torch scalars and arrays
+            else:
+                return True
+    if not strings:
+        return False
+    text = "\n".join(strings)
+    # the hints inside the strings themselves (a line's hints may come from its keys only)
+    found = line_hints(text.encode("utf-8", "surrogatepass"))
+    if hints is not None:
+        found &= hints
+    return bool(found) and text_may_hold_secret(text, found)

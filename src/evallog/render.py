@@ -40,6 +40,12 @@ str           as is                 as is                string
 other         ``str(value)``        ``str(value)``       ``str(value)``
 ============  ====================  ===================  ==================
 
+CSV is RFC 4180 (fields holding ``,``, ``"``, CR or LF are quoted, ``"`` is
+doubled; lines end with LF) and safe to open in a spreadsheet: a text cell
+starting with ``=``, ``+``, ``-``, ``@``, a tab or CR (a formula, for Excel,
+LibreOffice and Google Sheets) gets a leading ``'``, unless it is a number
+(``-0.5``); numeric cells are never changed.
+
 Markdown follows the look of lm-eval's and lmms-eval's tables: pipes with no
 padding margin, centered headers, numeric columns right-aligned and marked by
 a ``:`` at the end of the separator, column width at least 3, widths measured
@@ -58,6 +64,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -306,17 +313,32 @@ def _render_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric:
     return "".join(out)
 
 
-def _render_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    import csv
-    import io
+# spreadsheet formula injection (README "CSV"): a text cell starting with one of these is
+# written with a leading ' so that spreadsheets show it as text; numbers are left alone
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    # NUL cannot be written by Python 3.10's csv module: it becomes U+FFFD
-    writer.writerow([str(h).replace("\x00", "\ufffd") for h in headers])
+
+def _csv_field(text: str, *, is_text: bool) -> str:
+    """One field, RFC 4180: quoted when it holds ``,``, ``"``, CR or LF, quotes doubled."""
+    text = text.replace("\x00", "\ufffd")
+    if is_text and text.startswith(_FORMULA_STARTS) and _NUMBER_TEXT.fullmatch(text) is None:
+        text = "'" + text
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _render_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = [",".join(_csv_field(str(h), is_text=True) for h in headers)]
     for row in rows:
-        writer.writerow([format_cell(v, "csv").replace("\x00", "\ufffd") for v in row])
-    return buf.getvalue()
+        lines.append(
+            ",".join(
+                _csv_field(format_cell(v, "csv"), is_text=not isinstance(v, (numbers.Number, type(None))))
+                for v in row
+            )
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _json_value(value: Any) -> Any:

@@ -8,21 +8,28 @@ encoded lines and hash fields only, never the caller's samples nor a flavor.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from evallog.atomic import atomic_writer
-from evallog.encoding import LINE_OPTIONS, encode_line, json_default
+from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
 from evallog.errors import EvallogError, SerializationError
 from evallog.flavors import Flavor, TaskHasher
-from evallog.redact import record_needs_redaction, redact
+from evallog.redact import line_hints, record_needs_redaction, redact
 
 __all__ = ["SampleSink"]
 
-_MALFORMED = (TypeError, ValueError, AttributeError, IndexError, KeyError)
+
+def _malformed(exc: BaseException, task: str, index: int) -> SerializationError:
+    """The typed error for a sample whose own objects raised ``exc`` (any exception)."""
+    if isinstance(exc, EvallogError):
+        if exc.task is not None:
+            return SerializationError(exc.message, path=exc.path, task=exc.task, sample_index=exc.sample_index)
+        return SerializationError(exc.message, task=task, sample_index=index)
+    return SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index)
 
 
 class SampleSink:
@@ -34,22 +41,37 @@ class SampleSink:
         self.strict_json = strict_json
         # bound once: encode() runs for every sample
         self._transform = flavor.transform_sample
-        self._check_sample = flavor.redaction_checks_sample
 
     def new_hasher(self) -> TaskHasher:
         return TaskHasher(self.flavor)
 
-    def hash_fields(self, sample: Mapping[str, Any]) -> tuple[str, ...]:
-        return self.flavor.hash_fields(sample)
+    def hash_fields(self, sample: Mapping[str, Any], task: str = "", index: int = 0) -> tuple[str, ...]:
+        """The sample's task-hash input (a sample that cannot be hashed: :class:`SerializationError`)."""
+        try:
+            return self.flavor.hash_fields(sample)
+        except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
+            raise _malformed(exc, task, index) from exc
 
     def encode(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
-        """The line ``sample`` becomes in the flavor's samples file (the hot path)."""
+        """The line ``sample`` becomes in the flavor's samples file (the hot path).
+
+        Redaction: the record is encoded first; only when the line holds a hint of a
+        credential (one multi-pattern pass over its bytes) is the record walked exactly,
+        redacted and encoded again. Any exception the sample's objects raise becomes a
+        :class:`SerializationError` naming the task and the sample.
+        """
         try:
             record = self._transform(sample)
-            if self.redact_secrets and record_needs_redaction(sample if self._check_sample else record):
-                record = redact(record)
-        except _MALFORMED as exc:
-            raise SerializationError(f"malformed sample: {type(exc).__name__}: {exc}", task=task, sample_index=index) from exc
+            line = self._encode_record(record, task, index)
+            if self.redact_secrets:
+                hints = line_hints(line)
+                if hints and record_needs_redaction(record, hints):
+                    line = self._encode_record(redact(record), task, index)
+            return line
+        except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
+            raise _malformed(exc, task, index) from exc
+
+    def _encode_record(self, record: Any, task: str, index: int) -> bytes:
         if self.strict_json:
             try:
                 return orjson.dumps(record, default=json_default, option=LINE_OPTIONS)
@@ -60,10 +82,27 @@ class SampleSink:
         except SerializationError as exc:
             raise SerializationError(exc.message, task=task, sample_index=index) from exc.__cause__
 
-    def task_hash(self, samples: Iterable[Mapping[str, Any]]) -> TaskHasher:
+    def encode_results(self, path: Path, build: Callable[[], dict[str, Any]]) -> bytes:
+        """The results file's bytes of the document ``build()`` returns, redacted: any exception of
+        the caller's objects (hashing, redaction, encoding) becomes a :class:`SerializationError`
+        naming ``path`` (and the task and sample when known)."""
+        try:
+            document = build()
+            if self.redact_secrets:
+                document = redact(document)
+            return encode_document(document, allow_nan=not self.strict_json)
+        except EvallogError as exc:
+            raise SerializationError(exc.message, path=path, task=exc.task, sample_index=exc.sample_index) from exc
+        except Exception as exc:  # noqa: BLE001 - the caller's objects may raise anything
+            raise SerializationError(f"malformed results: {type(exc).__name__}: {exc}", path=path) from exc
+
+    def task_hash(self, samples: Iterable[Mapping[str, Any]], task: str = "") -> TaskHasher:
         hasher = self.new_hasher()
-        for sample in samples:
-            hasher.update(sample)
+        for index, sample in enumerate(samples):
+            try:
+                hasher.update(sample)
+            except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
+                raise _malformed(exc, task, index) from exc
         return hasher
 
     def write_file(self, path: Path, task: str, samples: Iterable[Mapping[str, Any]], *, fsync: bool) -> TaskHasher:
@@ -77,8 +116,12 @@ class SampleSink:
             with atomic_writer(path, fsync=fsync, task=task) as fh:
                 write, encode, update = fh.write, self.encode, hasher.update  # looked up once
                 for index, sample in enumerate(samples):
-                    write(encode(sample, task, index))
-                    update(sample)
+                    line = encode(sample, task, index)
+                    try:  # before the write: a sample that cannot be hashed is not written
+                        update(sample)
+                    except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
+                        raise _malformed(exc, task, index) from exc
+                    write(line)
         except EvallogError as exc:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task, sample_index=exc.sample_index) from exc.__cause__

@@ -22,14 +22,12 @@ from typing import Any
 from evallog import distributed, layout
 from evallog.atomic import atomic_write_bytes
 from evallog.claim import RunClaim, RunRecord, move_files
-from evallog.encoding import encode_document
-from evallog.errors import ConfigError, EvallogError, SerializationError, TrackerClosedError
+from evallog.errors import ConfigError, EvallogError, TrackerClosedError
 from evallog.flavors import GeneralConfigTracker, LMEvalGeneralConfigTracker, get_flavor
 from evallog.layout import IN_PROGRESS_SUFFIX, RunPaths, RunStatus
 from evallog.mirror import RemoteMirror, default_staging_dir, is_remote
-from evallog.paths import ensure_inside, safe_task_component
+from evallog.paths import check_run_id, ensure_inside, make_dirs
 from evallog.publisher import Publisher
-from evallog.redact import redact
 from evallog.sink import SampleSink
 from evallog.streams import StreamSet
 from evallog.writer import TaskStream
@@ -147,7 +145,8 @@ class EvaluationTracker:
         self.fsync = fsync
         self._timezone = timezone
         self._explicit_run_id = run_id is not None
-        self._run_id = run_id.replace(":", "-") if run_id else fmt.new_run_id(timezone)
+        self._user_run_id = run_id is not None  # given by the caller (not adopted from datetime_str)
+        self._run_id = check_run_id(run_id.replace(":", "-")) if run_id is not None else fmt.new_run_id(timezone)
         self._lock = threading.RLock()
         self._files = RunRecord()  # the files this tracker wrote, with their counts and task hashes
         self._closed = False
@@ -229,7 +228,7 @@ class EvaluationTracker:
         return self._run_paths().results_file(self._model_dir_name(), run_id)
 
     def _samples_file_for(self, task: str, run_id: str) -> Path:
-        return self._run_paths().samples_file(self._model_dir_name(), safe_task_component(task), run_id)
+        return self._run_paths().samples_file(self._model_dir_name(), task, run_id)
 
     def _root(self) -> Path:
         return self._paths.root() if self._paths is not None else Path(".")
@@ -241,30 +240,35 @@ class EvaluationTracker:
 
     # ------------------------------------------------------------------ claiming the run id
     def _ensure_claimed(self) -> Path:
-        """Create the run folder and take the run id for this tracker (again after it finished)."""
+        """Create the run folder and take the run id for this tracker (again after it finished);
+        ``resume=True``: the interrupted run's lock is taken before any of its files is reopened."""
         with self._lock:
             folder = self._run_dir()
             if self._claim.held == (folder, self._run_id):
                 return folder
             ensure_inside(self._root(), folder)
+            make_dirs(self._root(), folder)  # level by level: a symlinked model folder is refused
             if self.resume and not self._resumed:
                 self._resumed = True
-                self._resume_interrupted(folder)
+                if self._resume_interrupted(folder):
+                    self._write_manifest(RunStatus.RUNNING)
+                    return folder
             self._claim_free_id(folder)
             self._write_manifest(RunStatus.RUNNING)
             return folder
 
     def _claim_free_id(self, folder: Path) -> None:
-        """Claim ``self._run_id`` in ``folder``, or the next free id (resuming takes over on purpose)."""
+        """Claim ``self._run_id`` in ``folder``, or the next free id (files evallog did not write are
+        never adopted: a caller-given id whose files exist raises :class:`ConfigError`)."""
 
         def taken(run_id: str) -> bool:
-            if self.resume or run_id in self._finished_ids:
+            if run_id in self._finished_ids:
                 return False
-            return layout.manifest_path(folder, run_id).exists() or self._results_file_for(run_id).exists()
+            return self._results_file_for(run_id).exists() or layout.run_files_exist(folder, run_id)
 
         self._run_id = self._claim.claim_free_id(
             folder, self._run_id, flavor=self._format, explicit=self._explicit_run_id,
-            timezone=self._timezone, taken=taken,
+            timezone=self._timezone, taken=taken, refuse_foreign=self._user_run_id,
         )
 
     def _write_manifest(self, status: RunStatus) -> None:
@@ -299,7 +303,7 @@ class EvaluationTracker:
     # ------------------------------------------------------------------ moving a run
     def _adopt_run_id(self, run_id: str) -> None:
         """Make ``run_id`` the id of this run; files already written are renamed."""
-        run_id = run_id.replace(":", "-")
+        run_id = check_run_id(run_id.replace(":", "-"))
         with self._lock:
             if run_id == self._run_id:
                 return
@@ -352,18 +356,12 @@ class EvaluationTracker:
         if not self.output_path:
             logger.info("Output path not provided, skipping saving results aggregated")
             return None
-        document = dict(results)
-        document["task_hashes"] = self._compute_task_hashes(samples)
-        document.update(dataclasses.asdict(self.general_config_tracker))
-        if self.redact_secrets:
-            document = redact(document)
+        data = self._sink.encode_results(self._results_file_for(self._run_id), lambda: {
+            **results, "task_hashes": self._compute_task_hashes(samples), **dataclasses.asdict(self.general_config_tracker),
+        })
         self._ensure_claimed()
         path = self._results_file_for(self._run_id)
         ensure_inside(self._root(), path)
-        try:
-            data = encode_document(document, allow_nan=not self.strict_json)
-        except SerializationError as exc:
-            raise SerializationError(exc.message, path=path) from exc.__cause__
         atomic_write_bytes(path, data)
         with self._lock:
             self._files.results_path = path
@@ -377,7 +375,7 @@ class EvaluationTracker:
 
     def _compute_task_hashes(self, samples: Mapping[str, Iterable[Mapping[str, Any]]] | None) -> dict[str, str]:
         if samples:
-            return {task: self._sink.task_hash(task_samples).hexdigest() for task, task_samples in samples.items()}
+            return {task: self._sink.task_hash(task_samples, task).hexdigest() for task, task_samples in samples.items()}
         # no samples given: the hashes of the tasks this tracker wrote or streamed
         hashes: dict[str, str] = {}
         with self._lock:
@@ -405,7 +403,7 @@ class EvaluationTracker:
         stream = self._streams.get(task_name)
         if stream is not None and not stream.closed:
             samples = samples if isinstance(samples, (list, tuple)) else list(samples)
-            if stream.count == len(samples) and self._sink.task_hash(samples).hexdigest() == stream.hasher.hexdigest():
+            if stream.count == len(samples) and self._sink.task_hash(samples, task_name).hexdigest() == stream.hasher.hexdigest():
                 self.close_task(task_name)
                 return path
             stream.discard()
@@ -470,7 +468,7 @@ class EvaluationTracker:
         self._stream_set.raise_background_error()
         stream = self._stream_for(task_name)
         line = self._sink.encode(sample, task_name, stream.count)
-        stream.append(line, self._sink.hash_fields(sample))
+        stream.append(line, self._sink.hash_fields(sample, task_name, stream.count))
 
     def log_samples(self, task_name: str, samples: Iterable[Mapping[str, Any]]) -> int:
         """Stream many samples of ``task_name``; returns how many were logged."""
@@ -520,19 +518,21 @@ class EvaluationTracker:
 
         return {(record.get("doc_id"), record.get("filter", "none")) for record in iter_valid_records(path)}
 
-    def _resume_interrupted(self, folder: Path) -> None:
-        """Pick the interrupted run to continue and reopen its in-progress files."""
+    def _resume_interrupted(self, folder: Path) -> bool:
+        """Claim the interrupted run to continue, then reopen its in-progress files (False: none)."""
         from evallog.recovery import resume_run
 
         resumed = resume_run(
-            folder, self._format, self._run_id if self._explicit_run_id else None, self._stream_set, self._sink
+            folder, self._format, self._run_id if self._explicit_run_id else None, self._stream_set, self._sink,
+            self._claim,
         )
         if resumed is None:
             logger.info("resume=True but no interrupted run was found in %s; starting run %s", folder, self._run_id)
-            return
+            return False
         self._run_id, self._explicit_run_id = resumed.run_id, True
         self._files = resumed.files
         logger.info("resuming run %s in %s (%d tasks in progress)", self._run_id, folder, resumed.in_progress)
+        return True
 
     # ------------------------------------------------------------------ hub
     def push_to_hub(self) -> Any:

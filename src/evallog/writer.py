@@ -22,6 +22,7 @@ from typing import Any
 from evallog.atomic import fsync_dir
 from evallog.errors import TrackerClosedError, WriteError
 from evallog.flavors import TaskHasher
+from evallog.paths import open_for_write
 
 __all__ = ["TaskStream"]
 
@@ -57,8 +58,7 @@ class TaskStream:
         self._error: BaseException | None = None
         self.flushed_count = 0
         try:
-            partial_path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(partial_path, "ab" if resume else "wb")
+            self._fh = os.fdopen(open_for_write(partial_path, append=resume, task=task), "ab")
             self._size = self._fh.seek(0, os.SEEK_END)
         except OSError as exc:
             raise WriteError(f"could not open samples file: {exc.strerror or exc}", path=partial_path, task=task) from exc
@@ -83,8 +83,8 @@ class TaskStream:
         with self.lock:
             if self.closed:
                 raise TrackerClosedError("samples logged after the task was closed", task=self.task)
+            self.hasher.update_fields(hash_fields)  # first: a sample that cannot be hashed is not written
             self._buffer.append(line)
-            self.hasher.update_fields(hash_fields)
             if len(self._buffer) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_interval:
                 self._flush_locked()
 
@@ -129,7 +129,7 @@ class TaskStream:
             os.truncate(self.partial_path, self._size)
         except OSError:
             logger.warning("could not truncate %s after a failed write", self.partial_path)
-        self._fh = open(self.partial_path, "ab")
+        self._fh = os.fdopen(open_for_write(self.partial_path, append=True, task=self.task), "ab")
 
     def rename(self, final_path: Path, partial_path: Path) -> bool:
         """Move the in-progress file (the run id changed); False if the task is closed

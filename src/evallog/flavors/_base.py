@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -86,6 +86,11 @@ class Flavor:
         """Parse a final file name of this flavor (no in-progress suffix); ``None`` if not one."""
         raise NotImplementedError
 
+    def parse_declared(self, name: str, run_ids: Collection[str]) -> ParsedName | None:
+        """Parse a file name whose run id is not of the flavor's own shape but is one of
+        ``run_ids`` (the ids a folder's evallog bookkeeping declares); ``None`` if not one."""
+        return None
+
     def json_stem(self, output: Path) -> Path | None:
         """An ``output_path`` that names a results file stem rather than a folder, else ``None``."""
         return None
@@ -114,10 +119,6 @@ class Flavor:
     def transform_sample(self, sample: Mapping[str, Any]) -> dict[str, Any]:
         """The record written for one sample; ``sample`` is not modified."""
         return dict(sample)
-
-    # the redaction pre-check walks the caller's sample instead of the record (when the record holds
-    # nothing the sample does not, and the sample is quicker to walk)
-    redaction_checks_sample: ClassVar[bool] = False
 
     def hash_fields(self, sample: Mapping[str, Any]) -> tuple[str, ...]:
         """The parts of a sample that go into the task hash."""
@@ -203,8 +204,17 @@ def get_flavor(name: str | Flavor) -> Flavor:
     return flavor
 
 
-def parse_name(name: str) -> ParsedName | None:
-    """Parse a final file name of any registered flavor (tried in registration order)."""
+def parse_name(name: str, run_ids: Collection[str] = ()) -> ParsedName | None:
+    """Parse a final file name of any registered flavor (tried in registration order).
+
+    ``run_ids``: the run ids the folder declares (:meth:`Flavor.parse_declared`),
+    tried first: a declared id decides how a name splits into task and run id.
+    """
+    if run_ids:
+        for flavor in _REGISTRY.values():
+            parsed = flavor.parse_declared(name, run_ids)
+            if parsed is not None:
+                return parsed
     for flavor in _REGISTRY.values():
         parsed = flavor.parse_filename(name)
         if parsed is not None:

@@ -99,6 +99,7 @@ class ConfigTrackerBase:
     ) -> None:
         """Record the model and prompt settings (``model_args``: ``k=v,...`` string or dict)."""
         from evallog.paths import model_dir_name
+        from evallog.redact import redact_text
 
         if model_source is not None and not isinstance(model_source, str):
             # an LM object: its class, not a repr with a memory address
@@ -108,7 +109,7 @@ class ConfigTrackerBase:
         name = model_name_from_args(model_args, self._flavor)
         if not name and isinstance(model_source, str) and model_source:
             name = model_source.rsplit(".", 1)[-1]
-        self.model_name = name or "model"
+        self.model_name = redact_text(str(name)) if name else "model"  # never a credential (URL userinfo)
         self.model_name_sanitized = model_dir_name(self.model_name, self._flavor)
         self.system_instruction = system_instruction
         self.system_instruction_sha = hash_string(system_instruction) if system_instruction else None

@@ -9,7 +9,7 @@ Run ids are ``datetime.now().isoformat()`` with ``:`` -> ``-``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ _RESULTS = re.compile(rf"^results_(?P<run_id>{_ID})\.json$")
 _SAMPLES = re.compile(rf"^samples_(?P<task>.+)_(?P<run_id>{_ID})\.jsonl$")
 # an output_path ending in .json: ``<stem>_<date_id>.json``
 _STEM_RESULTS = re.compile(rf"^(?P<stem>.+)_(?P<run_id>{_ID})\.json$")
+_ANY_RESULTS = re.compile(r"^results_(?P<run_id>.+)\.json$")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})(?:\.(\d{1,6}))?")
 
 _GEN_ARGS = [f"gen_args_{i}" for i in range(64)]
@@ -87,6 +88,19 @@ class LMEvalFlavor(Flavor):
             return ParsedName("results", self.name, m["run_id"])
         return None
 
+    def parse_declared(self, name: str, run_ids: Collection[str]) -> ParsedName | None:
+        # lm-eval's own ids are dates; evallog lets the caller choose one (``run_id="myrun"``)
+        if name.startswith("samples_") and name.endswith(".jsonl"):
+            stem = name[len("samples_") : -len(".jsonl")]
+            for run_id in sorted(run_ids, key=len, reverse=True):
+                if stem.endswith("_" + run_id) and len(stem) > len(run_id) + 1:
+                    return ParsedName("samples", self.name, run_id, stem[: -len(run_id) - 1])
+            return None
+        m = _ANY_RESULTS.match(name)
+        if m and m["run_id"] in run_ids:
+            return ParsedName("results", self.name, m["run_id"])
+        return None
+
     def json_stem(self, output: Path) -> Path | None:
         return output if output.suffix == ".json" else None
 
@@ -120,9 +134,6 @@ class LMEvalFlavor(Flavor):
             out["target"] = str(out["target"])
         # key order: lm-eval reassigns existing keys, which keeps their position
         return out
-
-    # the record holds what the sample holds, whose arguments (tuples, not dicts) are quicker to walk
-    redaction_checks_sample = True
 
     def hash_fields(self, sample: Mapping[str, Any]) -> tuple[str, ...]:
         return (f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}",)
