@@ -250,7 +250,8 @@ def test_examples_in_the_help_run(demo):
     from evallog.cli import COMMAND_TABLE
 
     for command in COMMAND_TABLE:
-        if command.name in ("demo", "recover", "view"):  # view serves until stopped: tests/test_view.py
+        # run needs a harness (tests/test_run_e2e.py); view serves until stopped (tests/test_view.py)
+        if command.name in ("demo", "recover", "run", "view"):
             continue
         args = shlex.split(command.example)[1:]  # examples are shell command lines
         r = evallog(*args, cwd=demo.parent)

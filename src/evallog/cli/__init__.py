@@ -60,10 +60,11 @@ COMMAND_TABLE: list[Command] = [
     Command("export", "export", "Publish", "evallog export demo-output/evallog__toy-large --to eee exported"),
     Command("sql", "sql", "Read runs",
             "evallog sql \"SELECT task, model, avg(acc) AS acc FROM samples GROUP BY ALL\" demo-output"),
+    Command("run", "run", "Run", "evallog run -- lm_eval --model hf ... --output_path out --log_samples"),
     Command("recover", "recover", "Maintain", "evallog recover demo-output"),
 ]
 
-GROUPS: list[str] = ["Start here", "Read runs", "Compare", "Check", "Publish", "Maintain"]
+GROUPS: list[str] = ["Start here", "Run", "Read runs", "Compare", "Check", "Publish", "Maintain"]
 
 # subcommand modules, imported in this order
 COMMANDS: list[str] = list(dict.fromkeys(c.module for c in COMMAND_TABLE))
