@@ -472,6 +472,7 @@ class _LineScanner:
 
 
 _SCANNER: _LineScanner | None = None
+_NO_HINTS: frozenset[bytes] = frozenset()
 
 
 # keys that hold a hint but name no credential (``token_counts``, ``max_new_tokens``,
@@ -495,8 +496,8 @@ def line_hints(line: bytes) -> frozenset[bytes]:
     scanner = _SCANNER
     if scanner is None:
         scanner = _SCANNER = _LineScanner()
-    line = _SAFE_JSON_KEYS_RE.sub(b'"":', line)
-    return frozenset(_LINE_NEEDLES[index] for index, _end in scanner.matches(line))
+    found = scanner.matches(_SAFE_JSON_KEYS_RE.sub(b'"":', line))
+    return frozenset([_LINE_NEEDLES[index] for index, _end in found]) if found else _NO_HINTS
 
 
 def line_may_hold_secret(line: bytes) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sanitize_list"]
+__all__ = ["sanitize_list", "sanitize_like"]
 
 _LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
 
@@ -16,19 +16,37 @@ def sanitize_list(sub: Any) -> Any:
     leaves are handled inline, which halves the cost of the common shapes.
     """
     leaf = _LEAF_TYPES
-    if isinstance(sub, list):
+    if type(sub) is list:
         out: list[Any] = []
+        append = out.append
         for item in sub:
             kind = type(item)
+            if kind is tuple and len(item) == 2:
+                first, second = item
+                if type(first) in leaf and type(second) in leaf:
+                    append((str(first), str(second)))
+                    continue
             if kind in leaf:
-                out.append(str(item))
-            elif kind is tuple and len(item) == 2 and type(item[0]) in leaf and type(item[1]) in leaf:
-                out.append((str(item[0]), str(item[1])))
+                append(str(item))
             else:
-                out.append(sanitize_list(item))
+                append(sanitize_list(item))
         return out
+    if isinstance(sub, list):
+        return [sanitize_list(item) for item in sub]
     if isinstance(sub, tuple):
         if len(sub) == 2 and type(sub[0]) in leaf and type(sub[1]) in leaf:
             return (str(sub[0]), str(sub[1]))
         return tuple([str(item) if type(item) in leaf else sanitize_list(item) for item in sub])
     return str(sub)
+
+
+def sanitize_like(sub: Any, done_from: Any, done: Any) -> Any:
+    """``sanitize_list(sub)``, reusing the items of ``done`` (``sanitize_list(done_from)``) where
+    ``sub``'s items are the very objects of ``done_from`` (filtered responses usually are the
+    raw responses' objects: the same object sanitizes to equal strings)."""
+    if type(sub) is not list or type(done_from) is not list or type(done) is not list or len(sub) != len(done_from):
+        return sanitize_list(sub)
+    return [
+        done[i] if item is done_from[i] else (str(item) if type(item) in _LEAF_TYPES else sanitize_list(item))
+        for i, item in enumerate(sub)
+    ]

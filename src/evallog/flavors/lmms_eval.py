@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from evallog.flavors._base import Flavor, ParsedName, now
 from evallog.flavors._config import ConfigTrackerBase
-from evallog.flavors._transform import sanitize_list
+from evallog.flavors._transform import sanitize_like, sanitize_list
 
 __all__ = ["LMMSEvalFlavor", "GeneralConfigTracker", "LMMS_EVAL"]
 
@@ -102,8 +102,12 @@ class LMMSEvalFlavor(Flavor):
         arguments = out.get("arguments")
         if arguments:
             out["input"] = arguments[0]
-        resps = sanitize_list(out["resps"]) if "resps" in out else None
-        filtered = sanitize_list(out["filtered_resps"]) if "filtered_resps" in out else None
+        raw_resps = out.get("resps")
+        resps = sanitize_list(raw_resps) if "resps" in out else None
+        if "filtered_resps" in out:
+            filtered = sanitize_like(out["filtered_resps"], raw_resps, resps)
+        else:
+            filtered = None
         # flatten the per-request wrapper of single-request docs (generation tasks)
         if isinstance(resps, list) and len(resps) == 1:
             resps = resps[0]

@@ -1,0 +1,40 @@
+"""The lmms-eval transform sanitizes filtered responses reusing the raw responses' shared items:
+same result as sanitizing each on its own (the anchors' ``sanitize_list``)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evallog.flavors import get_flavor, sanitize_list
+from evallog.flavors._transform import sanitize_like
+
+leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+nested = st.recursive(
+    leaves, lambda children: st.lists(children, max_size=3) | st.lists(children, max_size=3).map(tuple), max_leaves=12
+)
+
+
+@given(st.lists(nested, max_size=5), st.data())
+def test_sanitize_like_equals_sanitize_list(raw: list[Any], data: st.DataObject) -> None:
+    # each filtered item: the raw response's very object, an equal copy, or another value
+    filtered = [
+        data.draw(st.sampled_from([item, copy.deepcopy(item), data.draw(nested)])) for item in raw
+    ] + data.draw(st.lists(nested, max_size=1))
+    done = sanitize_list(raw)
+    assert sanitize_like(filtered, raw, done) == sanitize_list(filtered)
+    assert sanitize_like(tuple(filtered), raw, done) == sanitize_list(tuple(filtered))
+
+
+@given(st.lists(st.tuples(st.floats(), st.booleans()), min_size=1, max_size=4), st.booleans())
+def test_lmms_eval_record_same_with_shared_or_copied_responses(pairs: list[tuple[float, bool]], shared: bool) -> None:
+    flavor = get_flavor("lmms-eval")
+    sample = {"doc_id": 0, "arguments": ["q", " A", 0, "t", "test"], "resps": list(pairs),
+              "filtered_resps": list(pairs) if shared else copy.deepcopy(pairs), "doc_hash": "h", "target": 1}
+    out = flavor.transform_sample(sample)
+    expected = [sanitize_list(p) for p in pairs]
+    assert out["filtered_resps"] == (expected[0] if len(expected) == 1 else expected)
+    assert "resps" not in out  # equal to the filtered responses: dropped, as the anchor does
