@@ -79,6 +79,11 @@ def ensure_venv(venv: Path, reinstall: bool = False) -> Path:
     return py
 
 
+def worker_env() -> dict[str, str]:
+    """The workers import evallog from this checkout's ``src`` (also with a venv made elsewhere)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])))
+
+
 def probe(py: Path) -> dict:
     """Which evallog entry points exist, and package versions, as seen by the venv."""
     code = r"""
@@ -89,7 +94,9 @@ for d in ("lm_eval", "lmms_eval", "evallog", "orjson", "numpy", "datasets", "hug
     except Exception: out["versions"][d] = None
 try:
     import inspect
+    import evallog
     from evallog import EvaluationTracker
+    out["evallog_path"] = evallog.__file__
     out["evallog_batch"] = "flavor" in inspect.signature(EvaluationTracker).parameters
     out["evallog_stream"] = hasattr(EvaluationTracker, "log_sample") and hasattr(EvaluationTracker, "close")
 except Exception as e:
@@ -97,7 +104,7 @@ except Exception as e:
     out["evallog_error"] = repr(e)
 print(json.dumps(out))
 """
-    r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True)
+    r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True, env=worker_env())
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -114,7 +121,7 @@ def run_worker(py: Path, worker: str, n: int, seed: int, out: Path, timeout: flo
         cmd += ["--tracker-kwargs", tracker_kwargs]
     t0 = time.perf_counter()
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=worker_env())
     except subprocess.TimeoutExpired:
         shutil.rmtree(out, ignore_errors=True)
         return {"worker": worker, "n": n, "error": f"timeout after {timeout:.0f} s"}
@@ -290,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     py = ensure_venv(a.venv, a.reinstall)
     info = probe(py)
     log(environment(info))
+    log(f"evallog imported from {info.get('evallog_path')}")
     if not info.get("evallog_batch"):
         log(f"evallog batch save not available ({info.get('evallog_error', 'no flavor= parameter')}); skipping evallog workers")
     if not info.get("evallog_stream"):

@@ -415,8 +415,11 @@ _LINE_NEEDLES = tuple(
 )
 
 
+_MAX_LINE_HITS = 4096  # more occurrences than this in one line: every hint counts (stage 2 decides)
+
+
 class _LineScanner:
-    """Finds whether any of :data:`_LINE_NEEDLES` occurs in a line, ASCII case ignored."""
+    """Finds every occurrence of :data:`_LINE_NEEDLES` in a line, ASCII case ignored."""
 
     def __init__(self) -> None:
         self.kind = "stdlib"
@@ -427,12 +430,11 @@ class _LineScanner:
             import hyperscan
 
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
             db.compile(
                 expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
                 ids=list(range(len(_LINE_NEEDLES))),
                 elements=len(_LINE_NEEDLES),
-                flags=[flags] * len(_LINE_NEEDLES),
+                flags=[hyperscan.HS_FLAG_CASELESS] * len(_LINE_NEEDLES),
             )
             self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
             return
@@ -447,57 +449,120 @@ class _LineScanner:
             pass
 
     @staticmethod
-    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
+    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> bool:
         found.append((index, end))
+        return len(found) > _MAX_LINE_HITS  # True ends the scan
 
-    def matches(self, line: bytes) -> list[tuple[int, int]]:
-        """``(needle index, end offset)`` of every occurrence (ASCII case ignored)."""
+    def matches(self, line: bytes) -> list[tuple[int, int]] | None:
+        """``(needle index, end offset)`` of every occurrence (ASCII case ignored);
+        ``None`` when there are more than :data:`_MAX_LINE_HITS` of them."""
         if self._hs is not None:
             scratch = getattr(self._local, "scratch", None)
             if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
                 scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
             found: list[tuple[int, int]] = []
-            self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
+            try:
+                self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
+            except self._hs_module.ScanTerminated:
+                return None
             return found
         low = line.lower()
         if self._ac is not None:
-            return [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
-        out = []
-        for i, needle in enumerate(_LINE_NEEDLES):
-            at = low.find(needle)
-            while at != -1:
-                out.append((i, at + len(needle)))
-                at = low.find(needle, at + 1)
-        return out
+            out = [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
+        else:
+            out = []
+            for i, needle in enumerate(_LINE_NEEDLES):
+                at = low.find(needle)
+                while at != -1 and len(out) <= _MAX_LINE_HITS:
+                    out.append((i, at + len(needle)))
+                    at = low.find(needle, at + 1)
+        return out if len(out) <= _MAX_LINE_HITS else None
 
 
 _SCANNER: _LineScanner | None = None
 _NO_HINTS: frozenset[bytes] = frozenset()
+_ALL_HINTS: frozenset[bytes] = frozenset(_LINE_NEEDLES)
 
 
 # keys that hold a hint but name no credential (``token_counts``, ``max_new_tokens``,
-# ``output_tokens``: found safe by stage 2, at most 32 of them): as JSON keys they are left out
-# of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
-# by ``:``; the key itself was checked), so that such records do not all go to stage 2
-# the harness's own sample keys that hold a hint are safe from the start (schema's key set)
+# ``output_tokens``): a hint inside such a JSON key (``"token_counts":``) does not count; the
+# harness's own sample keys (schema's key set) from the start, the others once stage 2 has
+# found them safe. Only keys whose JSON form needs no escape (so every encoder writes them alike).
 _HARNESS_KEYS = HARNESS_SAMPLE_KEYS
-_SAFE_JSON_KEYS: list[bytes] = [
-    json.dumps(key).encode() + b":" for key in sorted(_HARNESS_KEYS) if any(h in key for h in _KEY_HINTS)
-]
-_SAFE_JSON_KEY_SET: set[bytes] = set(_SAFE_JSON_KEYS)
-_SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
+_MAX_SAFE_JSON_KEYS = 4096
+_SAFE_JSON_KEY_SET: set[bytes] = set()
+
+
+def _safe_json_key(key: str) -> bytes | None:
+    """``"key":`` as it appears in a line, if ``key`` is short, printable ASCII, no ``"`` nor ``\\``."""
+    if len(key) > 64 or not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
+        return None
+    return b'"' + key.encode("ascii") + b'":'
+
+
+def _remember_safe_hint_key(key: str) -> None:
+    if len(_SAFE_JSON_KEY_SET) >= _MAX_SAFE_JSON_KEYS:
+        return
+    low = key.translate(_ASCII_LOWER)
+    if any(n.decode() in low for n in _LINE_NEEDLES):
+        json_key = _safe_json_key(key)
+        if json_key is not None:
+            _SAFE_JSON_KEY_SET.add(json_key)
+
+
+for _key in sorted(_HARNESS_KEYS):
+    _remember_safe_hint_key(_key)
+
+_DATA_URI_HEAD_BYTES = re.compile(rb"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,")
+
+
+def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) -> bool:
+    """Whether the hint at ``line[start:end]`` lies in a safe JSON key (``"token_counts":``) or in
+    a media value string (``"data:image/png;base64,..."``, never edited by :func:`redact`).
+
+    ``media``: the spans of the media strings found in this line so far (extended here).
+    The string around a hit is delimited by the nearest ``"`` before it (it must not be escaped:
+    then it opens the string, as no needle can occur outside a JSON string) and the first ``"``
+    after it; a string followed by ``:`` is a key."""
+    for opened, closed in media:
+        if opened < start < closed:
+            return True
+    q = line.rfind(b'"', 0, start)
+    if q < 0 or (q > 0 and line[q - 1] == 0x5C):  # no quote, or an escaped one: the hit counts
+        return False
+    e = line.find(b'"', end)
+    if e < 0:
+        return False
+    if line[e + 1 : e + 2] == b":":  # a key (a media-like key may still name a credential)
+        return line[q : e + 2] in _SAFE_JSON_KEY_SET
+    if line.startswith(b"data:", q + 1):
+        head = _DATA_URI_HEAD_BYTES.match(line, q + 1, min(e, q + 201))
+        # the payload base64 only (no escape: the closing quote is not escaped either)
+        if head is not None and not line[head.end() : e].rstrip(b"=").translate(None, _BASE64):
+            media.append((q, e))
+            return True
+    return False
 
 
 def line_hints(line: bytes) -> frozenset[bytes]:
     """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
     holds (empty: :func:`redact` would not change the record; never empty when it would).
-    A hint inside one of the safe JSON keys (``"token_counts":``) does not count."""
+    A hint inside one of the safe JSON keys (``"token_counts":``) or inside a media value
+    (a ``data:<type>;base64,`` URI) does not count."""
     global _SCANNER
     scanner = _SCANNER
     if scanner is None:
         scanner = _SCANNER = _LineScanner()
-    found = scanner.matches(_SAFE_JSON_KEYS_RE.sub(b'"":', line))
-    return frozenset([_LINE_NEEDLES[index] for index, _end in found]) if found else _NO_HINTS
+    found = scanner.matches(line)
+    if not found:
+        return _NO_HINTS if found is not None else _ALL_HINTS
+    hints: set[bytes] = set()
+    media: list[tuple[int, int]] = []
+    for index, end in found:
+        needle = _LINE_NEEDLES[index]
+        if needle not in hints and not _inert_hit(line, end - len(needle), end, media):
+            hints.add(needle)
+    return frozenset(hints) if hints else _NO_HINTS
 
 
 def line_may_hold_secret(line: bytes) -> bool:
@@ -507,19 +572,6 @@ def line_may_hold_secret(line: bytes) -> bool:
 
 _SAFE_KEYS: set[Any] = set()
 _PLAIN_LEAVES = (int, float, bytes, bytearray, memoryview, type(None))
-
-
-def _remember_safe_hint_key(key: str) -> None:
-    if len(_SAFE_JSON_KEYS) >= 32 or not key.isascii():
-        return
-    low = key.lower()
-    if any(hint in low for hint in _KEY_HINTS) or any(n.decode() in low for n in _LINE_NEEDLES):
-        json_key = json.dumps(key).encode() + b":"
-        if json_key not in _SAFE_JSON_KEY_SET:
-            global _SAFE_JSON_KEYS_RE
-            _SAFE_JSON_KEYS.append(json_key)
-            _SAFE_JSON_KEY_SET.add(json_key)
-            _SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
 
 
 def _keys_flagged(keys: Any) -> bool:
