@@ -165,7 +165,7 @@ _TOKEN_STARTS = (
     "hf_", "sk-", "sk_", "rk_", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     "AIza", "ya29.", "xox", "glpat-", "npm_", "pypi-", "r8_", "gsk_", "eyJ",
 )  # fmt: skip
-_NEEDLE_OF = {t: t.lower().encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
+_NEEDLE_OF = {t: t.encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
 _AWS_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
 _AWS_SECRET_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _PEM_RE = re.compile(r"-----BEGIN[^\n]*?-----[\s\S]*?(?:-----END[^\n]*?-----|\Z)")
@@ -262,7 +262,7 @@ def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> 
             if _TOKEN_RE.match(text, i) is not None:
                 return True
             i = text.find(start, i + 1)
-    if (needles is None or b"-----begin" in needles) and "-----BEGIN" in text:
+    if (needles is None or b"-----BEGIN" in needles) and "-----BEGIN" in text:
         return True
     if needles is None or b"://" in needles:
         i = text.find("://")
@@ -406,20 +406,20 @@ def redact(value: Any) -> Any:
 
 # ------------------------------------------------------------------ the samples' pre-check
 # Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
-# sequences in the ASCII-lowercased text (key hints; the token, PEM and URL starts), and JSON
-# encoding keeps them as they are. One pass of a multi-pattern search: Hyperscan (SIMD,
-# x86-64) or Aho-Corasick (Rust, elsewhere), whichever is installed; the substring searches
-# of the stdlib otherwise (correct, slower).
-_LINE_NEEDLES = tuple(
-    sorted({h.encode() for h in _KEY_HINTS} | {t.lower().encode() for t in _TOKEN_STARTS} | {b"-----begin", b"://"})
-)
+# sequences (key hints, ASCII case ignored as the key rules do; the token, PEM and URL starts,
+# case kept as their patterns do), and JSON encoding keeps them as they are. One pass of a
+# multi-pattern search: Hyperscan (SIMD, x86-64) or Aho-Corasick (Rust, elsewhere), whichever
+# is installed; the substring searches of the stdlib otherwise (correct, slower).
+_CASELESS_NEEDLES = frozenset(h.encode() for h in _KEY_HINTS)
+_LINE_NEEDLES = tuple(sorted(_CASELESS_NEEDLES | {t.encode() for t in _TOKEN_STARTS} | {b"-----BEGIN", b"://"}))
 
 
 _MAX_LINE_HITS = 4096  # more occurrences than this in one line: every hint counts (stage 2 decides)
 
 
 class _LineScanner:
-    """Finds every occurrence of :data:`_LINE_NEEDLES` in a line, ASCII case ignored."""
+    """Finds every occurrence of :data:`_LINE_NEEDLES` in a line (ASCII case ignored for the
+    key hints of :data:`_CASELESS_NEEDLES`)."""
 
     def __init__(self) -> None:
         self.kind = "stdlib"
@@ -434,7 +434,7 @@ class _LineScanner:
                 expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
                 ids=list(range(len(_LINE_NEEDLES))),
                 elements=len(_LINE_NEEDLES),
-                flags=[hyperscan.HS_FLAG_CASELESS] * len(_LINE_NEEDLES),
+                flags=[hyperscan.HS_FLAG_CASELESS if n in _CASELESS_NEEDLES else 0 for n in _LINE_NEEDLES],
             )
             self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
             return
@@ -443,7 +443,8 @@ class _LineScanner:
         try:
             import ahocorasick_rs
 
-            self._ac = ahocorasick_rs.BytesAhoCorasick(list(_LINE_NEEDLES))
+            self._ac = (ahocorasick_rs.BytesAhoCorasick([n for n in _LINE_NEEDLES if n in _CASELESS_NEEDLES]),
+                        ahocorasick_rs.BytesAhoCorasick([n for n in _LINE_NEEDLES if n not in _CASELESS_NEEDLES]))
             self.kind = "aho-corasick"
         except ImportError:
             pass
@@ -454,8 +455,8 @@ class _LineScanner:
         return len(found) > _MAX_LINE_HITS  # True ends the scan
 
     def matches(self, line: bytes) -> list[tuple[int, int]] | None:
-        """``(needle index, end offset)`` of every occurrence (ASCII case ignored);
-        ``None`` when there are more than :data:`_MAX_LINE_HITS` of them."""
+        """``(needle index, end offset)`` of every occurrence; ``None`` when there are more
+        than :data:`_MAX_LINE_HITS` of them."""
         if self._hs is not None:
             scratch = getattr(self._local, "scratch", None)
             if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
@@ -467,18 +468,23 @@ class _LineScanner:
                 return None
             return found
         low = line.lower()
+        out: list[tuple[int, int]] = []
         if self._ac is not None:
-            out = [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
+            for ac, text, index in ((self._ac[0], low, _CASELESS_INDEX), (self._ac[1], line, _EXACT_INDEX)):
+                out += [(index[i], e) for i, _s, e in ac.find_matches_as_indexes(text, overlapping=True)]
         else:
-            out = []
             for i, needle in enumerate(_LINE_NEEDLES):
-                at = low.find(needle)
+                text = low if needle in _CASELESS_NEEDLES else line
+                at = text.find(needle)
                 while at != -1 and len(out) <= _MAX_LINE_HITS:
                     out.append((i, at + len(needle)))
-                    at = low.find(needle, at + 1)
+                    at = text.find(needle, at + 1)
         return out if len(out) <= _MAX_LINE_HITS else None
 
 
+# the fallback's automaton indexes -> _LINE_NEEDLES indexes
+_CASELESS_INDEX = [i for i, n in enumerate(_LINE_NEEDLES) if n in _CASELESS_NEEDLES]
+_EXACT_INDEX = [i for i, n in enumerate(_LINE_NEEDLES) if n not in _CASELESS_NEEDLES]
 _SCANNER: _LineScanner | None = None
 _NO_HINTS: frozenset[bytes] = frozenset()
 _ALL_HINTS: frozenset[bytes] = frozenset(_LINE_NEEDLES)
@@ -493,21 +499,52 @@ _MAX_SAFE_JSON_KEYS = 4096
 _SAFE_JSON_KEY_SET: set[bytes] = set()
 
 
-def _safe_json_key(key: str) -> bytes | None:
-    """``"key":`` as it appears in a line, if ``key`` is short, printable ASCII, no ``"`` nor ``\\``."""
-    if len(key) > 64 or not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
+_SAFE_JSON_VALUE_SET: set[bytes] = set()  # short strings stage 2 found safe, as ``"text"``
+
+
+def _json_string(text: str) -> bytes | None:
+    """``"text"`` as it appears in a line, if ``text`` is short, printable ASCII, no ``"`` nor ``\\``
+    (so that every encoder writes it alike), and holds a hint; else ``None``."""
+    if len(text) > 64 or not text.isascii() or not text.isprintable() or '"' in text or "\\" in text:
         return None
-    return b'"' + key.encode("ascii") + b'":'
+    raw = text.encode("ascii")
+    low = raw.lower()
+    if any(n in (low if n in _CASELESS_NEEDLES else raw) for n in _LINE_NEEDLES):
+        return b'"' + raw + b'"'
+    return None
+
+
+# needle index -> (safe JSON key, offset of the needle in it): a hit is checked against these
+# first (a few ``startswith``), the general check of :func:`_inert_hit` follows if none match
+_SAFE_KEY_AT: dict[int, list[tuple[bytes, int]]] = {}
 
 
 def _remember_safe_hint_key(key: str) -> None:
-    if len(_SAFE_JSON_KEY_SET) >= _MAX_SAFE_JSON_KEYS:
-        return
-    low = key.translate(_ASCII_LOWER)
-    if any(n.decode() in low for n in _LINE_NEEDLES):
-        json_key = _safe_json_key(key)
-        if json_key is not None:
+    if len(_SAFE_JSON_KEY_SET) < _MAX_SAFE_JSON_KEYS:
+        json_key = _json_string(key)
+        if json_key is not None and json_key + b":" not in _SAFE_JSON_KEY_SET:
+            json_key += b":"
+            low = json_key.lower()
+            for index, needle in enumerate(_LINE_NEEDLES):
+                text = low if needle in _CASELESS_NEEDLES else json_key
+                at = text.find(needle)
+                while at != -1:
+                    candidates = _SAFE_KEY_AT.setdefault(index, [])
+                    if len(candidates) < 8:
+                        candidates.append((json_key, at))
+                    at = text.find(needle, at + 1)
             _SAFE_JSON_KEY_SET.add(json_key)
+
+
+def _remember_safe_values(strings: list[str]) -> None:
+    """Remember the short strings of a record stage 2 found safe (metric names like ``pass@1``):
+    :func:`redact_text` leaves such a string as it is wherever it stands (a value under a
+    credential key is caught by that key, whose hint counts)."""
+    for text in strings:
+        if len(text) <= 64 and len(_SAFE_JSON_VALUE_SET) < _MAX_SAFE_JSON_KEYS:
+            json_value = _json_string(text)
+            if json_value is not None and json_value not in _SAFE_JSON_VALUE_SET and not text_may_hold_secret(text):
+                _SAFE_JSON_VALUE_SET.add(json_value)
 
 
 for _key in sorted(_HARNESS_KEYS):
@@ -535,6 +572,8 @@ def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) 
         return False
     if line[e + 1 : e + 2] == b":":  # a key (a media-like key may still name a credential)
         return line[q : e + 2] in _SAFE_JSON_KEY_SET
+    if e - q <= 65 and line[q : e + 1] in _SAFE_JSON_VALUE_SET:
+        return True
     if line.startswith(b"data:", q + 1):
         head = _DATA_URI_HEAD_BYTES.match(line, q + 1, min(e, q + 201))
         # the payload base64 only (no escape: the closing quote is not escaped either)
@@ -544,24 +583,45 @@ def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) 
     return False
 
 
+def _scanner() -> _LineScanner:
+    global _SCANNER
+    scanner = _SCANNER
+    if scanner is None:
+        scanner = _SCANNER = _LineScanner()
+    return scanner
+
+
+def _text_hints(data: bytes) -> frozenset[bytes]:
+    """Every hint in ``data`` (plain text: no occurrence is discounted)."""
+    found = _scanner().matches(data)
+    if found is None:
+        return _ALL_HINTS
+    return frozenset([_LINE_NEEDLES[index] for index, _end in found]) if found else _NO_HINTS
+
+
 def line_hints(line: bytes) -> frozenset[bytes]:
     """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
     holds (empty: :func:`redact` would not change the record; never empty when it would).
     A hint inside one of the safe JSON keys (``"token_counts":``) or inside a media value
     (a ``data:<type>;base64,`` URI) does not count."""
-    global _SCANNER
-    scanner = _SCANNER
-    if scanner is None:
-        scanner = _SCANNER = _LineScanner()
-    found = scanner.matches(line)
+    found = _scanner().matches(line)
     if not found:
         return _NO_HINTS if found is not None else _ALL_HINTS
     hints: set[bytes] = set()
     media: list[tuple[int, int]] = []
     for index, end in found:
         needle = _LINE_NEEDLES[index]
-        if needle not in hints and not _inert_hit(line, end - len(needle), end, media):
-            hints.add(needle)
+        if needle in hints:
+            continue
+        start = end - len(needle)
+        for key, at in _SAFE_KEY_AT.get(index, ()):  # the usual safe keys (``"token_counts":``)
+            at = start - at
+            # an unescaped quote opens the key (no needle occurs outside a JSON string)
+            if at >= 0 and line.startswith(key, at) and (at == 0 or line[at - 1] != 0x5C):
+                break
+        else:
+            if not _inert_hit(line, start, end, media):
+                hints.add(needle)
     return frozenset(hints) if hints else _NO_HINTS
 
 
@@ -638,7 +698,11 @@ def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -
         return False
     text = "\n".join(strings)
     # the hints inside the strings themselves (a line's hints may come from its keys only)
-    found = line_hints(text.encode("utf-8", "surrogatepass"))
+    found = _text_hints(text.encode("utf-8", "surrogatepass"))
     if hints is not None:
         found &= hints
-    return bool(found) and text_may_hold_secret(text, found)
+    if found and text_may_hold_secret(text, found):
+        return True
+    if hints:  # the line had hints, none of them a credential: learn its short strings
+        _remember_safe_values(strings)
+    return False
