@@ -32,12 +32,8 @@ from hypothesis import strategies as st
 from evallog import EvaluationTracker
 from evallog.encoding import encode_line
 from evallog.errors import SerializationError
-from evallog.redact import (
-    line_hints,
-    record_needs_redaction,
-    redact,
-    redact_text,
-)
+from evallog.precheck import line_hints, record_needs_redaction
+from evallog.redact import redact, redact_text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import FakeHub
@@ -440,31 +436,31 @@ def test_stage1_token_shapes_keep_their_case():
 
 
 def test_stage1_too_many_hits_count_as_every_hint():
-    from evallog import redact as redact_module
+    from evallog import precheck as precheck_module
 
-    line = encode_line({"note": "key " * (redact_module._MAX_LINE_HITS + 5)})
-    assert line_hints(line) == redact_module._ALL_HINTS
+    line = encode_line({"note": "key " * (precheck_module._MAX_LINE_HITS + 5)})
+    assert line_hints(line) == precheck_module._ALL_HINTS
 
 
 def test_stage1_scanners_agree():
     # Hyperscan (x86-64), Aho-Corasick (elsewhere) and the stdlib fallback find the same occurrences
-    from evallog import redact as redact_module
+    from evallog import precheck as precheck_module
 
     lines = [encode_line(r) for r in ({"token_counts": [1], "a": "hf_x KEY eyJ EYJ sk-1 -----BEGIN ://"},
                                       {"input_media": [_MEDIA]}, {"x": "AKIA akia Pass pwd PWD xox XOX"})]
     fallbacks = []
-    scanner = redact_module._LineScanner()
+    scanner = precheck_module._LineScanner()
     try:
         import ahocorasick_rs
 
-        ac = redact_module._LineScanner()
+        ac = precheck_module._LineScanner()
         ac._hs = None
-        ac._ac = (ahocorasick_rs.BytesAhoCorasick([n for n in redact_module._LINE_NEEDLES if n in redact_module._CASELESS_NEEDLES]),
-                  ahocorasick_rs.BytesAhoCorasick([n for n in redact_module._LINE_NEEDLES if n not in redact_module._CASELESS_NEEDLES]))
+        ac._ac = (ahocorasick_rs.BytesAhoCorasick([n for n in precheck_module._LINE_NEEDLES if n in precheck_module._CASELESS_NEEDLES]),
+                  ahocorasick_rs.BytesAhoCorasick([n for n in precheck_module._LINE_NEEDLES if n not in precheck_module._CASELESS_NEEDLES]))
         fallbacks.append(ac)
     except ImportError:
         pass
-    plain = redact_module._LineScanner()
+    plain = precheck_module._LineScanner()
     plain._hs = plain._ac = None
     fallbacks.append(plain)
     for line in lines:
