@@ -46,6 +46,19 @@ _LINE_NEEDLES = tuple(sorted(_CASELESS_NEEDLES | {t.encode() for t in _TOKEN_STA
 
 
 _MAX_LINE_HITS = 4096  # more occurrences than this in one line: every hint counts (stage 2 decides)
+_MEDIA_HEAD = len(_LINE_NEEDLES)  # the scanner's id of ';base64,', the end of a media value's head
+
+
+class _ScanState:
+    """The match handler's context: hits so far, the offset of the scanned part, the media head."""
+
+    __slots__ = ("found", "offset", "head", "json_line")
+
+    def __init__(self, json_line: bool) -> None:
+        self.found: list[tuple[int, int]] = []
+        self.offset = 0
+        self.head = -1
+        self.json_line = json_line
 
 
 class _LineScanner:
@@ -61,11 +74,12 @@ class _LineScanner:
             import hyperscan
 
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            # literals only: Hyperscan reports their matches in the order of their end offsets
             db.compile(
-                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
-                ids=list(range(len(_LINE_NEEDLES))),
-                elements=len(_LINE_NEEDLES),
-                flags=[hyperscan.HS_FLAG_CASELESS if n in _CASELESS_NEEDLES else 0 for n in _LINE_NEEDLES],
+                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES] + [b";base64,"],
+                ids=list(range(len(_LINE_NEEDLES) + 1)),
+                elements=len(_LINE_NEEDLES) + 1,
+                flags=[hyperscan.HS_FLAG_CASELESS if n in _CASELESS_NEEDLES else 0 for n in _LINE_NEEDLES] + [0],
             )
             self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
             return
@@ -81,23 +95,40 @@ class _LineScanner:
             pass
 
     @staticmethod
-    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> bool:
-        found.append((index, end))
-        return len(found) > _MAX_LINE_HITS  # True ends the scan
+    def _on_match(index: int, _start: int, end: int, _flags: int, state: _ScanState) -> bool:
+        if index == _MEDIA_HEAD:
+            if state.json_line:  # stop: the caller skips the media value that may be here
+                state.head = state.offset + end
+                return True
+            return False
+        state.found.append((index, state.offset + end))
+        return len(state.found) > _MAX_LINE_HITS  # True ends the scan
 
-    def matches(self, line: bytes) -> list[tuple[int, int]] | None:
+    def matches(self, line: bytes, json_line: bool = False) -> list[tuple[int, int]] | None:
         """``(needle index, end offset)`` of every occurrence; ``None`` when there are more
-        than :data:`_MAX_LINE_HITS` of them."""
+        than :data:`_MAX_LINE_HITS` of them. ``json_line``: ``line`` is a JSON line, whose media
+        values (see :func:`_media_value_end`) Hyperscan skips (the other scanners report the
+        occurrences inside them, which :func:`_inert_hit` then discounts)."""
         if self._hs is not None:
             scratch = getattr(self._local, "scratch", None)
             if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
                 scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
-            found: list[tuple[int, int]] = []
-            try:
-                self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
-            except self._hs_module.ScanTerminated:
-                return None
-            return found
+            state = _ScanState(json_line)
+            data = line
+            while True:
+                try:
+                    self._hs.scan(data, match_event_handler=self._on_match, context=state, scratch=scratch)
+                    return state.found
+                except self._hs_module.ScanTerminated:
+                    if state.head < 0:
+                        return None  # too many hits
+                # every match ending up to the media head has been reported: go on after the media
+                # value, or right after ';base64,' if it is not one (no needle holds a ',')
+                head, state.head = state.head, -1
+                opened = line.rfind(b'"', max(0, head - 210), head)
+                closed = _media_value_end(line, opened) if opened >= 0 else None
+                state.offset = head if closed is None else closed + 1
+                data = line[state.offset :]
         low = line.lower()
         out: list[tuple[int, int]] = []
         if self._ac is not None:
@@ -184,6 +215,22 @@ for _key in sorted(_HARNESS_KEYS):
 _DATA_URI_HEAD_BYTES = re.compile(rb"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,")
 
 
+def _media_value_end(line: bytes, q: int) -> int | None:
+    """The offset of the closing quote of the media value string that opens at ``line[q]`` (an
+    unescaped ``"`` followed by ``data:<type>;base64,`` and base64 only, then a quote not followed
+    by ``:``: a value, not a key), else ``None``."""
+    if not line.startswith(b'"data:', q) or (q > 0 and line[q - 1] == 0x5C):
+        return None
+    e = line.find(b'"', q + 1)
+    if e < 0 or line[e + 1 : e + 2] == b":":
+        return None
+    head = _DATA_URI_HEAD_BYTES.match(line, q + 1, min(e, q + 201))
+    # the payload base64 only (no escape: the closing quote is not escaped either)
+    if head is None or line[head.end() : e].rstrip(b"=").translate(None, _BASE64):
+        return None
+    return e
+
+
 def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) -> bool:
     """Whether the hint at ``line[start:end]`` lies in a safe JSON key (``"token_counts":``) or in
     a media value string (``"data:image/png;base64,..."``, never edited by :func:`redact`).
@@ -205,12 +252,9 @@ def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) 
         return line[q : e + 2] in _SAFE_JSON_KEY_SET
     if e - q <= 65 and line[q : e + 1] in _SAFE_JSON_VALUE_SET:
         return True
-    if line.startswith(b"data:", q + 1):
-        head = _DATA_URI_HEAD_BYTES.match(line, q + 1, min(e, q + 201))
-        # the payload base64 only (no escape: the closing quote is not escaped either)
-        if head is not None and not line[head.end() : e].rstrip(b"=").translate(None, _BASE64):
-            media.append((q, e))
-            return True
+    if _media_value_end(line, q) == e:
+        media.append((q, e))
+        return True
     return False
 
 
@@ -235,7 +279,7 @@ def line_hints(line: bytes) -> frozenset[bytes]:
     holds (empty: :func:`redact` would not change the record; never empty when it would).
     A hint inside one of the safe JSON keys (``"token_counts":``) or inside a media value
     (a ``data:<type>;base64,`` URI) does not count."""
-    found = _scanner().matches(line)
+    found = _scanner().matches(line, json_line=True)
     if not found:
         return _NO_HINTS if found is not None else _ALL_HINTS
     hints: set[bytes] = set()
