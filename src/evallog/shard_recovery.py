@@ -27,6 +27,7 @@ from evallog.shards import (
     MergedMarker,
     ShardFile,
     find_shards,
+    index_path,
     rank_lock_path,
     ranks_dir,
     read_done,
@@ -115,6 +116,13 @@ def _expected(rdir: Path, task: str, world_size: int, seen: _Seen) -> tuple[set[
     return expected, False
 
 
+def _remove(rdir: Path, task: str, shards: list[ShardFile]) -> None:
+    """Remove merged shards and their side indexes."""
+    for shard in shards:
+        shard.path.unlink(missing_ok=True)
+        index_path(rdir, task, shard.rank, shard.world_size).unlink(missing_ok=True)
+
+
 def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: bool) -> ShardTaskRecovery | None:
     parsed = parse_filename(final.name)
     if parsed is None or parsed.kind != "samples":
@@ -129,8 +137,7 @@ def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: 
     merged = read_merged(rdir, task)
     if final.exists():
         if merged is not None:  # the merge finished; only the clean-up was interrupted
-            for shard in shards:
-                shard.path.unlink(missing_ok=True)
+            _remove(rdir, task, shards)
             entry.status, entry.per_rank, entry.task_hash = "already-merged", dict(merged.per_rank), merged.task_hash
         else:
             entry.status = "conflict"
@@ -146,8 +153,7 @@ def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: 
     seen = _Seen()
     result = merge_shards(sources, final, parsed.flavor, task=task, on_line=seen)
     write_merged(rdir, MergedMarker(task, final.name, result.samples, result.task_hash, result.per_rank))
-    for shard in shards:
-        shard.path.unlink(missing_ok=True)
+    _remove(rdir, task, shards)
     fsync_dir(folder)
     expected, entry.expected_known = _expected(rdir, task, world, seen)
     entry.per_rank = {r: result.per_rank.get(r, 0) for r in range(world)}
