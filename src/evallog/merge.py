@@ -62,6 +62,7 @@ class MergeResult:
     per_rank: dict[int, int] = field(default_factory=dict)
     dropped: dict[int, int] = field(default_factory=dict)
     duplicates: int = 0  # lines skipped because another rank wrote the same (filter, doc id)
+    indexed: bool = False  # merged through the shards' side indexes (else from the line prefixes)
 
 
 Entry = tuple[int, int, Any, int, dict[str, Any], memoryview]  # segment, doc id kind, doc id, shard, prefix, line
@@ -147,7 +148,7 @@ def merge_shards(
         except IndexUnusable as exc:
             logger.warning("%s: the shards' side indexes are not usable (%s); merging from the line prefixes", task, exc)
         else:
-            result = MergeResult(target, done.samples, done.task_hash, done.per_rank, {}, done.duplicates)
+            result = MergeResult(target, done.samples, done.task_hash, done.per_rank, {}, done.duplicates, indexed=True)
             _log_merged(result, len(sources), task)
             return result
     return _merge_prefixes(sources, target, flavor, task=task, fsync=fsync, on_line=on_line)
@@ -156,7 +157,8 @@ def merge_shards(
 def _log_merged(result: MergeResult, shards: int, task: str) -> None:
     if result.duplicates:
         logger.warning("%s: %d samples were written by more than one rank; one copy of each is kept", task, result.duplicates)
-    logger.info("merged %d shards of %s into %s (%d samples)", shards, task, result.path, result.samples)
+    how = "through their side indexes" if result.indexed else "from their line prefixes"
+    logger.info("merged %d shards of %s into %s (%d samples, %s)", shards, task, result.path, result.samples, how)
 
 
 def indexed_sources(sources: Sequence[ShardSource]) -> bool:

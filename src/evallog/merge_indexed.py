@@ -93,7 +93,10 @@ class _Lane:
         self.last_key = -1
         self.map: mmap.mmap | None = None
         self.view = memoryview(b"")
-        self.fh = open(src.index, "rb")  # noqa: SIM115 (closed by close())
+        try:
+            self.fh = open(src.index, "rb")  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            raise IndexUnusable(f"the index of rank {src.rank} cannot be read: {exc}") from exc
         try:
             if os.fstat(self.fh.fileno()).st_size != src.count * RECORD.size:
                 raise IndexUnusable(f"the index of rank {src.rank} does not hold {src.count} whole records")
@@ -103,13 +106,19 @@ class _Lane:
                         raise IndexUnusable(f"the shard of rank {src.rank} is shorter than its marker says")
                     self.map = mmap.mmap(shard.fileno(), src.size, access=mmap.ACCESS_READ)
                 self.view = memoryview(self.map)
+        except OSError as exc:
+            self.close()
+            raise IndexUnusable(f"the shard of rank {src.rank} cannot be mapped: {exc}") from exc
         except BaseException:
             self.close()
             raise
 
     def refill(self) -> None:
         """Read the next block of records (or note that there is none)."""
-        cols = read_columns(self.fh.read(RECORD.size * BLOCK))
+        try:
+            cols = read_columns(self.fh.read(RECORD.size * BLOCK))
+        except OSError as exc:
+            raise IndexUnusable(f"the index of rank {self.rank} cannot be read: {exc}") from exc
         if cols is None:
             raise IndexUnusable(f"the index of rank {self.rank} is torn")
         keys, starts, blob_starts, blob_ends, final_starts, ends = cols

@@ -17,13 +17,16 @@ changes or the doc ids stop increasing, so a shard is sorted by
 doc ids ascending), which lets the merge (:mod:`evallog.merge`) be a streaming
 k-way merge. The prefix also carries the flavor's task-hash fields
 (``Flavor.hash_fields``), so the merged task hash is computed without decoding
-the sample lines.
+the sample lines. Beside each shard the rank writes a binary side index
+(:mod:`evallog.shard_index`: each line's key and where its hash field and final
+line are), which lets the merge of finished ranks skip even the prefixes.
 
 The ranks agree through files in the run's manifest area
 (``<run folder>/.evallog/<run_id>.ranks/``)::
 
     rank-<r>.lock                      held (pid) by rank r while it runs
-    <task>.rank-<r>-of-<W>.done.json   rank r finished the task (count, bytes, segments)
+    <task>.rank-<r>-of-<W>.done.json   rank r finished the task (count, bytes, segments, index)
+    <task>.rank-<r>-of-<W>.index       rank r's side index of its shard of the task
     <task>.rank-<r>.plan.json          doc ids rank r will log (optional, for recovery)
     <task>.merge.lock                  the process merging the task (pid)
     <task>.merged.json                 the merged file (name, count, task hash, per-rank counts)
