@@ -192,7 +192,7 @@ def bench_merge(world: int, total: int, tmp: Path, repeat: int) -> dict[str, flo
     the merge from the line prefixes (what recovery and unindexed shards take), and ``cat``."""
     from dataclasses import replace
 
-    from evallog.merge import ShardSource, merge_shards
+    from evallog.merge import merge_shards
     from evallog.rankgroup import done_sources
     from evallog.shards import ranks_dir, read_done
     from evallog.tracker import EvaluationTracker

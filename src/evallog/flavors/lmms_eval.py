@@ -131,7 +131,7 @@ class LMMSEvalFlavor(Flavor):
         return f"sample_{index}{fields[0]}"
 
     def hash_block(self, fields: Sequence[bytes | memoryview], index: int) -> bytes:
-        return b"".join([b"sample_%d%b" % (i, f) for i, f in enumerate(fields, index)])
+        return b"".join([b"sample_%d" % i + f for i, f in enumerate(fields, index)])
 
     def hash_input(self, sample: Mapping[str, Any], index: int) -> str:
         return f"sample_{index}{sample.get('doc_hash', '')}"
