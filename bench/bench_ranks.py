@@ -213,7 +213,7 @@ def bench_merge(world: int, total: int, tmp: Path, repeat: int) -> dict[str, flo
     prefixes = [replace(s, index=None) for s in indexed]
     shards = [s.path for s in indexed]
     size = sum(p.stat().st_size for p in shards)
-    times: dict[str, list[tuple[float, float]]] = {"indexed": [], "prefixes": [], "cat": []}
+    times: dict[str, list[tuple[float, float, int]]] = {"indexed": [], "prefixes": [], "cat": []}
     digests = set()
     for _ in range(repeat):
         for name, sources in (("indexed", indexed), ("prefixes", prefixes), ("cat", None)):
@@ -229,23 +229,26 @@ def bench_merge(world: int, total: int, tmp: Path, repeat: int) -> dict[str, flo
         tr._dist.group.release()  # abandon the shards (no merge at exit)
         tr._closed = True
     shutil.rmtree(out)
-    best = {name: (min(w for w, _ in t), min(c for _, c in t)) for name, t in times.items()}
+    best = {name: (min(r[0] for r in t), min(r[1] for r in t), max(r[2] for r in t)) for name, t in times.items()}
     return {"world": world, "samples": result.samples, "shard_mib": size / 2**20, "merged_mib": merged_size / 2**20,
             "best": best, "runs": times}
 
 
-def _timed(sources: Any, target: Path, shards: list[Path]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one merge (``sources``) or of ``cat`` (``sources`` None)."""
+def _timed(sources: Any, target: Path, shards: list[Path]) -> tuple[float, float, int]:
+    """(wall s, CPU s, peak RSS increase in bytes) of one merge (``sources``) or of ``cat`` (``sources`` None)."""
     from evallog.merge import merge_shards
 
     if sources is None:
         c0, t0 = _children_cpu(), time.perf_counter()
         with open(target, "wb") as fh:
             subprocess.run(["cat", *map(str, shards)], stdout=fh, check=True)
-        return time.perf_counter() - t0, _children_cpu() - c0
+        return time.perf_counter() - t0, _children_cpu() - c0, 0
+    rss = _status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
     c0, t0 = time.process_time(), time.perf_counter()
     merge_shards(sources, target, "lm-eval", task="mmlu", fsync=False)
-    return time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, _status("VmHWM") - rss
 
 
 def _children_cpu() -> float:
@@ -282,16 +285,16 @@ def main() -> None:
               f"(page cache, no fsync; interleaved, best of {args.repeat}; CPU: the merge's process time, cat's rusage)")
         for world in args.worlds:
             m = bench_merge(world, args.samples, tmp, args.repeat)
-            cat_wall, cat_cpu = m["best"]["cat"]
+            cat_wall, cat_cpu, _ = m["best"]["cat"]
             print(f"  {world} shards, {m['shard_mib']:.0f} MiB in, {m['merged_mib']:.0f} MiB out: cat {cat_wall:.2f} s wall, "
                   f"{cat_cpu:.2f} s CPU", flush=True)
             for name in ("indexed", "prefixes"):
-                wall, cpu = m["best"][name]
-                runs = ", ".join(f"{c:.2f}" for _, c in m["runs"][name])
-                cats = ", ".join(f"{c:.2f}" for _, c in m["runs"]["cat"])
-                print(f"    merge ({name:8}) {wall:.2f} s wall ({m['merged_mib'] / wall:.0f} MiB/s), {cpu:.2f} s CPU; "
-                      f"merge/cat = {wall / cat_wall:.2f}x wall, {cpu / max(cat_cpu, 1e-9):.2f}x CPU "
-                      f"[CPU per repeat: {runs} vs cat {cats}]", flush=True)
+                wall, cpu, rss = m["best"][name]
+                runs = ", ".join(f"{r[1]:.2f}" for r in m["runs"][name])
+                cats = ", ".join(f"{r[1]:.2f}" for r in m["runs"]["cat"])
+                print(f"    merge ({name:8}) {wall:.2f} s wall ({m['merged_mib'] / wall:.0f} MiB/s), {cpu:.2f} s CPU, "
+                      f"peak RSS +{rss / 2**20:.0f} MiB; merge/cat = {wall / cat_wall:.2f}x wall, "
+                      f"{cpu / max(cat_cpu, 1e-9):.2f}x CPU [CPU per repeat: {runs} vs cat {cats}]", flush=True)
 
 
 if __name__ == "__main__":

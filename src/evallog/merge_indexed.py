@@ -21,10 +21,13 @@ counts or bytes that differ from the completion marker) raises
 :class:`IndexUnusable`: the caller discards the output and merges from the
 prefixes, which is also where out-of-order or disagreeing shards are refused.
 
-Memory stays bounded: a lane holds at most two blocks of records and gives
-the mapped pages behind it back to the kernel every few MiB (``madvise``).
-The garbage collector is paused while the lists of views are built (they
-hold no cycles; collecting them batch after batch was a third of the time).
+Memory stays bounded: a lane reads blocks sized so that all lanes together
+hold about ``MAPPED`` bytes of lines (fewer records when lines are long),
+faults a block's pages in at once (``MADV_POPULATE_READ``: the kernel's write
+path faulting them one by one was a quarter of the time) and gives the pages
+behind it back every MiB (``MADV_DONTNEED``; the page cache keeps them). The
+garbage collector is paused while the lists of views are built (they hold no
+cycles; collecting them batch after batch was a third of the time).
 """
 
 from __future__ import annotations
@@ -51,10 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnusable", "IndexedMerge", "merge_indexed"]
 
-BLOCK = 4096  # index records read at a time
-_LOW = BLOCK // 2  # a lane with fewer pending lines reads its next block
+BLOCK = 4096  # index records a lane reads at a time, at most (fewer for long lines or many lanes)
+MAPPED = 16 << 20  # bytes of shard lines all lanes together hold mapped, about
 _IOV = 1024  # buffers per writev (IOV_MAX on Linux)
-_GIVE_BACK = 8 << 20  # mapped bytes a lane leaves behind before it gives them back
+_GIVE_BACK = 1 << 20  # mapped bytes a lane leaves behind before it gives them back
 _TAIL = b'"]}\t'  # between a line's hash field and its final line
 # madvise(MADV_POPULATE_READ) (Linux 5.14; the mmap module has no name for it)
 _POPULATE_READ: int | None = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform == "linux" else None)
@@ -79,9 +82,11 @@ class IndexedMerge:
 class _Lane:
     """One finished shard read through its side index."""
 
-    def __init__(self, src: ShardSource) -> None:
+    def __init__(self, src: ShardSource, budget: int) -> None:
         assert src.index is not None and src.size is not None and src.count is not None
         self.rank = src.rank
+        self.budget = budget  # bytes of lines this lane may hold mapped
+        self.block = 64  # records read next: grows or shrinks with the lines' size
         self.size = src.size
         self.count = src.count
         self.segments = len(src.segments or ())
@@ -116,7 +121,7 @@ class _Lane:
     def refill(self) -> None:
         """Read the next block of records (or note that there is none)."""
         try:
-            cols = read_columns(self.fh.read(RECORD.size * BLOCK))
+            cols = read_columns(self.fh.read(RECORD.size * self.block))
         except OSError as exc:
             raise IndexUnusable(f"the index of rank {self.rank} cannot be read: {exc}") from exc
         if cols is None:
@@ -143,6 +148,7 @@ class _Lane:
         self.blobs += map(get, map(slice, blob_starts, blob_ends))
         self.keys += keys
         self.read += len(keys)
+        self.block = max(16, min(BLOCK, self.budget * len(keys) // (2 * max(1, ends[-1] - starts[0]))))
         self.end, self.last_key = ends[-1], keys[-1]
 
     def _framed(self, blob_end: int, final_start: int, end: int) -> bool:
@@ -150,8 +156,7 @@ class _Lane:
         return final_start < end and self.view[blob_end:final_start] == _TAIL and self.view[end - 1] == 10
 
     def _map_in(self, start: int, end: int) -> None:
-        """Fault the block's pages in now: the kernel's write path faulting them one by one, with
-        page faults disabled and retried, was a quarter of the merge's time."""
+        """Fault the block's pages in at once (cheaper than ``writev`` faulting them one by one)."""
         if self.map is None:
             return
         start -= start % mmap.PAGESIZE
@@ -251,7 +256,7 @@ def _run(lanes: list[_Lane], fd: int, hasher: TaskHasher) -> int:
     duplicates = 0
     while True:
         for lane in lanes:
-            if not lane.done and len(lane.keys) < _LOW:
+            if not lane.done and len(lane.keys) < lane.block // 2:
                 lane.refill()
         live = [lane for lane in lanes if lane.keys]
         if not live:
@@ -294,7 +299,7 @@ def merge_indexed(sources: Sequence[ShardSource], target: Path, flavor: str, *, 
     lanes: list[_Lane] = []
     try:
         for src in sources:
-            lanes.append(_Lane(src))
+            lanes.append(_Lane(src, MAPPED // len(sources)))
         with atomic_writer(target, fsync=fsync, task=task) as out, _gc_paused():
             out.flush()
             duplicates = _run(lanes, out.fileno(), hasher)
