@@ -118,7 +118,7 @@ def lmeval_one(work: Path, tiny: Path) -> Path:
 # --------------------------------------------------------------------------- what a run left
 def spied(folder: Path) -> list[list[dict]]:
     """Per process: the object collectives it made (function, pickled bytes sent, samples in them)."""
-    return [json.loads(p.read_text()) for p in sorted((folder / "spy").glob("rank*.json"))]
+    return [json.loads(p.read_text())["calls"] for p in sorted((folder / "spy").glob("rank*.json"))]
 
 
 def merged_markers(out: Path) -> dict[str, dict]:

@@ -2,9 +2,10 @@
 
 ``install(folder)`` wraps ``gather_object``, ``all_gather_object``,
 ``broadcast_object_list`` and ``scatter_object_list``; at exit it writes
-``<folder>/rank<R>-<pid>.json``: per call, the function, the pickled size of
-what this rank sent (what the collective serialises), and how many logged
-samples (dicts with ``doc_id`` and ``resps``) were in it.
+``<folder>/rank<R>-<pid>.json``: ``calls`` (per call, the function, the pickled
+size of what this rank sent, which is what the collective serialises, and how
+many logged samples, dicts with ``doc_id`` and ``resps``, were in it) and
+``peak_rss_mib`` (the process's peak resident memory).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import atexit
 import json
 import os
 import pickle
+import resource
 from typing import Any
 
 import torch.distributed as dist
@@ -57,6 +59,7 @@ def install(folder: str) -> None:
     def dump() -> None:
         rank = os.environ.get("RANK", "0")
         with open(os.path.join(folder, f"rank{rank}-{os.getpid()}.json"), "w") as fh:
-            json.dump(calls, fh)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            json.dump({"calls": calls, "peak_rss_mib": round(peak, 1)}, fh)
 
     atexit.register(dump)
