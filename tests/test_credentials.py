@@ -200,18 +200,6 @@ def _sample(i: int, secret_text: str, secret: str) -> dict:
     }
 
 
-@pytest.fixture
-def hub(monkeypatch):
-    fake = FakeHub()
-    fake.add_user("tester", orgs={"test-org": "write"})
-    fake.add_token("hf_write", "tester")
-    url = fake.start()
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield fake
-    fake.stop()
-
-
 def _outputs(root: Path, report: Path, cli: str, logs: str, hub: FakeHub) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for p in sorted(root.rglob("*")):

@@ -73,21 +73,14 @@ class ToyFlavor(Flavor):
     default_repo_name = "toy-eval-results"
     model_name_keys = ("checkpoint",)
     config_tracker_class = ToyConfigTracker
-    _RESULTS = re.compile(r"^toy-(?P<run_id>\d{8}-\d{6})\.results\.json$")
-    _SAMPLES = re.compile(r"^toy-(?P<run_id>\d{8}-\d{6})\.(?P<task>.+)\.samples\.jsonl$")
+    results_pattern = re.compile(r"^toy-(?P<run_id>\d{8}-\d{6})\.results\.json$")
+    samples_pattern = re.compile(r"^toy-(?P<run_id>\d{8}-\d{6})\.(?P<task>.+)\.samples\.jsonl$")
 
     def results_filename(self, run_id: str) -> str:
         return f"toy-{run_id}.results.json"
 
     def samples_filename(self, task: str, run_id: str) -> str:
         return f"toy-{run_id}.{task}.samples.jsonl"
-
-    def parse_filename(self, name: str) -> ParsedName | None:
-        m = self._RESULTS.match(name)
-        if m:
-            return ParsedName("results", self.name, m["run_id"])
-        m = self._SAMPLES.match(name)
-        return ParsedName("samples", self.name, m["run_id"], m["task"]) if m else None
 
     def new_run_id(self, timezone: str | None = None, offset_seconds: int = 0) -> str:
         return (datetime.now().astimezone()).strftime("%Y%m%d-%H%M%S")

@@ -29,7 +29,6 @@ from evallog.hub import RetryPolicy, hub_settings, push_run, settings_for_repos 
 from evallog.layout import results_filename, samples_filename  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hubserver import FakeHub  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 LMEVAL_DIR = DATA / "lmeval_run1" / "lmeval_output" / "bu6tyawv"
@@ -39,20 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------- fixtures
 @pytest.fixture
-def hub(monkeypatch):
-    fake = FakeHub()
-    fake.add_user("tester", orgs={"test-org": "write", "viewers": "read"})
-    fake.add_user("other")
-    fake.add_token("hf_write", "tester")
-    fake.add_token("hf_read", "tester", role="read")
-    fake.add_token("hf_fine", "tester", role="fineGrained",
-                   scoped={"test-org": ["repo.content.read", "repo.write"]})
-    fake.add_token("hf_other", "other")
-    url = fake.start()
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield fake
-    fake.stop()
+def hub(hub):
+    """conftest's fake Hub, plus a read org, a second user and read / fine-grained tokens."""
+    hub.add_user("tester", orgs={"test-org": "write", "viewers": "read"})
+    hub.add_user("other")
+    hub.add_token("hf_read", "tester", role="read")
+    hub.add_token("hf_fine", "tester", role="fineGrained",
+                  scoped={"test-org": ["repo.content.read", "repo.write"]})
+    hub.add_token("hf_other", "other")
+    return hub
 
 
 class Sleeps(list):

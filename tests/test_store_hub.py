@@ -11,7 +11,6 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -28,18 +27,6 @@ DATA = Path(__file__).parent / "data"
 LMEVAL_DIR = DATA / "lmeval_run1" / "lmeval_output" / "bu6tyawv"
 LMMS_DIR = DATA / "lmms_run1" / "lmms_output"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    fake = FakeHub()
-    fake.add_user("tester", orgs={"test-org": "write"})
-    fake.add_token("hf_write", "tester")
-    url = fake.start()
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield fake
-    fake.stop()
 
 
 def _policy() -> RetryPolicy:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -74,6 +75,9 @@ class Flavor:
     model_name_keys: ClassVar[tuple[str, ...]]
     # the config tracker class (a dataclass whose fields are the harness's, in its order)
     config_tracker_class: ClassVar[type[Any]]
+    # final file names: groups ``run_id`` (results), ``run_id`` and ``task`` (samples)
+    results_pattern: ClassVar[re.Pattern[str]]
+    samples_pattern: ClassVar[re.Pattern[str]]
 
     # ---- file names
     def results_filename(self, run_id: str) -> str:
@@ -84,7 +88,13 @@ class Flavor:
 
     def parse_filename(self, name: str) -> ParsedName | None:
         """Parse a final file name of this flavor (no in-progress suffix); ``None`` if not one."""
-        raise NotImplementedError
+        m = self.results_pattern.match(name)
+        if m:
+            return ParsedName("results", self.name, m["run_id"])
+        m = self.samples_pattern.match(name)
+        if m:
+            return ParsedName("samples", self.name, m["run_id"], m["task"])
+        return None
 
     def parse_declared(self, name: str, run_ids: Collection[str]) -> ParsedName | None:
         """Parse a file name whose run id is not of the flavor's own shape but is one of

@@ -69,6 +69,8 @@ class LMEvalFlavor(Flavor):
     default_repo_name = "lm-eval-results"
     model_name_keys = ("peft", "delta", "pretrained", "model", "path", "engine")
     config_tracker_class = LMEvalGeneralConfigTracker
+    results_pattern = _RESULTS
+    samples_pattern = _SAMPLES
 
     def results_filename(self, run_id: str) -> str:
         return f"results_{run_id}.json"
@@ -77,12 +79,9 @@ class LMEvalFlavor(Flavor):
         return f"samples_{task}_{run_id}.jsonl"
 
     def parse_filename(self, name: str) -> ParsedName | None:
-        m = _RESULTS.match(name)
-        if m:
-            return ParsedName("results", self.name, m["run_id"])
-        m = _SAMPLES.match(name)
-        if m:
-            return ParsedName("samples", self.name, m["run_id"], m["task"])
+        parsed = super().parse_filename(name)
+        if parsed:
+            return parsed
         m = _STEM_RESULTS.match(name)
         if m and not name.startswith("samples_"):
             return ParsedName("results", self.name, m["run_id"])

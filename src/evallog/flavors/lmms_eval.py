@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 
-from evallog.flavors._base import Flavor, ParsedName, now
+from evallog.flavors._base import Flavor, now
 from evallog.flavors._config import ConfigTrackerBase
 from evallog.flavors._transform import sanitize_like, sanitize_list
 
@@ -60,21 +60,14 @@ class LMMSEvalFlavor(Flavor):
         "peft", "delta", "pretrained", "model", "model_version", "model_name", "model_id", "path", "engine",
     )
     config_tracker_class = GeneralConfigTracker
+    results_pattern = _RESULTS
+    samples_pattern = _SAMPLES
 
     def results_filename(self, run_id: str) -> str:
         return f"{run_id}_results.json"
 
     def samples_filename(self, task: str, run_id: str) -> str:
         return f"{run_id}_samples_{task}.jsonl"
-
-    def parse_filename(self, name: str) -> ParsedName | None:
-        m = _RESULTS.match(name)
-        if m:
-            return ParsedName("results", self.name, m["run_id"])
-        m = _SAMPLES.match(name)
-        if m:
-            return ParsedName("samples", self.name, m["run_id"], m["task"])
-        return None
 
     def new_run_id(self, timezone: str | None = None, offset_seconds: int = 0) -> str:
         return now(timezone, offset_seconds).strftime("%Y%m%d_%H%M%S")
