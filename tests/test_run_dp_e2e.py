@@ -199,6 +199,10 @@ def test_lmeval_two_processes_write_the_one_process_files(work: Path, tiny: Path
     assert all(doc % 2 == rank for rank, docs in answered.items() for _, doc in docs)
     assert_docs_split(out, LMEVAL_DOCS, 2)
     assert "more than one rank" not in (work / "two.log").read_text()  # no doc was written twice
+    # each rank announced its docs (evallog recover would name exactly the missing ones)
+    plans = {(p.name.split(".rank-")[0], json.loads(p.read_text())["rank"]): json.loads(p.read_text())["doc_ids"]
+             for p in out.rglob(".evallog/*.ranks/*.plan.json")}
+    assert plans == {(task, r): list(range(r, n, 2)) for task, n in LMEVAL_DOCS.items() for r in range(2)}
     # no sample crossed a collective: lm-eval's gather of logged samples carried empty lists
     calls = spied(work / "two")
     assert len(calls) == 2 and all(calls)

@@ -23,11 +23,12 @@ import importlib
 import logging
 import sys
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from evallog.integrations.session import (
     HarnessTrackerMixin,
     StreamedSamples,
+    is_rank,
     session,
     streaming_enabled,
 )
@@ -92,6 +93,10 @@ def _stream_task(task_name: str, task: Any) -> None:
             and frame.f_locals.get("task_name") == task_name
         ):
             acc["logged_samples"] = session().add_stream(StreamedSamples(tracker, task_name, acc["logged_samples"]))
+            if is_rank(tracker):  # announce this rank's docs: `evallog recover` then names exactly the missing ones
+                indices = frame.f_locals.get("indices")
+                announce = cast(Any, tracker).expect_docs  # set on each instance by evallog.distributed
+                announce(task_name, [indices[d] if indices else d for d, _ in original(*args, **kwargs)])
         return original(*args, **kwargs)
 
     task.doc_iterator = doc_iterator
