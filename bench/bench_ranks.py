@@ -21,7 +21,9 @@ Reported for rank 0: RSS when finishing starts, peak RSS during finishing
 bytes of samples that went through collectives (a spy wraps every
 ``torch.distributed`` collective; for ``gather_object`` the pickled size of
 each non-root rank's list). Then the merge alone: ``merge_shards`` over the
-shards of the run vs ``cat`` of the same shard files (best of ``--repeat``).
+finished shards of one task, through their side indexes (what the ranks run)
+and from the line prefixes (recovery's path), vs ``cat`` of the same shard
+files (GNU cat: an in-kernel ``copy_file_range``), interleaved in each repeat.
 """
 
 from __future__ import annotations
@@ -184,43 +186,69 @@ def run_group(mode: str, world: int, total: int, tmp: Path) -> dict[str, Any]:
 
 
 def bench_merge(world: int, total: int, tmp: Path, repeat: int) -> dict[str, float]:
-    """merge_shards vs cat over the shards of one task (written by `world` in-process ranks)."""
-    from evallog.merge import ShardSource, merge_shards
+    """merge_shards vs cat over the shards of one task (written by `world` in-process ranks).
+
+    Timed, interleaved in each repeat: the merge as the ranks run it (finished ranks, side indexes),
+    the merge from the line prefixes (what recovery and unindexed shards take), and ``cat``."""
+    from dataclasses import replace
+
+    from evallog.merge import merge_shards
+    from evallog.rankgroup import done_sources
+    from evallog.shards import ranks_dir, read_done
     from evallog.tracker import EvaluationTracker
 
     out = tmp / f"merge-{world}"
     tasks = {"mmlu": (total, ("none",))}
     trackers = [EvaluationTracker(out, flavor="lm-eval", run_id=RUN_ID, rank=r, world_size=world) for r in range(world)]
+    run_dir = out / "bench-model"
+    final = run_dir / f"samples_mmlu_{RUN_ID}.jsonl"
     for r, tr in enumerate(trackers):
         tr.general_config_tracker.log_experiment_args("hf", "pretrained=bench-model", None, None, False)
         for sample in rank_samples(tasks, "mmlu", r, world):
             tr.log_sample("mmlu", sample)
-        tr.flush()
-    run_dir = out / "bench-model"
-    shards = sorted(run_dir.glob("*.rank-*.partial"))
+        tr._dist.group.complete_task("mmlu", final)  # finished rank: shard, index, marker (no merge)
+    rdir = ranks_dir(run_dir, RUN_ID)
+    indexed = done_sources(rdir, final, read_done(rdir, "mmlu", world))
+    assert all(s.index is not None for s in indexed), "a rank wrote no side index"
+    prefixes = [replace(s, index=None) for s in indexed]
+    shards = [s.path for s in indexed]
     size = sum(p.stat().st_size for p in shards)
-    best_merge = best_cat = cpu_merge = cpu_cat = float("inf")
-    sources = [ShardSource(p, i) for i, p in enumerate(shards)]
+    times: dict[str, list[tuple[float, float, int]]] = {"indexed": [], "prefixes": [], "cat": []}
+    digests = set()
     for _ in range(repeat):
-        # every timed writer starts from no output file (freeing the previous one is not the merge's cost)
-        for name in ("merged.jsonl", "cat.jsonl"):
-            (run_dir / name).unlink(missing_ok=True)
-        c0, t0 = time.process_time(), time.perf_counter()
-        result = merge_shards(sources, run_dir / "merged.jsonl", "lm-eval", task="mmlu", fsync=False)
-        best_merge = min(best_merge, time.perf_counter() - t0)
-        cpu_merge = min(cpu_merge, time.process_time() - c0)
-        c0, t0 = _children_cpu(), time.perf_counter()
-        with open(run_dir / "cat.jsonl", "wb") as fh:
-            subprocess.run(["cat", *map(str, shards)], stdout=fh, check=True)
-        best_cat = min(best_cat, time.perf_counter() - t0)
-        cpu_cat = min(cpu_cat, _children_cpu() - c0)
-    merged_size = (run_dir / "merged.jsonl").stat().st_size
+        for name, sources in (("indexed", indexed), ("prefixes", prefixes), ("cat", None)):
+            target = run_dir / f"{name}.jsonl"
+            target.unlink(missing_ok=True)  # every timed writer starts from no output file
+            times[name].append(_timed(sources, target, shards))
+            digests.add(hashlib.sha256(target.read_bytes()).hexdigest() if name != "cat" else "")
+            target.unlink()
+    assert len(digests - {""}) == 1, "the two merge paths wrote different files"
+    result = merge_shards(indexed, run_dir / "check.jsonl", "lm-eval", task="mmlu", fsync=False)
+    merged_size = (run_dir / "check.jsonl").stat().st_size
     for tr in trackers:
         tr._dist.group.release()  # abandon the shards (no merge at exit)
         tr._closed = True
     shutil.rmtree(out)
+    best = {name: (min(r[0] for r in t), min(r[1] for r in t), max(r[2] for r in t)) for name, t in times.items()}
     return {"world": world, "samples": result.samples, "shard_mib": size / 2**20, "merged_mib": merged_size / 2**20,
-            "merge_s": best_merge, "cat_s": best_cat, "merge_cpu": cpu_merge, "cat_cpu": cpu_cat}
+            "best": best, "runs": times}
+
+
+def _timed(sources: Any, target: Path, shards: list[Path]) -> tuple[float, float, int]:
+    """(wall s, CPU s, peak RSS increase in bytes) of one merge (``sources``) or of ``cat`` (``sources`` None)."""
+    from evallog.merge import merge_shards
+
+    if sources is None:
+        c0, t0 = _children_cpu(), time.perf_counter()
+        with open(target, "wb") as fh:
+            subprocess.run(["cat", *map(str, shards)], stdout=fh, check=True)
+        return time.perf_counter() - t0, _children_cpu() - c0, 0
+    rss = _status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    c0, t0 = time.process_time(), time.perf_counter()
+    merge_shards(sources, target, "lm-eval", task="mmlu", fsync=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, _status("VmHWM") - rss
 
 
 def _children_cpu() -> float:
@@ -253,14 +281,20 @@ def main() -> None:
                       f"{(r0['peak'] - r0['rss_start']) / mib:>7.0f}Mi {r0['seconds']:>8.2f} {calls:>16} "
                       f"{sent / mib:>15.1f}Mi  {res['files_sha']}", flush=True)
         print()
-        print(f"merge of one task's shards ({args.samples} samples) vs cat of the same shard files, best of {args.repeat}")
+        print(f"merge of one task's shards ({args.samples} samples) vs cat of the same shard files "
+              f"(page cache, no fsync; interleaved, best of {args.repeat}; CPU: the merge's process time, cat's rusage)")
         for world in args.worlds:
             m = bench_merge(world, args.samples, tmp, args.repeat)
-            print(f"  {world} shards, {m['shard_mib']:.0f} MiB in, {m['merged_mib']:.0f} MiB out: merge {m['merge_s']:.2f} s "
-                  f"({m['merged_mib'] / m['merge_s']:.0f} MiB/s), cat {m['cat_s']:.2f} s "
-                  f"({m['shard_mib'] / m['cat_s']:.0f} MiB/s); merge/cat = {m['merge_s'] / m['cat_s']:.2f}x wall, "
-                  f"{m['merge_cpu'] / max(m['cat_cpu'], 1e-9):.2f}x CPU ({m['merge_cpu']:.2f} s vs {m['cat_cpu']:.2f} s)",
-                  flush=True)
+            cat_wall, cat_cpu, _ = m["best"]["cat"]
+            print(f"  {world} shards, {m['shard_mib']:.0f} MiB in, {m['merged_mib']:.0f} MiB out: cat {cat_wall:.2f} s wall, "
+                  f"{cat_cpu:.2f} s CPU", flush=True)
+            for name in ("indexed", "prefixes"):
+                wall, cpu, rss = m["best"][name]
+                runs = ", ".join(f"{r[1]:.2f}" for r in m["runs"][name])
+                cats = ", ".join(f"{r[1]:.2f}" for r in m["runs"]["cat"])
+                print(f"    merge ({name:8}) {wall:.2f} s wall ({m['merged_mib'] / wall:.0f} MiB/s), {cpu:.2f} s CPU, "
+                      f"peak RSS +{rss / 2**20:.0f} MiB; merge/cat = {wall / cat_wall:.2f}x wall, "
+                      f"{cpu / max(cat_cpu, 1e-9):.2f}x CPU [CPU per repeat: {runs} vs cat {cats}]", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from evallog.flavors import get_flavor
 from evallog.merge import ShardSource, merge_shards
 from evallog.ranks import detect_rank
 from evallog.readers import list_runs
-from evallog.shards import Segmenter, frame_line
+from evallog.shards import Segmenter, frame_line, ranks_dir
 from evallog.tracker import EvaluationTracker
 
 RUN_ID = "2025-01-02T03-04-05"
@@ -155,6 +155,8 @@ def test_recover_cli_reports_ranks_and_missing_doc_ids(tmp_path: Path) -> None:
     ]
     assert not (run_dir / f"samples_arc_easy_{RUN_ID}.jsonl").exists()
     assert list_runs(tmp_path)[0].manifest["status"] == "running"  # type: ignore[index]
+    rdir = ranks_dir(run_dir, RUN_ID)  # the side indexes: rank 0's whole, the killed rank's left as it was
+    assert sorted(p.name for p in rdir.glob("*.index")) == [f"arc_easy.rank-{r}-of-2.index" for r in range(2)]
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.run([sys.executable, "-m", "evallog", "recover", str(tmp_path)], capture_output=True, text=True,
                           check=True, env=env)
@@ -163,6 +165,7 @@ def test_recover_cli_reports_ranks_and_missing_doc_ids(tmp_path: Path) -> None:
     run = list_runs(tmp_path)[0]
     assert "arc_easy" in run.sample_files and not run.in_progress
     assert run.manifest is not None and run.manifest["status"] == "recovered"
+    assert not list(rdir.glob("*.index"))  # recovery merged from the line prefixes and removed them
     kept = [d for d in range(23) if d % 2 == 0 or d in (1, 3, 5)]
     single = EvaluationTracker(tmp_path / "single", flavor="lm-eval", run_id=RUN_ID)
     single.log_samples("arc_easy", workers.samples_of("lm-eval", "arc_easy", kept))

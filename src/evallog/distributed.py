@@ -122,16 +122,20 @@ class DistributedRun:
 
             ensure_inside(t._root(), folder)
             key = launch_key(self.info, self.index)
+            resuming = bool(t.resume) and self.agreed_id
             if self.info.is_main:
-                wanted = t._run_id
-                t._claim_free_id(folder)
-                if self.agreed_id and t._run_id != wanted:
-                    raise ConfigError(f"run id {wanted!r} is in use by another run", path=folder)
-                if not self.agreed_id:
+                if resuming:
+                    self._claim_interrupted(folder)
+                else:
+                    wanted = t._run_id
+                    t._claim_free_id(folder)
+                    if self.agreed_id and t._run_id != wanted:
+                        raise ConfigError(f"run id {wanted!r} is in use by another run", path=folder)
+                if not self.agreed_id or resuming:  # resuming: the others wait until the old state is gone
                     publish_run_id(folder, key, t._run_id, self.born)
             else:
                 folder.mkdir(parents=True, exist_ok=True)
-                if not self.agreed_id:
+                if not self.agreed_id or resuming:
                     t._run_id = await_run_id(folder, key, self.born, self.timeout)
             self.group = RankGroup(
                 self.info, folder, t._run_id, t.flavor,
@@ -141,6 +145,19 @@ class DistributedRun:
             if self.info.is_main:
                 t._write_manifest(RunStatus.RUNNING)
             return folder
+
+    def _claim_interrupted(self, folder: Path) -> None:
+        """Rank 0 of a resumed run (``resume=True`` with the interrupted run's id): take the run's
+        lock (a dead process's lock is taken over) and discard what the interrupted processes left
+        in progress, whatever their number: shards, rank markers, one-process ``.partial`` files.
+        Their samples are recomputed (``evallog run`` answers them from the response journal);
+        finished files stay until the merges replace them. The other ranks wait for this."""
+        from evallog.shard_recovery import discard_rank_state
+
+        t = self.tracker
+        if not t._claim.try_claim(folder, t._run_id):
+            raise ConfigError(f"run {t._run_id!r} is being written by another live process", path=folder)
+        discard_rank_state(folder, t._run_id, partial_files=True)
 
     def keep_run_id(self, run_id: str) -> None:
         """The ranks agreed on an id already: a later ``datetime_str`` does not rename the run."""
@@ -193,7 +210,8 @@ class DistributedRun:
         stream = group.streams.get(task_name)
         if stream is not None:
             samples = samples if isinstance(samples, (list, tuple)) else list(samples)
-            if stream.closed or stream.count == len(samples):
+            # an empty batch (what a harness gathered from ranks that stream) never discards a stream
+            if stream.closed or stream.count == len(samples) or not samples:
                 return self.close_task(task_name)  # the samples this rank streamed
             stream.discard()
             del group.streams[task_name]

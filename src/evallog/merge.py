@@ -1,11 +1,20 @@
 """The streaming k-way merge of a task's rank shards into its final samples file.
 
 Each shard is sorted by ``(segment, doc id)`` (:mod:`evallog.shards`), so the
-merge holds one line per shard in a heap: memory stays constant whatever the
-run's size. Lines are copied byte for byte (the shard holds each sample's
-final line), the task hash is computed from the shard prefixes, and the
-merged file replaces its target atomically: the result is the file one
+merge is a streaming k-way merge: memory stays constant whatever the run's
+size. Lines are copied byte for byte (the shard holds each sample's final
+line), the task hash is computed from the hash fields the shards carry, and
+the merged file replaces its target atomically: the result is the file one
 process would have written for the same samples.
+
+Two paths give the same bytes. When every shard is a finished rank's with a
+side index (:mod:`evallog.shard_index`), the merge decodes nothing per line
+(:mod:`evallog.merge_indexed`): it orders whole batches of index keys and
+writes the lines straight from the mapped shards. Otherwise (an unfinished
+or killed rank, a missing or torn index, recovery) it reads each line's JSON
+prefix and merges through a heap, checking everything as it goes; this is
+also where a shard that is out of order or disagrees with the others is
+refused, so the indexed path falls back to it on any doubt.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import orjson
 from evallog.atomic import atomic_writer
 from evallog.errors import ShardError
 from evallog.flavors import TaskHasher
+from evallog.merge_indexed import IndexUnusable, merge_indexed
 from evallog.shards import DEFAULT_FILTER, doc_kind
 
 __all__ = ["ShardSource", "MergeResult", "merge_shards"]
@@ -40,6 +50,8 @@ class ShardSource:
     size: int | None = None  # bytes that belong to the shard (a finished rank's marker); None: all
     count: int | None = None  # lines the finished rank wrote (checked); None: unknown
     salvage: bool = False  # an unfinished shard: drop torn or invalid lines instead of failing
+    index: Path | None = None  # a finished rank's side index (with size, count and segments)
+    segments: list[str] | None = None  # the filter of each segment (the rank's completion marker)
 
 
 @dataclass
@@ -50,6 +62,7 @@ class MergeResult:
     per_rank: dict[int, int] = field(default_factory=dict)
     dropped: dict[int, int] = field(default_factory=dict)
     duplicates: int = 0  # lines skipped because another rank wrote the same (filter, doc id)
+    indexed: bool = False  # merged through the shards' side indexes (else from the line prefixes)
 
 
 Entry = tuple[int, int, Any, int, dict[str, Any], memoryview]  # segment, doc id kind, doc id, shard, prefix, line
@@ -129,6 +142,43 @@ def merge_shards(
     is out of order, if the shards disagree on the filters' order, or if a
     finished rank's shard does not hold what its marker says.
     """
+    if on_line is None and indexed_sources(sources):
+        try:
+            done = merge_indexed(sources, target, flavor, task=task, fsync=fsync)
+        except IndexUnusable as exc:
+            logger.warning("%s: the shards' side indexes are not usable (%s); merging from the line prefixes", task, exc)
+        else:
+            result = MergeResult(target, done.samples, done.task_hash, done.per_rank, {}, done.duplicates, indexed=True)
+            _log_merged(result, len(sources), task)
+            return result
+    return _merge_prefixes(sources, target, flavor, task=task, fsync=fsync, on_line=on_line)
+
+
+def _log_merged(result: MergeResult, shards: int, task: str) -> None:
+    if result.duplicates:
+        logger.warning("%s: %d samples were written by more than one rank; one copy of each is kept", task, result.duplicates)
+    how = "through their side indexes" if result.indexed else "from their line prefixes"
+    logger.info("merged %d shards of %s into %s (%d samples, %s)", shards, task, result.path, result.samples, how)
+
+
+def indexed_sources(sources: Sequence[ShardSource]) -> bool:
+    """Every source is a finished rank's shard with a side index."""
+    return bool(sources) and all(
+        s.index is not None and s.size is not None and s.count is not None and s.segments is not None and not s.salvage
+        for s in sources
+    )
+
+
+def _merge_prefixes(
+    sources: Sequence[ShardSource],
+    target: Path,
+    flavor: str,
+    *,
+    task: str,
+    fsync: bool,
+    on_line: LineCallback | None,
+) -> MergeResult:
+    """The merge through a heap of decoded line prefixes (any shards, torn ones included)."""
     hasher = TaskHasher(flavor)
     update = hasher.update_fields
     counts = [0] * len(sources)  # lines written, by shard
@@ -165,7 +215,6 @@ def merge_shards(
                 replace(heap, following)
         _check_counts(sources, read, task)
         per_rank = {src.rank: counts[i] for i, src in enumerate(sources)}
-    if duplicates:
-        logger.warning("%s: %d samples were written by more than one rank; one copy of each is kept", task, duplicates)
-    logger.info("merged %d shards of %s into %s (%d samples)", len(sources), task, target, hasher.count)
-    return MergeResult(target, hasher.count, hasher.hexdigest(), per_rank, dropped, duplicates)
+    result = MergeResult(target, hasher.count, hasher.hexdigest(), per_rank, dropped, duplicates)
+    _log_merged(result, len(sources), task)
+    return result

@@ -34,12 +34,14 @@ from evallog.flavors import TaskHasher
 from evallog.layout import MANIFEST_DIR
 from evallog.merge import ShardSource, merge_shards
 from evallog.ranks import RankInfo
+from evallog.shard_index import IndexWriter
 from evallog.shards import (
     DoneMarker,
     MergedMarker,
     Segmenter,
     closed_ranks,
     frame_line,
+    index_path,
     merge_lock_path,
     rank_lock_path,
     ranks_dir,
@@ -55,7 +57,7 @@ from evallog.shards import (
 )
 from evallog.writer import TaskStream
 
-__all__ = ["RankGroup", "launch_key", "publish_run_id", "await_run_id", "try_lock", "lock_is_stale"]
+__all__ = ["RankGroup", "launch_key", "publish_run_id", "await_run_id", "try_lock", "lock_is_stale", "done_sources"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +152,15 @@ def lock_is_stale(path: Path) -> bool:
     return pid != os.getpid() and not pid_alive(pid)
 
 
+def done_sources(rdir: Path, final: Path, done: Mapping[int, DoneMarker]) -> list[ShardSource]:
+    """The merge's sources for the finished ranks' shards of ``final`` (with their side indexes)."""
+    return [
+        ShardSource(final.with_name(m.shard), rank, size=m.size, count=m.count,
+                    index=rdir / m.index if m.index else None, segments=list(m.segments))
+        for rank, m in sorted(done.items())
+    ]
+
+
 class RankGroup:
     """This rank's shards and markers of one run."""
 
@@ -177,6 +188,7 @@ class RankGroup:
         self.upload = upload
         self.dir = ranks_dir(run_dir, run_id)
         self.streams: dict[str, TaskStream] = {}
+        self.indexes: dict[str, IndexWriter] = {}
         self.segmenters: dict[str, Segmenter] = {}
         self.finals: dict[str, Path] = {}
         self.merged: dict[str, MergedMarker] = {}
@@ -200,6 +212,10 @@ class RankGroup:
                 flush_every=self.flush_every, flush_interval=self.flush_interval, fsync=self.fsync,
             )
             self.streams[task] = stream
+            old = self.indexes.get(task)
+            if old is not None:  # the rank's earlier shard of the task was discarded (a batch save)
+                old.abandon("replaced")
+            self.indexes[task] = IndexWriter(index_path(self.dir, task, self.info.rank, self.info.world_size), fsync=self.fsync)
             self.segmenters[task] = Segmenter()
             self.finals[task] = final
             register_task(self.dir, task)
@@ -207,8 +223,15 @@ class RankGroup:
 
     def log(self, task: str, final: Path, line: bytes, sample: Mapping[str, Any], fields: tuple[str, ...]) -> None:
         stream = self.stream_for(task, final)
-        framed, _ = frame_line(line, sample, self.segmenters[task], fields)
-        stream.append(framed, fields)
+        with self._lock:  # the shard and its index take the lines in the same order
+            framed = frame_line(line, sample, self.segmenters[task], fields)
+            index = self.indexes[task]
+            try:
+                stream.append(framed.data, fields)
+            except WriteError:
+                index.abandon("a write to the shard failed")
+                raise
+            index.add(len(framed.data), framed.key, framed.blob, framed.final_start)
 
     def expect_docs(self, task: str, doc_ids: Iterable[Any]) -> None:
         """Record the doc ids this rank will log for ``task`` (recovery reports the missing ones)."""
@@ -222,15 +245,21 @@ class RankGroup:
         stream = self.streams.get(task)
         if stream is not None and stream.closed:
             return self.try_merge(task, final)
+        self.complete_task(task, final)
+        return self.try_merge(task, final)
+
+    def complete_task(self, task: str, final: Path) -> DoneMarker:
+        """Close this rank's shard of ``task`` and its index, and write the rank's completion marker."""
         stream = self.stream_for(task, final)  # a rank without samples leaves an empty shard
         stream.close()
         size = stream.partial_path.stat().st_size
-        write_done(
-            self.dir,
-            DoneMarker(task, self.info.rank, self.info.world_size, stream.partial_path.name, stream.count, size,
-                       list(self.segmenters[task].labels)),
-        )
-        return self.try_merge(task, final)
+        index = self.indexes[task]
+        marker = DoneMarker(task, self.info.rank, self.info.world_size, stream.partial_path.name, stream.count, size,
+                            list(self.segmenters[task].labels))
+        if index.close(stream.count, size):
+            marker.index = index.path.name
+        write_done(self.dir, marker)
+        return marker
 
     def finish_all(self, final_for: Callable[[str], Path]) -> None:
         """Finish every task this rank has open, then mark the rank closed: for the tasks it
@@ -267,14 +296,14 @@ class RankGroup:
         return merged
 
     def _merge(self, task: str, final: Path, done: dict[int, DoneMarker]) -> MergedMarker:
-        sources = [
-            ShardSource(final.with_name(m.shard), rank, size=m.size, count=m.count) for rank, m in sorted(done.items())
-        ]
+        sources = done_sources(self.dir, final, done)
         result = merge_shards(sources, final, self.flavor, task=task, fsync=True)
         marker = MergedMarker(task, final.name, result.samples, result.task_hash, result.per_rank)
         write_merged(self.dir, marker)
         for src in sources:
             src.path.unlink(missing_ok=True)
+            if src.index is not None:
+                src.index.unlink(missing_ok=True)
         fsync_dir(final.parent)
         if self.upload is not None:
             self.upload(final, task)

@@ -115,8 +115,9 @@ def iter_valid_records(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[InterruptedRun]:
-    """Runs in ``folder`` that have in-progress samples files, oldest first."""
+def find_interrupted_runs(folder: Path, flavor: str | None = None, *, with_shards: bool = False) -> list[InterruptedRun]:
+    """Runs in ``folder`` that have in-progress samples files (``with_shards``: or per-rank
+    shards of a multi-process run), oldest first."""
     runs = []
     folder = Path(folder)
     try:
@@ -124,7 +125,7 @@ def find_interrupted_runs(folder: Path, flavor: str | None = None) -> list[Inter
     except ReadError:  # not a folder (any more)
         return []
     for rf in found.values():
-        if not rf.partial_files or (flavor is not None and rf.flavor != flavor):
+        if not (rf.partial_files or (with_shards and rf.shard_files)) or (flavor is not None and rf.flavor != flavor):
             continue
         has_manifest = layout.manifest_path(folder, rf.run_id).is_file()
         runs.append(InterruptedRun(folder, rf.run_id, dict(rf.partial_files), dict(rf.final_files), rf.results_file, has_manifest))
@@ -285,7 +286,7 @@ def _claim_for_resume(folder: Path, flavor: Flavor, run_id: str | None, claim: R
     Only runs evallog wrote (with a manifest) are resumed; a run whose lock a live
     process holds is left to it (with a caller-given ``run_id``: :class:`ConfigError`).
     """
-    candidates = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.has_manifest]
+    candidates = [c for c in find_interrupted_runs(folder, flavor=flavor.name, with_shards=True) if c.has_manifest]
     if run_id is not None:
         candidates = [c for c in candidates if c.run_id == run_id]
     for candidate in reversed(candidates):
@@ -294,7 +295,7 @@ def _claim_for_resume(folder: Path, flavor: Flavor, run_id: str | None, claim: R
                 raise ConfigError(f"run {candidate.run_id!r} is being written by another live process", path=folder)
             continue
         # under the lock: the run may have been finished or recovered meanwhile
-        fresh = [c for c in find_interrupted_runs(folder, flavor=flavor.name) if c.run_id == candidate.run_id]
+        fresh = [c for c in find_interrupted_runs(folder, flavor=flavor.name, with_shards=True) if c.run_id == candidate.run_id]
         if fresh:
             return fresh[0]
         claim.release()
@@ -313,6 +314,9 @@ def resume_run(
     run = _claim_for_resume(folder, flavor, run_id, claim)
     if run is None:
         return None
+    from evallog.shard_recovery import discard_rank_state
+
+    discard_rank_state(folder, run.run_id)  # a multi-process run resumed by one process: its samples are redone
     files = RunRecord(results_path=run.results_file)
     for task, path in run.final_files.items():
         count, digest = reopen_for_resume(path, flavor, None)

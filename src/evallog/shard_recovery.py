@@ -13,12 +13,13 @@ the integer doc ids seen, which cannot see docs missing after the last one.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evallog.atomic import fsync_dir
-from evallog.layout import parse_filename
+from evallog.layout import parse_filename, scan_folder
 from evallog.merge import ShardSource, merge_shards
 from evallog.paths import safe_task_component
 from evallog.rankgroup import lock_is_stale
@@ -27,6 +28,7 @@ from evallog.shards import (
     MergedMarker,
     ShardFile,
     find_shards,
+    index_path,
     rank_lock_path,
     ranks_dir,
     read_done,
@@ -36,7 +38,7 @@ from evallog.shards import (
     write_merged,
 )
 
-__all__ = ["ShardTaskRecovery", "recover_shards", "live_ranks"]
+__all__ = ["ShardTaskRecovery", "discard_rank_state", "recover_shards", "live_ranks"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,13 @@ def _expected(rdir: Path, task: str, world_size: int, seen: _Seen) -> tuple[set[
     return expected, False
 
 
+def _remove(rdir: Path, task: str, shards: list[ShardFile]) -> None:
+    """Remove merged shards and their side indexes."""
+    for shard in shards:
+        shard.path.unlink(missing_ok=True)
+        index_path(rdir, task, shard.rank, shard.world_size).unlink(missing_ok=True)
+
+
 def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: bool) -> ShardTaskRecovery | None:
     parsed = parse_filename(final.name)
     if parsed is None or parsed.kind != "samples":
@@ -129,8 +138,7 @@ def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: 
     merged = read_merged(rdir, task)
     if final.exists():
         if merged is not None:  # the merge finished; only the clean-up was interrupted
-            for shard in shards:
-                shard.path.unlink(missing_ok=True)
+            _remove(rdir, task, shards)
             entry.status, entry.per_rank, entry.task_hash = "already-merged", dict(merged.per_rank), merged.task_hash
         else:
             entry.status = "conflict"
@@ -146,8 +154,7 @@ def _recover_task(folder: Path, final: Path, shards: list[ShardFile], *, force: 
     seen = _Seen()
     result = merge_shards(sources, final, parsed.flavor, task=task, on_line=seen)
     write_merged(rdir, MergedMarker(task, final.name, result.samples, result.task_hash, result.per_rank))
-    for shard in shards:
-        shard.path.unlink(missing_ok=True)
+    _remove(rdir, task, shards)
     fsync_dir(folder)
     expected, entry.expected_known = _expected(rdir, task, world, seen)
     entry.per_rank = {r: result.per_rank.get(r, 0) for r in range(world)}
@@ -174,3 +181,37 @@ def recover_shards(folder: Path, *, force: bool = False) -> list[ShardTaskRecove
         if entry is not None:
             out.append(entry)
     return out
+
+
+def discard_rank_state(folder: Path, run_id: str, *, partial_files: bool = False) -> int:
+    """Remove what the ranks of an interrupted run ``run_id`` left in ``folder``: every shard (of any
+    number of processes) and the run's rank markers; with ``partial_files`` also the one-process
+    in-progress files. Returns how many files were removed.
+
+    Resuming a run does this before any process of the new run writes: the new run's
+    samples are recomputed (from the response journal), so the stale shards and markers
+    of the old process layout must neither be merged nor taken as a rank's completion.
+    """
+    folder = Path(folder)
+    removed = 0
+    for final, shards in find_shards(folder).items():
+        parsed = parse_filename(final.name, {run_id})
+        if parsed is None or parsed.run_id != run_id:
+            continue
+        for shard in shards:
+            shard.path.unlink(missing_ok=True)
+            removed += 1
+    if partial_files:
+        for rf in scan_folder(folder).values():
+            if rf.run_id == run_id:
+                for partial in rf.partial_files.values():
+                    partial.unlink(missing_ok=True)
+                    removed += 1
+    rdir = ranks_dir(folder, run_id)
+    if rdir.is_dir():
+        removed += sum(1 for p in rdir.iterdir() if p.is_file())
+        shutil.rmtree(rdir)
+    if removed:
+        fsync_dir(folder)
+        logger.info("run %s: discarded %d stale shard, marker or in-progress files in %s", run_id, removed, folder)
+    return removed

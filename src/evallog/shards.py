@@ -17,13 +17,16 @@ changes or the doc ids stop increasing, so a shard is sorted by
 doc ids ascending), which lets the merge (:mod:`evallog.merge`) be a streaming
 k-way merge. The prefix also carries the flavor's task-hash fields
 (``Flavor.hash_fields``), so the merged task hash is computed without decoding
-the sample lines.
+the sample lines. Beside each shard the rank writes a binary side index
+(:mod:`evallog.shard_index`: each line's key and where its hash field and final
+line are), which lets the merge of finished ranks skip even the prefixes.
 
 The ranks agree through files in the run's manifest area
 (``<run folder>/.evallog/<run_id>.ranks/``)::
 
     rank-<r>.lock                      held (pid) by rank r while it runs
-    <task>.rank-<r>-of-<W>.done.json   rank r finished the task (count, bytes, segments)
+    <task>.rank-<r>-of-<W>.done.json   rank r finished the task (count, bytes, segments, index)
+    <task>.rank-<r>-of-<W>.index       rank r's side index of its shard of the task
     <task>.rank-<r>.plan.json          doc ids rank r will log (optional, for recovery)
     <task>.merge.lock                  the process merging the task (pid)
     <task>.merged.json                 the merged file (name, count, task hash, per-rank counts)
@@ -37,7 +40,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -45,6 +48,7 @@ from evallog.atomic import atomic_write_bytes
 from evallog.errors import ReadError, ShardError
 from evallog.layout import MANIFEST_DIR, parse_shard_filename, shard_filename
 from evallog.paths import safe_task_component
+from evallog.shard_index import line_key
 
 __all__ = [
     "KEY_FIELDS",
@@ -54,6 +58,8 @@ __all__ = [
     "shard_path",
     "find_shards",
     "frame_line",
+    "FramedLine",
+    "index_path",
     "split_line",
     "unframe",
     "merge_key",
@@ -120,6 +126,11 @@ def _task_part(task: str) -> str:
     return safe_task_component(task)
 
 
+def index_path(rdir: Path, task: str, rank: int, world_size: int) -> Path:
+    """Where rank ``rank``'s side index of its shard of ``task`` goes (:mod:`evallog.shard_index`)."""
+    return rdir / f"{_task_part(task)}.rank-{rank}-of-{world_size}.index"
+
+
 def merge_lock_path(rdir: Path, task: str) -> Path:
     return rdir / f"{_task_part(task)}.merge.lock"
 
@@ -166,18 +177,34 @@ def _greater(a: tuple[int, Any], b: tuple[int, Any]) -> bool:
         return False
 
 
-def frame_line(
-    line: bytes, sample: Mapping[str, Any], segmenter: Segmenter, hash_fields: tuple[str, ...] = ()
-) -> tuple[bytes, dict[str, Any]]:
-    """The shard line for ``line`` (the sample's final line) and its prefix."""
+class FramedLine(NamedTuple):
+    """A shard line and where its parts are (for the side index, :mod:`evallog.shard_index`)."""
+
+    data: bytes
+    key: int | None  # the line's merge key as one integer (None: its doc id does not fit one)
+    blob: tuple[int, int] | None  # where the single hash field's UTF-8 bytes are in ``data`` (None: escaped or several)
+    final_start: int  # where the sample's final line starts in ``data``
+
+
+def frame_line(line: bytes, sample: Mapping[str, Any], segmenter: Segmenter, hash_fields: tuple[str, ...] = ()) -> FramedLine:
+    """The shard line for ``line`` (the sample's final line) and where its parts are."""
     meta: dict[str, Any] = {"s": 0}
     for name in KEY_FIELDS:
         if name in sample:
             meta[name] = sample[name]
-    meta["h"] = hash_fields
     label = meta.get("filter", DEFAULT_FILTER)
-    meta["s"] = segmenter.place(label if isinstance(label, str) else str(label), meta.get("doc_id"))
-    return orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS) + b"\t" + line, meta
+    doc_id = meta.get("doc_id")
+    segment = meta["s"] = segmenter.place(label if isinstance(label, str) else str(label), doc_id)
+    # the prefix is orjson.dumps({**meta, "h": hash_fields}), built so that the hash field's place is known
+    head = orjson.dumps(meta, option=orjson.OPT_NON_STR_KEYS)[:-1] + b',"h":'
+    fields = orjson.dumps(hash_fields)
+    blob = None
+    if len(hash_fields) == 1:
+        field = hash_fields[0]
+        if len(fields) - 4 == (len(field) if field.isascii() else len(field.encode("utf-8"))):  # nothing escaped
+            blob = (len(head) + 2, len(head) + len(fields) - 2)
+    final_start = len(head) + len(fields) + 2
+    return FramedLine(b"".join((head, fields, b"}\t", line)), line_key(segment, doc_id), blob, final_start)
 
 
 def split_line(raw: bytes) -> tuple[dict[str, Any], bytes]:
@@ -231,6 +258,7 @@ class DoneMarker:
     segments: list[str] = field(default_factory=list)
     pid: int = 0
     host: str = ""
+    index: str = ""  # the shard's side index in the ranks dir ("": none usable, the merge reads the prefixes)
 
 
 def _done_path(rdir: Path, task: str, rank: int, world_size: int) -> Path:

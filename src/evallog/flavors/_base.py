@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -142,6 +142,13 @@ class Flavor:
         """``hash_piece(hash_fields(sample), index)`` (flavors inline it: it runs for every sample)."""
         return self.hash_piece(self.hash_fields(sample), index)
 
+    def hash_block(self, fields: Sequence[bytes | memoryview], index: int) -> bytes:
+        """The UTF-8 bytes consecutive samples add to the task hash, the first being the ``index``-th;
+        ``fields``: each sample's hash field when :meth:`hash_fields` has one, as UTF-8 (the shard
+        merge's batch form of ``hash_piece``)."""
+        piece = self.hash_piece
+        return "".join(piece((bytes(f).decode("utf-8"),), index + i) for i, f in enumerate(fields)).encode("utf-8")
+
     # ---- model names
     def model_name_from_args(self, args: Mapping[str, Any]) -> str:
         for key in self.model_name_keys:
@@ -178,6 +185,11 @@ class TaskHasher:
     def update_fields(self, fields: tuple[str, ...]) -> None:
         self._sha.update(self._piece(fields, self.count).encode("utf-8"))
         self.count += 1
+
+    def update_block(self, fields: Sequence[bytes | memoryview]) -> None:
+        """Consecutive samples given by their single hash field's UTF-8 bytes (``Flavor.hash_block``)."""
+        self._sha.update(self.flavor.hash_block(fields, self.count))
+        self.count += len(fields)
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()

@@ -9,7 +9,7 @@ Run ids are ``datetime.now().isoformat()`` with ``:`` -> ``-``.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -145,6 +145,9 @@ class LMEvalFlavor(Flavor):
     def hash_piece(self, fields: tuple[str, ...], index: int) -> str:
         # sha256 over the concatenation of doc_hash + prompt_hash + target_hash
         return fields[0]
+
+    def hash_block(self, fields: Sequence[bytes | memoryview], index: int) -> bytes:
+        return b"".join(fields)
 
     def hash_input(self, sample: Mapping[str, Any], index: int) -> str:
         return f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}"

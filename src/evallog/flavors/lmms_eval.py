@@ -9,7 +9,7 @@ readers infer it from the results.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
@@ -122,6 +122,9 @@ class LMMSEvalFlavor(Flavor):
     def hash_piece(self, fields: tuple[str, ...], index: int) -> str:
         # sha256 over the concatenation of "sample_<i>" + doc_hash
         return f"sample_{index}{fields[0]}"
+
+    def hash_block(self, fields: Sequence[bytes | memoryview], index: int) -> bytes:
+        return b"".join([b"sample_%d" % i + f for i, f in enumerate(fields, index)])
 
     def hash_input(self, sample: Mapping[str, Any], index: int) -> str:
         return f"sample_{index}{sample.get('doc_hash', '')}"

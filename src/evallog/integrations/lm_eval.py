@@ -11,7 +11,9 @@ Patch points (each applied when the harness module is imported, see :mod:`.hook`
     (:meth:`Session.wrap_model`) and makes each task's ``logged_samples`` a
     :class:`~evallog.integrations.session.StreamedSamples` (the harness builds
     that list inside ``evaluate``; the wrapper swaps it when the task's
-    ``doc_iterator`` is first called from there).
+    ``doc_iterator`` is first called from there). With several processes,
+    lm-eval's ``gather_object`` of the logged samples then sends empty lists
+    to rank 0 and each rank finishes its tasks when ``evaluate`` returns.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import importlib
 import logging
 import sys
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from evallog.integrations.session import (
     HarnessTrackerMixin,
     StreamedSamples,
+    is_rank,
     session,
     streaming_enabled,
 )
@@ -89,7 +92,11 @@ def _stream_task(task_name: str, task: Any) -> None:
             and frame.f_locals.get("log_samples")
             and frame.f_locals.get("task_name") == task_name
         ):
-            acc["logged_samples"] = StreamedSamples(tracker, task_name, acc["logged_samples"])
+            acc["logged_samples"] = session().add_stream(StreamedSamples(tracker, task_name, acc["logged_samples"]))
+            if is_rank(tracker):  # announce this rank's docs: `evallog recover` then names exactly the missing ones
+                indices = frame.f_locals.get("indices")
+                announce = cast(Any, tracker).expect_docs  # set on each instance by evallog.distributed
+                announce(task_name, [indices[d] if indices else d for d, _ in original(*args, **kwargs)])
         return original(*args, **kwargs)
 
     task.doc_iterator = doc_iterator
@@ -114,7 +121,9 @@ def _wrap_evaluate(evaluate: Any) -> Any:
         if streaming_enabled() and isinstance(task_dict, dict) and isinstance(task_dict.get("tasks"), dict):
             for name, task in task_dict["tasks"].items():
                 _stream_task(name, task)
-        return evaluate(*args, **kwargs)
+        results = evaluate(*args, **kwargs)
+        session().finish_rank_tasks()  # several processes: each rank's samples are in its shard
+        return results
 
     wrapped.__evallog__ = True  # type: ignore[attr-defined]
     return wrapped

@@ -9,7 +9,8 @@ Patch points (each applied when the harness module is imported, see :mod:`.hook`
 ``lmms_eval.evaluator``
     ``evaluate`` -> a wrapper that puts the model behind the journal;
     ``get_task_list`` -> a wrapper that gives each ``TaskOutput`` a streaming
-    ``logged_samples``.
+    ``logged_samples`` (with several processes, lmms-eval copies it into the
+    list it gathers to rank 0: an empty list).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _wrap_get_task_list(get_task_list: Any) -> Any:
             for output in outputs:
                 name = getattr(output, "task_name", None)
                 if name and type(getattr(output, "logged_samples", None)) is list and not output.logged_samples:
-                    output.logged_samples = StreamedSamples(tracker, name)
+                    output.logged_samples = session().add_stream(StreamedSamples(tracker, name))
         return outputs
 
     wrapped.__evallog__ = True  # type: ignore[attr-defined]
@@ -81,7 +82,9 @@ def _wrap_evaluate(evaluate: Any) -> Any:
                 kwargs["lm"] = wrapped_lm
             else:
                 args = (wrapped_lm, *args[1:])
-        return evaluate(*args, **kwargs)
+        results = evaluate(*args, **kwargs)
+        session().finish_rank_tasks()  # several processes: each rank's samples are in its shard
+        return results
 
     wrapped.__evallog__ = True  # type: ignore[attr-defined]
     return wrapped

@@ -4,10 +4,14 @@ Both harness modules (:mod:`.lm_eval`, :mod:`.lmms_eval`) go through here, so
 the rules (where the journal lives, when samples stream, what ends a run) have
 one home.
 
-Distributed runs (issue 12 plugs in here): with ``WORLD_SIZE > 1`` samples are
-*not* streamed; the harness gathers them to rank 0 as before and rank 0's
-tracker writes them at the end. :func:`streaming_enabled` is the one switch,
-and :class:`StreamedSamples` is the one sink to make per-rank.
+Several processes (``torchrun``, ``accelerate launch``): each process's
+tracker is one rank of the run (:mod:`evallog.distributed`), so its
+:class:`StreamedSamples` stream into that rank's shard. What the harness then
+gathers to rank 0 (``gather_object``) are these lists, empty in memory: no
+sample crosses a collective. When the harness's ``evaluate`` returns, every
+rank finishes its tasks (:meth:`Session.finish_rank_tasks`); the last rank to
+finish a task merges the shards into the one-process file. The metrics are
+still gathered by the harness, so the results are the harness's.
 """
 
 from __future__ import annotations
@@ -45,18 +49,16 @@ logger = logging.getLogger(__name__)
 _NEEDS_MEMORY_SAMPLES = ("--wandb_args", "--trackio_args", "--swanlab_args", "--baseline", "--wandb_log_samples")
 
 
-def world_size() -> int:
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return 1
-
-
 def streaming_enabled() -> bool:
-    """Whether this process streams samples to disk as they are scored (see the module doc)."""
-    if world_size() > 1:
-        return False  # issue 12: per-rank writing replaces the harness's gather here
+    """Whether this process streams samples to disk as they are scored (see the module doc):
+    yes, in one process or several, unless a flag of the command line needs them in memory."""
     return not any(arg.split("=", 1)[0] in _NEEDS_MEMORY_SAMPLES for arg in sys.argv)
+
+
+def is_rank(tracker: EvaluationTracker) -> bool:
+    """Whether ``tracker`` is one rank of a multi-process run (it writes per-rank shards)."""
+    info = getattr(tracker, "rank_info", None)
+    return bool(info is not None and info.distributed)
 
 
 def run_folder(tracker: EvaluationTracker) -> Path | None:
@@ -76,6 +78,7 @@ class Session:
         self.trackers: list[EvaluationTracker] = []
         self.models: list[JournalLM] = []
         self.writers: list[JournalWriter] = []
+        self.streamed: list[StreamedSamples] = []
         self._lock = threading.Lock()
         atexit.register(self.finish)
 
@@ -120,6 +123,22 @@ class Session:
         self.models.append(model)
         return model
 
+    # ------------------------------------------------------------------ streams
+    def add_stream(self, samples: StreamedSamples) -> StreamedSamples:
+        with self._lock:
+            self.streamed.append(samples)
+        return samples
+
+    def finish_rank_tasks(self) -> None:
+        """The harness's ``evaluate`` returned: every rank finishes the tasks it streamed (the
+        last rank to finish a task merges it), before rank 0 saves results and waits for the merges.
+        One process: nothing to do here (the tracker finishes each task when the harness saves it)."""
+        with self._lock:
+            streams, self.streamed = self.streamed, []
+        for samples in streams:
+            if is_rank(samples.tracker):
+                samples.finish()
+
     # ------------------------------------------------------------------ end of the process
     def finish(self) -> None:
         """At exit: close the journal, finish runs whose results were saved, report counts."""
@@ -136,6 +155,9 @@ class Session:
             except Exception:
                 logger.exception("could not finish the run in %s", tracker.output_path)
                 continue
+            dist = getattr(tracker, "_dist", None)
+            if dist is not None and not dist.complete:
+                continue  # a rank's samples are missing: `--resume` must still find this run
             folder = self.journal_folder(tracker)
             if folder is not None and folder.is_dir():
                 (folder / COMPLETE_MARKER).touch()
@@ -193,10 +215,13 @@ class StreamedSamples(list[Any]):
 
     def append(self, sample: Any) -> None:
         if self._on_disk is None:
-            keys = self.tracker.logged_keys(self.task) if self.tracker.resume else set()
             # only a task the resumed tracker continues (its in-progress or final file adopted);
-            # a file it did not adopt is written again, whole, and replaced at the end
-            self._on_disk = keys if self.task in self.tracker.sample_paths else set()
+            # a file it did not adopt is written again, whole, and replaced at the end; a rank of
+            # several processes writes every sample of its docs (the merge takes only the shards)
+            self._on_disk = set()
+            if self.tracker.resume and not is_rank(self.tracker):
+                keys = self.tracker.logged_keys(self.task)  # claims the run first: adopts its files
+                self._on_disk = keys if self.task in self.tracker.sample_paths else set()
         self.streamed += 1
         if self._on_disk and (sample.get("doc_id"), sample.get("filter", "none")) in self._on_disk:
             return
@@ -206,7 +231,9 @@ class StreamedSamples(list[Any]):
         for sample in samples:
             self.append(sample)
 
-    def __reduce__(self) -> Any:  # never pickled with its tracker (distributed gathers)
+    def __reduce__(self) -> Any:
+        """A harness gathering this list to rank 0 (``gather_object``) sends an empty list:
+        the samples are in this rank's shard; the tracker is never pickled."""
         return (list, ((),))
 
     def finish(self) -> Path | None:
