@@ -184,3 +184,43 @@ def test_sanitize_list_matches_the_anchors(value):
 
     assert sanitize_list(value) == _anchor_sanitize_list(value)
     assert type(sanitize_list(value)) is type(_anchor_sanitize_list(value))
+
+
+_NUMPY_SCALARS = [
+    np.float64(0.1), np.float32(0.1), np.float16(0.3), np.longdouble(0.1), np.int8(-3), np.int64(-(2**62)),
+    np.uint64(2**63 + 5), np.uint8(7), np.bool_(True), np.bool_(False), np.float32("nan"), np.float64("inf"),
+    np.complex64(1 + 2j), np.array(2.5), np.array([1.5, 2.5]), np.array(3),
+]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_remembered_scalar_types_encode_like_the_rules(strict):
+    """The default hook remembers numpy scalar types (and float/int subclasses) to skip its rules:
+    the first encoding of a type (through the rules) and later ones (remembered) give the same
+    bytes, and a 0-d array's type is never remembered (it would turn every array into a number)."""
+    from evallog import encoding
+
+    encoding._SCALAR_TYPES.clear()
+    first = [encode_line({"v": v}, allow_nan=not strict) for v in _NUMPY_SCALARS]
+    assert np.ndarray not in encoding._SCALAR_TYPES and np.float32 in encoding._SCALAR_TYPES
+    again = [encode_line({"v": v}, allow_nan=not strict) for v in _NUMPY_SCALARS]
+    assert again == first
+    encoding._SCALAR_TYPES.clear()
+    # the same through the sink's fast path (orjson + default hook)
+    from evallog.flavors import get_flavor
+    from evallog.sink import SampleSink
+
+    sink = SampleSink(get_flavor("lm-eval"), redact_secrets=True, strict_json=strict)
+    lines = [sink.encode({"v": v}, "t", 0) for v in _NUMPY_SCALARS]
+    assert [sink.encode({"v": v}, "t", 0) for v in _NUMPY_SCALARS] == lines
+    assert json.loads(lines[0]) == {"v": 0.1} and json.loads(lines[14]) == {"v": [1.5, 2.5]}
+    assert json.loads(lines[6]) == {"v": 2**63 + 5} and json.loads(lines[8]) == {"v": True}
+
+
+def test_remembered_scalar_types_are_bounded():
+    from evallog import encoding
+
+    kinds = [type(f"F{i}", (float,), {}) for i in range(3 * encoding._SCALAR_TYPES_MAX)]
+    assert [orjson.loads(encode_line([k(1.5)])) for k in kinds] == [[1.5]] * len(kinds)
+    assert len(encoding._SCALAR_TYPES) <= encoding._SCALAR_TYPES_MAX
+    encoding._SCALAR_TYPES.clear()

@@ -105,11 +105,29 @@ def _sort_key(value: Any) -> tuple[str, str]:
     return (type(value).__name__, str(value))
 
 
+# type -> the builtin the rules below give for every object of that type: float and int
+# subclasses, and numpy's real scalars (``item()`` and ``float()``/``int()``/``bool()``
+# agree on them). Looked up first, so that the frequent metric values skip the rules.
+_SCALAR_TYPES: dict[type, type] = {}
+_SCALAR_KINDS: dict[str, type] = {"f": float, "i": int, "u": int, "b": bool}
+_SCALAR_TYPES_MAX = 64  # dynamically made subclasses must not grow it without bound
+
+
+def _remember_scalar_type(kind: type, convert: type) -> None:
+    if len(_SCALAR_TYPES) < _SCALAR_TYPES_MAX:
+        _SCALAR_TYPES[kind] = convert
+
+
 def json_default(obj: Any) -> Any:
     """orjson ``default`` hook; must return something orjson can encode natively."""
+    convert = _SCALAR_TYPES.get(type(obj))
+    if convert is not None:
+        return convert(obj)
     if isinstance(obj, float):  # numpy.float64 and other float subclasses
+        _remember_scalar_type(type(obj), float)
         return float(obj)
     if isinstance(obj, int):  # int subclasses (not bool, which orjson handles)
+        _remember_scalar_type(type(obj), int)
         return int(obj)
     if isinstance(obj, str):
         return str(obj)
@@ -118,7 +136,9 @@ def json_default(obj: Any) -> Any:
     shape = getattr(obj, "shape", None)
     if shape is not None and hasattr(obj, "tolist"):  # numpy / torch / jax arrays and scalars
         if len(shape) == 0:
-            return _scalar(obj.item())
+            value = _scalar(obj.item())
+            _remember_numpy_scalar_type(obj, value)
+            return value
         description = describe_array(obj)
         return description if description is not None else obj.tolist()
     if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars without shape
@@ -145,6 +165,21 @@ def json_default(obj: Any) -> Any:
     except Exception as exc:
         raise TypeError(f"{type(obj).__name__} cannot be written: its __str__ raised {type(exc).__name__}: {exc}") from exc
     return redact_text(text)
+
+
+def _remember_numpy_scalar_type(obj: Any, value: Any) -> None:
+    """Remember numpy's real scalar types (``numpy.float32``, ``numpy.int64``, ``numpy.bool_``...):
+    for them ``float``/``int``/``bool`` of the object equals ``_scalar(obj.item())``."""
+    kind = type(obj)
+    if kind in _SCALAR_TYPES or kind.__module__ != "numpy" or type(value) not in (float, int, bool):
+        return
+    # scalars only (``numpy.generic``): a 0-d array's type is also that of every other array
+    if not any(base.__name__ == "generic" and base.__module__ == "numpy" for base in kind.__mro__):
+        return
+    dtype = getattr(obj, "dtype", None)
+    convert = _SCALAR_KINDS.get(getattr(dtype, "kind", ""))
+    if convert is not None and convert is type(value):
+        _remember_scalar_type(kind, convert)
 
 
 def _scalar(value: Any) -> Any:

@@ -23,6 +23,8 @@ from evallog.redact import redact
 
 __all__ = ["SampleSink"]
 
+_HASH_CHUNK = 2048  # samples whose hash inputs go into the digest at once
+
 
 def _malformed(exc: BaseException, task: str, index: int) -> SerializationError:
     """The typed error for a sample whose own objects raised ``exc`` (any exception)."""
@@ -99,11 +101,16 @@ class SampleSink:
 
     def task_hash(self, samples: Iterable[Mapping[str, Any]], task: str = "") -> TaskHasher:
         hasher = self.new_hasher()
+        hash_input, inputs = self.flavor.hash_input, list[bytes]()
         for index, sample in enumerate(samples):
             try:
-                hasher.update(sample)
+                inputs.append(hash_input(sample, index).encode("utf-8"))
             except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
                 raise _malformed(exc, task, index) from exc
+            if len(inputs) == _HASH_CHUNK:
+                hasher.update_inputs(inputs)
+                inputs.clear()
+        hasher.update_inputs(inputs)
         return hasher
 
     def write_file(self, path: Path, task: str, samples: Iterable[Mapping[str, Any]], *, fsync: bool) -> TaskHasher:
@@ -115,14 +122,19 @@ class SampleSink:
         gc.disable()
         try:
             with atomic_writer(path, fsync=fsync, task=task) as fh:
-                write, encode, update = fh.write, self.encode, hasher.update  # looked up once
+                write, encode, hash_input = fh.write, self.encode, self.flavor.hash_input  # looked up once
+                inputs: list[bytes] = []  # hash inputs not yet in the digest (one update per chunk)
                 for index, sample in enumerate(samples):
                     line = encode(sample, task, index)
                     try:  # before the write: a sample that cannot be hashed is not written
-                        update(sample)
+                        inputs.append(hash_input(sample, index).encode("utf-8"))
                     except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
                         raise _malformed(exc, task, index) from exc
                     write(line)
+                    if len(inputs) == _HASH_CHUNK:
+                        hasher.update_inputs(inputs)
+                        inputs.clear()
+                hasher.update_inputs(inputs)
         except EvallogError as exc:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task, sample_index=exc.sample_index) from exc.__cause__

@@ -182,6 +182,11 @@ class TaskHasher:
         self._sha.update(self._input(sample, self.count).encode("utf-8"))
         self.count += 1
 
+    def update_inputs(self, inputs: Sequence[bytes]) -> None:
+        """Consecutive samples given by their ``hash_input`` as UTF-8 (one digest update for many)."""
+        self._sha.update(b"".join(inputs))
+        self.count += len(inputs)
+
     def update_fields(self, fields: tuple[str, ...]) -> None:
         self._sha.update(self._piece(fields, self.count).encode("utf-8"))
         self.count += 1
