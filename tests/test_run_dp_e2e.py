@@ -166,7 +166,8 @@ def assert_same_files(reference: Path, out: Path) -> None:
     for task, path in samples.items():
         assert path.read_bytes() == ref_samples[task].read_bytes(), task
     assert not list(out.rglob("*.partial")), list(out.rglob("*.partial"))
-    manifests = [p for p in out.rglob(".evallog/*.json") if not p.name.startswith("launch-")]  # ranks' run-id notes
+    assert not list(out.rglob(".evallog/launch-*.json"))  # a run-id publication (resume) goes when every rank closed
+    manifests = list(out.rglob(".evallog/*.json"))
     statuses = {json.loads(p.read_text())["status"] for p in manifests}
     assert statuses == {"complete"}, statuses
 
