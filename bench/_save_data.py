@@ -159,18 +159,18 @@ class _Gen:
     # --- one task -------------------------------------------------------------------------
     def task_records(self, spec: TaskSpec) -> Iterator[dict]:
         rng = random.Random(f"{self.seed}:{self.flavor}:{spec.name}")
-        docs = (self._doc(rng, spec, i) for i in range(spec.n_docs))
         if len(spec.filters) == 1:
-            for i, d in enumerate(docs):
-                yield self._record(rng, spec, i, d, spec.filters[0])
+            for i in range(spec.n_docs):
+                yield self._record(rng, spec, i, self._doc(rng, spec, i), spec.filters[0])
             return
         # Several filters: lm-eval/lmms-eval loop filters outside docs (one record per
-        # (filter, doc)), so the docs of the task are kept for the second pass.  Only gsm8k
-        # (small docs, no images) has two filters.
-        kept = list(docs)
+        # (filter, doc)).  The docs come from a generator of their own, seeded again for each
+        # filter's pass, so that each pass sees the same docs without keeping them all in
+        # memory (the lazy form's memory stays bounded).  Only gsm8k has two filters.
         for f in spec.filters:
-            for i, d in enumerate(kept):
-                yield self._record(rng, spec, i, d, f)
+            doc_rng = random.Random(f"{self.seed}:{self.flavor}:{spec.name}:docs")
+            for i in range(spec.n_docs):
+                yield self._record(rng, spec, i, self._doc(doc_rng, spec, i), f)
 
     def _doc(self, rng: random.Random, spec: TaskSpec, i: int) -> dict:
         doc: dict = {"id": f"{spec.name}-{i}", "question": self.text(rng, 120, 700)}

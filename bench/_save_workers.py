@@ -145,10 +145,11 @@ def run(worker: str, n: int, seed: int, out: Path, profile: str | None, extra: d
         gc.collect()
         base = _status()["VmRSS"]
         _reset_hwm()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         count = sum(1 for _ in data.iter_samples(flavor, n, seed))
         dt = time.perf_counter() - t0
-        info.update(seconds=dt, samples=count, bytes=0, files=0, lines=0, rss_increase=_status()["VmHWM"] - base)
+        info.update(seconds=dt, cpu_seconds=time.process_time() - c0, samples=count, bytes=0, files=0, lines=0, rss_increase=_status()["VmHWM"] - base)
         return info
 
     tracker, flavor, stubbed = _new_tracker(worker, out, extra)
@@ -166,6 +167,7 @@ def run(worker: str, n: int, seed: int, out: Path, profile: str | None, extra: d
     gc.collect()
     base = _status()["VmRSS"]
     info["hwm_reset"] = _reset_hwm()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     if prof:
         prof.enable()
@@ -192,12 +194,14 @@ def run(worker: str, n: int, seed: int, out: Path, profile: str | None, extra: d
     if prof:
         prof.disable()
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     after = _status()
     if prof:
         prof.dump_stats(profile)
 
     nbytes, files, lines = _tree_stats(out)
-    info.update(seconds=dt, samples=count, bytes=nbytes, files=files, lines=lines, rss_increase=after["VmHWM"] - base, rss_base=base)
+    info.update(seconds=dt, cpu_seconds=cpu, samples=count, bytes=nbytes, files=files, lines=lines,
+                rss_increase=after["VmHWM"] - base, rss_base=base)
     if lines != count:
         # The anchors swallow every exception (formats.md §3.1/§4.4): a short file is the only sign.
         info["error"] = f"expected {count} sample lines, found {lines}"

@@ -32,12 +32,8 @@ from hypothesis import strategies as st
 from evallog import EvaluationTracker
 from evallog.encoding import encode_line
 from evallog.errors import SerializationError
-from evallog.redact import (
-    line_hints,
-    record_needs_redaction,
-    redact,
-    redact_text,
-)
+from evallog.precheck import line_hints, record_needs_redaction
+from evallog.redact import redact, redact_text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import FakeHub
@@ -357,3 +353,106 @@ def test_precheck_says_so_whenever_redact_changes_a_record(record):
             return  # e.g. keys that collide once stringified: nothing is written
         hints = line_hints(line)
         assert hints and record_needs_redaction(record, hints), record
+
+
+# ------------------------------------------------------------------ stage 1's discounts (issue 17c)
+# A hint inside a safe JSON key ("token_counts":), inside a media value or inside a short string
+# stage 2 found safe does not count; everything else does, wherever it stands in the line.
+_MEDIA = "data:image/png;base64,QUtJQWtleXB3ZGV5SnhveHRva2VuAKIAABCDEFGHIJ234567eyJhbGciOiJIUzI1NiJ9+/keyPWD=="
+_DISCOUNT_KEYS = st.sampled_from(
+    ["token_counts", "input_tokens", "output_tokens", "max_new_tokens", "key", "passage", "api_key", "apiKey",
+     'api"key', "a\\\\key", 'token_counts"', '"token_counts', "hf_token", "pwd", _MEDIA, "data:a/b;base64,apikey",
+     "note", "pass@1", "x"]
+)
+_DISCOUNT_VALUES = st.sampled_from(
+    [_MEDIA, _MEDIA + "!", "x" + _MEDIA, "pass@1", "pass@10", "hunter2", "sk123abcdefghijklmnop", "Paris", "",
+     '"token_counts": hunter2', "\\\"api_key\\\": hunter2x9", "EYJHBGCIOIJIUZI1NIJ9.EYJZDWIIOIIXMJM0NTY3.ABCDEFGHIJ",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3.abcdefghij", "api_key=abc123def456"]
+)
+_DISCOUNT_RECORDS = st.recursive(
+    st.one_of(_DISCOUNT_VALUES, st.integers(), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_DISCOUNT_KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_DISCOUNT_RECORDS, min_size=1, max_size=4))
+def test_stage1_discounts_never_hide_what_redact_changes(records):
+    # several records in a row: stage 2 learns safe keys and values from the earlier ones
+    for record in records:
+        try:
+            line = encode_line(record)
+        except SerializationError:
+            continue
+        hints = line_hints(line)
+        if hints:
+            record_needs_redaction(record, hints)  # what the sink does (and what makes it learn)
+        if redact(record) is not record:
+            assert hints and record_needs_redaction(record, hints), record
+
+
+def test_stage1_discounts_hints_in_safe_keys_media_and_known_safe_values():
+    # the harness's own key, a media payload full of needles, a metric name learnt as safe
+    assert line_hints(encode_line({"token_counts": [None], "input_media": [_MEDIA]})) == frozenset()
+    line = encode_line({"metrics": ["pass@1"]})
+    assert record_needs_redaction({"metrics": ["pass@1"]}, line_hints(line)) is False  # learns "pass@1"
+    assert line_hints(line) == frozenset()
+    # ... but the same hint elsewhere in the line still counts, before or after the discounted one
+    for record in ({"token_counts": [1], "x": {"api_token": "abc"}}, {"x": {"auth_token": "abc"}, "token_counts": [1]},
+                   {"metrics": ["pass@1"], "password": "pass@1"}, {"input_media": [_MEDIA], "api_key": _MEDIA}):
+        assert redact(record) is not record
+        hints = line_hints(encode_line(record))
+        assert hints and record_needs_redaction(record, hints), record
+
+
+def test_stage1_escaped_quotes_and_media_keys_count():
+    record_needs_redaction({"key": "x"}, frozenset({b"key"}))  # "key" is a safe key now
+    for record in ({'api"key': "hunter2"}, {"data:a/b;base64,apikey": "hunter2"}, {"note": ['x"key": 1']},
+                   {"note": _MEDIA + '", "api_key": "hunter2'}):
+        line = encode_line(record)
+        if redact(record) is not record:
+            hints = line_hints(line)
+            assert hints and record_needs_redaction(record, hints), record
+
+
+def test_stage1_token_shapes_keep_their_case():
+    # the token patterns are case-sensitive, so are their needles; key hints ignore case
+    assert line_hints(b'{"a":"EYJHBGCIOIJIUZI1NIJ9.EYJZDWIIOIIXMJM0NTY3.ABCDEFGHIJ"}') == frozenset()
+    assert b"eyJ" in line_hints(b'{"a":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3.abcdefghij"}')
+    assert b"key" in line_hints(b'{"API_KEY":"x"}')
+
+
+def test_stage1_too_many_hits_count_as_every_hint():
+    from evallog import precheck as precheck_module
+
+    line = encode_line({"note": "key " * (precheck_module._MAX_LINE_HITS + 5)})
+    assert line_hints(line) == precheck_module._ALL_HINTS
+
+
+def test_stage1_scanners_agree():
+    # Hyperscan (x86-64), Aho-Corasick (elsewhere) and the stdlib fallback find the same occurrences
+    from evallog import precheck as precheck_module
+
+    lines = [encode_line(r) for r in ({"token_counts": [1], "a": "hf_x KEY eyJ EYJ sk-1 -----BEGIN ://"},
+                                      {"input_media": [_MEDIA]}, {"x": "AKIA akia Pass pwd PWD xox XOX"})]
+    fallbacks = []
+    scanner = precheck_module._LineScanner()
+    try:
+        import ahocorasick_rs
+
+        ac = precheck_module._LineScanner()
+        ac._hs = None
+        ac._ac = (ahocorasick_rs.BytesAhoCorasick([n for n in precheck_module._LINE_NEEDLES if n in precheck_module._CASELESS_NEEDLES]),
+                  ahocorasick_rs.BytesAhoCorasick([n for n in precheck_module._LINE_NEEDLES if n not in precheck_module._CASELESS_NEEDLES]))
+        fallbacks.append(ac)
+    except ImportError:
+        pass
+    plain = precheck_module._LineScanner()
+    plain._hs = plain._ac = None
+    fallbacks.append(plain)
+    for line in lines:
+        want = sorted(scanner.matches(line) or [])
+        assert want
+        for other in fallbacks:
+            assert sorted(other.matches(line) or []) == want, (other.kind, line)

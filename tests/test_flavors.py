@@ -135,8 +135,8 @@ def test_a_third_harness_is_one_flavor_module(tmp_path, toy, capsys):
 def test_schema_key_sets_are_shared():
     import importlib
 
+    from evallog import precheck as precheck_mod
     from evallog import readers
-    from evallog import redact as redact_mod
     from evallog.cli import _runs
 
     compare_mod = importlib.import_module("evallog.compare_samples")
@@ -144,7 +144,7 @@ def test_schema_key_sets_are_shared():
     assert readers.NON_METRIC_SAMPLE_KEYS is schema.NON_METRIC_SAMPLE_KEYS
     assert compare_mod.NON_METRIC_SAMPLE_KEYS is schema.NON_METRIC_SAMPLE_KEYS
     assert report_samples._SAMPLE_KEYS is schema.SAMPLE_FIELD_KEYS
-    assert redact_mod._HARNESS_KEYS is schema.HARNESS_SAMPLE_KEYS
+    assert precheck_mod._HARNESS_KEYS is schema.HARNESS_SAMPLE_KEYS
     assert table._OPTIONAL is schema.OPTIONAL_COLUMNS
     assert readers.metric_keys is schema.metric_keys
     assert "NON_METRIC_SAMPLE_KEYS" not in vars(_runs)  # imported where used, from schema

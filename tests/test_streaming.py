@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -232,3 +233,24 @@ def test_batch_save_accepts_a_generator(tmp_path):
     tracker = make(tmp_path)
     path = tracker.save_results_samples("t", (sample(i) for i in range(50)))
     assert [json.loads(x)["doc_id"] for x in path.read_text().splitlines()] == list(range(50))
+
+
+def test_streamed_lines_survive_short_writes(tmp_path, monkeypatch):
+    # a flush hands the lines to os.writev; a short write (a signal, a full device, a pipe) is continued
+    from evallog import writer
+
+    real = os.writev
+
+    def short(fd, buffers):
+        first = bytes(buffers[0])
+        return real(fd, [first[: max(1, len(first) // 3)]])
+
+    monkeypatch.setattr(writer.os, "writev", short)
+    lines = [f'{{"i":{i},"text":"{"x" * (i % 50)}"}}\n'.encode() for i in range(300)]
+    path = tmp_path / "f.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        assert writer._write_lines(fd, lines) == sum(map(len, lines))
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(lines)

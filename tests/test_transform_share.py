@@ -1,5 +1,6 @@
-"""The lmms-eval transform sanitizes filtered responses reusing the raw responses' shared items:
-same result as sanitizing each on its own (the anchors' ``sanitize_list``)."""
+"""The lm-eval and lmms-eval transforms sanitize filtered responses reusing the raw responses'
+shared items (the very objects, or lm-eval's ``take_first``: the first repeat of each): same
+result as sanitizing each on its own (the anchors' ``sanitize_list``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ nested = st.recursive(
 def test_sanitize_like_equals_sanitize_list(raw: list[Any], data: st.DataObject) -> None:
     # each filtered item: the raw response's very object, an equal copy, or another value
     filtered = [
-        data.draw(st.sampled_from([item, copy.deepcopy(item), data.draw(nested)])) for item in raw
+        data.draw(st.sampled_from([item, copy.deepcopy(item), data.draw(nested)] + ([item[0]] if isinstance(item, list) and item else [])))
+        for item in raw
     ] + data.draw(st.lists(nested, max_size=1))
     done = sanitize_list(raw)
     assert sanitize_like(filtered, raw, done) == sanitize_list(filtered)
@@ -38,3 +40,16 @@ def test_lmms_eval_record_same_with_shared_or_copied_responses(pairs: list[tuple
     expected = [sanitize_list(p) for p in pairs]
     assert out["filtered_resps"] == (expected[0] if len(expected) == 1 else expected)
     assert "resps" not in out  # equal to the filtered responses: dropped, as the anchor does
+
+
+@given(st.lists(st.lists(st.tuples(st.floats(), st.booleans()) | st.text(max_size=5), min_size=1, max_size=2), min_size=1, max_size=4),
+       st.booleans())
+def test_lm_eval_record_same_with_take_first_or_copied_responses(resps: list[list[Any]], shared: bool) -> None:
+    flavor = get_flavor("lm-eval")
+    first = [r[0] for r in resps]
+    sample = {"doc_id": 0, "arguments": [("q", " A")], "resps": resps,
+              "filtered_resps": first if shared else copy.deepcopy(first), "doc_hash": "h", "target": 1}
+    out = flavor.transform_sample(sample)
+    assert out["resps"] == sanitize_list(resps)
+    assert out["filtered_resps"] == sanitize_list(first)
+    assert out["arguments"] == {"gen_args_0": {"arg_0": "q", "arg_1": " A"}}

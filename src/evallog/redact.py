@@ -29,36 +29,26 @@ Redaction returns a new value and never modifies its input. Nesting deeper
 than :data:`MAX_NESTING` and cyclic values raise
 :class:`~evallog.errors.SerializationError` (JSON cannot hold them anyway).
 
-:func:`record_needs_redaction` is the fast pre-check of the samples' hot path:
-it is *complete* (whenever :func:`redact` would change a record it returns
-True; a property test holds it to that) and costs a few substring searches
-per record: one pass over the record's strings joined, with the exact checks
-run only where a hint (``key``, ``token``, ``hf_``, ``://``, ...) occurs.
+:mod:`evallog.precheck` holds the fast pre-check of the samples' hot path
+(whether :func:`redact` could change a record), built on the hints below.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
-import logging
 import re
 import string
-import threading
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 from evallog.errors import SerializationError
-from evallog.schema import HARNESS_SAMPLE_KEYS
 
 __all__ = [
     "MAX_NESTING",
     "REDACTED",
     "is_credential_key",
-    "line_hints",
-    "line_may_hold_secret",
-    "record_needs_redaction",
     "redact",
     "redact_text",
     "text_may_hold_secret",
@@ -165,7 +155,7 @@ _TOKEN_STARTS = (
     "hf_", "sk-", "sk_", "rk_", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     "AIza", "ya29.", "xox", "glpat-", "npm_", "pypi-", "r8_", "gsk_", "eyJ",
 )  # fmt: skip
-_NEEDLE_OF = {t: t.lower().encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
+_NEEDLE_OF = {t: t.encode() for t in _TOKEN_STARTS} | {h: h.encode() for h in _KEY_HINTS}
 _AWS_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}")
 _AWS_SECRET_RE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _PEM_RE = re.compile(r"-----BEGIN[^\n]*?-----[\s\S]*?(?:-----END[^\n]*?-----|\Z)")
@@ -262,7 +252,7 @@ def text_may_hold_secret(text: str, needles: frozenset[bytes] | None = None) -> 
             if _TOKEN_RE.match(text, i) is not None:
                 return True
             i = text.find(start, i + 1)
-    if (needles is None or b"-----begin" in needles) and "-----BEGIN" in text:
+    if (needles is None or b"-----BEGIN" in needles) and "-----BEGIN" in text:
         return True
     if needles is None or b"://" in needles:
         i = text.find("://")
@@ -402,191 +392,3 @@ def redact(value: Any) -> Any:
     than :data:`MAX_NESTING`.
     """
     return _Walk().value(value, 0)
-
-
-# ------------------------------------------------------------------ the samples' pre-check
-# Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
-# sequences in the ASCII-lowercased text (key hints; the token, PEM and URL starts), and JSON
-# encoding keeps them as they are. One pass of a multi-pattern search: Hyperscan (SIMD,
-# x86-64) or Aho-Corasick (Rust, elsewhere), whichever is installed; the substring searches
-# of the stdlib otherwise (correct, slower).
-_LINE_NEEDLES = tuple(
-    sorted({h.encode() for h in _KEY_HINTS} | {t.lower().encode() for t in _TOKEN_STARTS} | {b"-----begin", b"://"})
-)
-
-
-class _LineScanner:
-    """Finds whether any of :data:`_LINE_NEEDLES` occurs in a line, ASCII case ignored."""
-
-    def __init__(self) -> None:
-        self.kind = "stdlib"
-        self._local = threading.local()
-        self._hs: Any = None
-        self._ac: Any = None
-        try:
-            import hyperscan
-
-            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-            db.compile(
-                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES],
-                ids=list(range(len(_LINE_NEEDLES))),
-                elements=len(_LINE_NEEDLES),
-                flags=[flags] * len(_LINE_NEEDLES),
-            )
-            self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
-            return
-        except Exception as exc:  # noqa: BLE001 - not installed, or no SIMD support on this CPU
-            logging.getLogger(__name__).debug("hyperscan unavailable (%s); trying aho-corasick", exc)
-        try:
-            import ahocorasick_rs
-
-            self._ac = ahocorasick_rs.BytesAhoCorasick(list(_LINE_NEEDLES))
-            self.kind = "aho-corasick"
-        except ImportError:
-            pass
-
-    @staticmethod
-    def _on_match(index: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
-        found.append((index, end))
-
-    def matches(self, line: bytes) -> list[tuple[int, int]]:
-        """``(needle index, end offset)`` of every occurrence (ASCII case ignored)."""
-        if self._hs is not None:
-            scratch = getattr(self._local, "scratch", None)
-            if scratch is None:  # one scratch space per thread (log_sample is thread-safe)
-                scratch = self._local.scratch = self._hs_module.Scratch(self._hs)
-            found: list[tuple[int, int]] = []
-            self._hs.scan(line, match_event_handler=self._on_match, context=found, scratch=scratch)
-            return found
-        low = line.lower()
-        if self._ac is not None:
-            return [(i, e) for i, _s, e in self._ac.find_matches_as_indexes(low, overlapping=True)]
-        out = []
-        for i, needle in enumerate(_LINE_NEEDLES):
-            at = low.find(needle)
-            while at != -1:
-                out.append((i, at + len(needle)))
-                at = low.find(needle, at + 1)
-        return out
-
-
-_SCANNER: _LineScanner | None = None
-_NO_HINTS: frozenset[bytes] = frozenset()
-
-
-# keys that hold a hint but name no credential (``token_counts``, ``max_new_tokens``,
-# ``output_tokens``: found safe by stage 2, at most 32 of them): as JSON keys they are left out
-# of the scan (in a line an unescaped ``"`` opens a key or a value, and only a key is followed
-# by ``:``; the key itself was checked), so that such records do not all go to stage 2
-# the harness's own sample keys that hold a hint are safe from the start (schema's key set)
-_HARNESS_KEYS = HARNESS_SAMPLE_KEYS
-_SAFE_JSON_KEYS: list[bytes] = [
-    json.dumps(key).encode() + b":" for key in sorted(_HARNESS_KEYS) if any(h in key for h in _KEY_HINTS)
-]
-_SAFE_JSON_KEY_SET: set[bytes] = set(_SAFE_JSON_KEYS)
-_SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
-
-
-def line_hints(line: bytes) -> frozenset[bytes]:
-    """Stage 1 of the pre-check: the hints of a credential the encoded record ``line``
-    holds (empty: :func:`redact` would not change the record; never empty when it would).
-    A hint inside one of the safe JSON keys (``"token_counts":``) does not count."""
-    global _SCANNER
-    scanner = _SCANNER
-    if scanner is None:
-        scanner = _SCANNER = _LineScanner()
-    found = scanner.matches(_SAFE_JSON_KEYS_RE.sub(b'"":', line))
-    return frozenset([_LINE_NEEDLES[index] for index, _end in found]) if found else _NO_HINTS
-
-
-def line_may_hold_secret(line: bytes) -> bool:
-    """``bool(line_hints(line))``."""
-    return bool(line_hints(line))
-
-
-_SAFE_KEYS: set[Any] = set()
-_PLAIN_LEAVES = (int, float, bytes, bytearray, memoryview, type(None))
-
-
-def _remember_safe_hint_key(key: str) -> None:
-    if len(_SAFE_JSON_KEYS) >= 32 or not key.isascii():
-        return
-    low = key.lower()
-    if any(hint in low for hint in _KEY_HINTS) or any(n.decode() in low for n in _LINE_NEEDLES):
-        json_key = json.dumps(key).encode() + b":"
-        if json_key not in _SAFE_JSON_KEY_SET:
-            global _SAFE_JSON_KEYS_RE
-            _SAFE_JSON_KEYS.append(json_key)
-            _SAFE_JSON_KEY_SET.add(json_key)
-            _SAFE_JSON_KEYS_RE = re.compile(b"|".join(re.escape(k) for k in _SAFE_JSON_KEYS))
-
-
-def _keys_flagged(keys: Any) -> bool:
-    """Whether any of ``keys`` names a credential or holds one; safe keys are remembered."""
-    if keys <= _SAFE_KEYS:  # a C-level subset test: the common case
-        return False
-    for key in keys:
-        if key not in _SAFE_KEYS:
-            if isinstance(key, str):
-                if _key_kind(key) != _NONE or text_may_hold_secret(key):
-                    return True
-                if len(_SAFE_KEYS) < 100_000:
-                    _SAFE_KEYS.add(key)
-                    _remember_safe_hint_key(key)
-            elif not isinstance(key, _PLAIN_LEAVES):
-                return True  # an unusual key (a tuple, an enum, ...): let redact() decide
-    return False
-
-
-def record_needs_redaction(record: Any, hints: frozenset[bytes] | None = None) -> bool:
-    """Whether :func:`redact` could change ``record``: never False when it would.
-
-    A walk over the record's containers (any depth; a cycle or too deep a
-    nesting answers True, and :func:`redact` then raises): every mapping key is
-    checked, every string is searched (all of them at once); values of other
-    kinds than numbers, strings, bytes and the usual containers answer True.
-    ``hints``: from :func:`line_hints` on the record's line (only those are searched).
-    """
-    strings: list[str] = []
-    stack: list[tuple[Any, int]] = [((record,), 0)]
-    while stack:
-        values, depth = stack.pop()
-        if depth > MAX_NESTING:
-            return True
-        for value in values:
-            kind = type(value)
-            if kind is str:
-                if not (value[:5] == "data:" and is_media(value)):
-                    strings.append(value)
-            elif kind is dict:
-                if _keys_flagged(value.keys()):
-                    return True
-                stack.append((value.values(), depth + 1))
-            elif kind is list or kind is tuple:
-                stack.append((value, depth + 1))
-            elif kind in _PLAIN_LEAVES or kind is bool:
-                continue
-            elif isinstance(value, str):
-                if not is_media(value):
-                    strings.append(value)
-            elif isinstance(value, Mapping):
-                if _keys_flagged(set(value.keys())):
-                    return True
-                stack.append((list(value.values()), depth + 1))
-            elif isinstance(value, (list, tuple, AbstractSet)):
-                stack.append((list(value), depth + 1))
-            elif isinstance(value, _PLAIN_LEAVES):
-                continue
-            elif getattr(getattr(value, "dtype", None), "kind", "O") not in ("U", "S", "O"):
-                continue  # numeric numpy/torch scalars and arrays
-            else:
-                return True
-    if not strings:
-        return False
-    text = "\n".join(strings)
-    # the hints inside the strings themselves (a line's hints may come from its keys only)
-    found = line_hints(text.encode("utf-8", "surrogatepass"))
-    if hints is not None:
-        found &= hints
-    return bool(found) and text_may_hold_secret(text, found)

@@ -18,7 +18,8 @@ from evallog.atomic import atomic_writer
 from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
 from evallog.errors import EvallogError, SerializationError
 from evallog.flavors import Flavor, TaskHasher
-from evallog.redact import line_hints, record_needs_redaction, redact
+from evallog.precheck import line_hints, record_needs_redaction
+from evallog.redact import redact
 
 __all__ = ["SampleSink"]
 

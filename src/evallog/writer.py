@@ -29,6 +29,36 @@ __all__ = ["TaskStream"]
 logger = logging.getLogger(__name__)
 
 
+_IOV_MAX = 1024  # iovecs per writev call (POSIX guarantees at least 16; Linux: 1024)
+
+
+def _write_lines(fd: int, lines: list[bytes]) -> int:
+    """Write ``lines`` to ``fd`` in order, all of them (short writes continued); the byte count."""
+    if not hasattr(os, "writev"):  # Windows
+        data = b"".join(lines)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return len(data)
+    total = 0
+    pending: list[bytes | memoryview] = list(lines)
+    while pending:
+        batch = pending[:_IOV_MAX]
+        n = os.writev(fd, batch)
+        if n <= 0:
+            raise OSError("write made no progress")
+        total += n
+        i = 0
+        while i < len(batch) and n >= len(batch[i]):
+            n -= len(batch[i])
+            i += 1
+        rest = pending[i:]
+        if n:  # a short write stopped inside rest[0]
+            rest[0] = memoryview(rest[0])[n:]
+        pending = rest
+    return total
+
+
 class TaskStream:
     """The in-progress samples file of one task."""
 
@@ -58,7 +88,8 @@ class TaskStream:
         self._error: BaseException | None = None
         self.flushed_count = 0
         try:
-            self._fh = os.fdopen(open_for_write(partial_path, append=resume, task=task), "ab")
+            # unbuffered: a flush hands the buffered lines to the kernel in one writev (no copy)
+            self._fh = os.fdopen(open_for_write(partial_path, append=resume, task=task), "ab", buffering=0)
             self._size = self._fh.seek(0, os.SEEK_END)
         except OSError as exc:
             raise WriteError(f"could not open samples file: {exc.strerror or exc}", path=partial_path, task=task) from exc
@@ -100,10 +131,8 @@ class TaskStream:
         if not self._buffer:
             self._last_flush = time.monotonic()
             return
-        data = b"".join(self._buffer)
         try:
-            self._fh.write(data)
-            self._fh.flush()
+            written = _write_lines(self._fh.fileno(), self._buffer)
             if self.fsync:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
@@ -114,7 +143,7 @@ class TaskStream:
                 path=self.partial_path,
                 task=self.task,
             ) from exc
-        self._size += len(data)
+        self._size += written
         self.flushed_count += len(self._buffer)
         self._buffer.clear()
         self._last_flush = time.monotonic()
@@ -129,7 +158,7 @@ class TaskStream:
             os.truncate(self.partial_path, self._size)
         except OSError:
             logger.warning("could not truncate %s after a failed write", self.partial_path)
-        self._fh = os.fdopen(open_for_write(self.partial_path, append=True, task=self.task), "ab")
+        self._fh = os.fdopen(open_for_write(self.partial_path, append=True, task=self.task), "ab", buffering=0)
 
     def rename(self, final_path: Path, partial_path: Path) -> bool:
         """Move the in-progress file (the run id changed); False if the task is closed
@@ -143,18 +172,21 @@ class TaskStream:
             return True
 
     def close(self) -> None:
-        """Flush, fsync and rename the in-progress file to its final name."""
+        """Flush and rename the in-progress file to its final name (with ``fsync``: forced to
+        the device first, and the rename too, as the batch save's atomic writer does)."""
         with self.lock:
             if self.closed:
                 return
             self._flush_locked()
             try:
-                os.fsync(self._fh.fileno())
+                if self.fsync:
+                    os.fsync(self._fh.fileno())
                 self._fh.close()
                 os.replace(self.partial_path, self.final_path)
             except OSError as exc:
                 raise WriteError(f"could not finalise samples file: {exc.strerror or exc}", path=self.final_path, task=self.task) from exc
-            fsync_dir(self.final_path.parent)
+            if self.fsync:
+                fsync_dir(self.final_path.parent)
             self.closed = True
 
     def discard(self) -> None:

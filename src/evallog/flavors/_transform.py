@@ -12,8 +12,9 @@ _LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
 def sanitize_list(sub: Any) -> Any:
     """The anchors' ``sanitize_list``: keep list/tuple nesting, every leaf becomes ``str(leaf)``.
 
-    Loglikelihood responses are lists of ``(float, bool)`` pairs; pairs of
-    leaves are handled inline, which halves the cost of the common shapes.
+    Loglikelihood responses are lists of ``(float, bool)`` pairs, lm-eval's are lists of
+    one-item lists of them; these shapes are handled inline (no recursive call), which
+    halves the cost of the common records.
     """
     leaf = _LEAF_TYPES
     if type(sub) is list:
@@ -26,6 +27,17 @@ def sanitize_list(sub: Any) -> Any:
                 if type(first) in leaf and type(second) in leaf:
                     append((str(first), str(second)))
                     continue
+            elif kind is list and len(item) == 1:  # lm-eval: one repeat per request
+                inner = item[0]
+                inner_kind = type(inner)
+                if inner_kind in leaf:
+                    append([str(inner)])
+                    continue
+                if inner_kind is tuple and len(inner) == 2:
+                    first, second = inner
+                    if type(first) in leaf and type(second) in leaf:
+                        append([(str(first), str(second))])
+                        continue
             if kind in leaf:
                 append(str(item))
             else:
@@ -42,11 +54,19 @@ def sanitize_list(sub: Any) -> Any:
 
 def sanitize_like(sub: Any, done_from: Any, done: Any) -> Any:
     """``sanitize_list(sub)``, reusing the items of ``done`` (``sanitize_list(done_from)``) where
-    ``sub``'s items are the very objects of ``done_from`` (filtered responses usually are the
-    raw responses' objects: the same object sanitizes to equal strings)."""
+    ``sub``'s items are the very objects of ``done_from`` or the first item of a list there
+    (filtered responses usually are the raw responses' objects, lm-eval's ``take_first`` the
+    first repeat of each: the same object sanitizes to equal strings)."""
     if type(sub) is not list or type(done_from) is not list or type(done) is not list or len(sub) != len(done_from):
         return sanitize_list(sub)
-    return [
-        done[i] if item is done_from[i] else (str(item) if type(item) in _LEAF_TYPES else sanitize_list(item))
-        for i, item in enumerate(sub)
-    ]
+    out: list[Any] = []
+    append = out.append
+    for i, item in enumerate(sub):
+        raw = done_from[i]
+        if item is raw:
+            append(done[i])
+        elif type(raw) is list and raw and item is raw[0] and type(done[i]) is list:
+            append(done[i][0])
+        else:
+            append(str(item) if type(item) in _LEAF_TYPES else sanitize_list(item))
+    return out

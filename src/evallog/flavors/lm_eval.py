@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from evallog.flavors._base import Flavor, ParsedName, now
 from evallog.flavors._config import ConfigTrackerBase
-from evallog.flavors._transform import sanitize_list
+from evallog.flavors._transform import sanitize_like, sanitize_list
 
 __all__ = ["LMEvalFlavor", "LMEvalGeneralConfigTracker", "LM_EVAL"]
 
@@ -57,7 +57,9 @@ def _arguments(arguments: Any) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for i, args in enumerate(arguments):
         gen = _GEN_ARGS[i] if i < 64 else f"gen_args_{i}"
-        if len(args) <= 16:
+        if type(args) is tuple and len(args) == 2:  # (context, continuation): the common shape
+            out[gen] = {"arg_0": args[0], "arg_1": args[1]}
+        elif len(args) <= 16:
             out[gen] = dict(zip(_ARG, args))
         else:
             out[gen] = {f"arg_{j}": value for j, value in enumerate(args)}
@@ -125,9 +127,12 @@ class LMEvalFlavor(Flavor):
         out = dict(sample)
         if "arguments" in out:
             out["arguments"] = _arguments(out["arguments"])
+        raw_resps = out.get("resps")
         if "resps" in out:
-            out["resps"] = sanitize_list(out["resps"])
-        if "filtered_resps" in out:
+            out["resps"] = resps = sanitize_list(raw_resps)
+            if "filtered_resps" in out:  # take_first: the first repeat of each response
+                out["filtered_resps"] = sanitize_like(out["filtered_resps"], raw_resps, resps)
+        elif "filtered_resps" in out:
             out["filtered_resps"] = sanitize_list(out["filtered_resps"])
         if "target" in out:
             out["target"] = str(out["target"])
