@@ -104,6 +104,7 @@ def test_process_group_writes_the_one_process_files(tmp_path: Path, world: int, 
         assert merged == single, f"{task}: merged file differs from the one-process file"
         assert len(merged.splitlines()) == workers.TASKS[task][0] * len(workers.TASKS[task][1])
     assert not [p.name for p in group_dir.iterdir() if ".rank-" in p.name], "shards left behind"
+    assert not list(out.rglob(".evallog/launch-*.json")), "the run-id publication was left behind"
 
     run = list_runs(out)[0]
     assert not run.in_progress and run.manifest is not None and run.manifest["status"] == "complete"

@@ -166,7 +166,8 @@ def assert_same_files(reference: Path, out: Path) -> None:
     for task, path in samples.items():
         assert path.read_bytes() == ref_samples[task].read_bytes(), task
     assert not list(out.rglob("*.partial")), list(out.rglob("*.partial"))
-    manifests = [p for p in out.rglob(".evallog/*.json") if not p.name.startswith("launch-")]  # ranks' run-id notes
+    assert not list(out.rglob(".evallog/launch-*.json"))  # a run-id publication (resume) goes when every rank closed
+    manifests = list(out.rglob(".evallog/*.json"))
     statuses = {json.loads(p.read_text())["status"] for p in manifests}
     assert statuses == {"complete"}, statuses
 
@@ -185,6 +186,12 @@ def assert_docs_split(out: Path, counts: dict[str, int], world: int) -> None:
 LMEVAL_DOCS = {"gt_mc_arith": 10, "gt_gen_math": 10, "gt_sub_history": 6, "gt_sub_science": 8}
 
 
+def announced(out: Path) -> dict[tuple[str, int], list[int]]:
+    """(task, rank) -> the doc ids the rank announced (its plan file)."""
+    plans = (json.loads(p.read_text()) for p in out.rglob(".evallog/*.ranks/*.plan.json"))
+    return {(plan["task"], plan["rank"]): plan["doc_ids"] for plan in plans}
+
+
 def test_lmeval_two_processes_write_the_one_process_files(work: Path, tiny: Path, lmeval_one: Path) -> None:
     ours = start(work, "two", evallog_run() + launch("lmeval_dp.py", 2) + lmeval_args(tiny), spy=True)
     theirs = start(work, "two-own", launch("lmeval_dp.py", 2) + lmeval_args(tiny), spy=True)  # lm-eval alone
@@ -200,9 +207,7 @@ def test_lmeval_two_processes_write_the_one_process_files(work: Path, tiny: Path
     assert_docs_split(out, LMEVAL_DOCS, 2)
     assert "more than one rank" not in (work / "two.log").read_text()  # no doc was written twice
     # each rank announced its docs (evallog recover would name exactly the missing ones)
-    plans = {(p.name.split(".rank-")[0], json.loads(p.read_text())["rank"]): json.loads(p.read_text())["doc_ids"]
-             for p in out.rglob(".evallog/*.ranks/*.plan.json")}
-    assert plans == {(task, r): list(range(r, n, 2)) for task, n in LMEVAL_DOCS.items() for r in range(2)}
+    assert announced(out) == {(task, r): list(range(r, n, 2)) for task, n in LMEVAL_DOCS.items() for r in range(2)}
     # no sample crossed a collective: lm-eval's gather of logged samples carried empty lists
     calls = spied(work / "two")
     assert len(calls) == 2 and all(calls)
@@ -225,7 +230,10 @@ def test_lmms_two_processes_write_the_one_process_files(work: Path) -> None:
     two = start(work, "lmms-two", evallog_run() + launch("lmms_eval_dp.py", 2) + lmms_args(), spy=True)
     reference, out = finish(work, "lmms-one", one), finish(work, "lmms-two", two)
     assert_same_files(reference, out)
-    assert_docs_split(out, {"gt_gen_math": 10, "gt_mcgen_arith": 10, "gt_gen_history": 6, "gt_gen_science": 8}, 2)
+    docs = {"gt_gen_math": 10, "gt_mcgen_arith": 10, "gt_gen_history": 6, "gt_gen_science": 8}
+    assert_docs_split(out, docs, 2)
+    # each rank announced its docs before the model ran (evallog recover would name exactly the missing ones)
+    assert announced(out) == {(task, r): list(range(r, n, 2)) for task, n in docs.items() for r in range(2)}
     calls = spied(work / "lmms-two")
     assert len(calls) == 2 and all(calls)
     assert all(c["samples"] == 0 for rank_calls in calls for c in rank_calls), calls

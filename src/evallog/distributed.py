@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from evallog.errors import ConfigError
 from evallog.layout import RunStatus
-from evallog.rankgroup import RUN_ID_ENV, RankGroup, await_run_id, launch_key, next_tracker_index, publish_run_id
+from evallog.rankgroup import (
+    RUN_ID_ENV,
+    RankGroup,
+    await_run_id,
+    launch_file,
+    launch_key,
+    next_tracker_index,
+    publish_run_id,
+)
 from evallog.ranks import RankInfo, detect_rank
 from evallog.shards import MergedMarker
 from evallog.streams import StreamSet
@@ -141,6 +149,7 @@ class DistributedRun:
                 self.info, folder, t._run_id, t.flavor,
                 flush_every=t.flush_every, flush_interval=t.flush_interval, fsync=t.fsync,
                 timeout=self.timeout, upload=lambda path, task: t._upload(path, task=task),
+                launch=launch_file(folder, key) if not self.agreed_id or resuming else None,
             )
             if self.info.is_main:
                 t._write_manifest(RunStatus.RUNNING)

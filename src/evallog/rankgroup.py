@@ -12,6 +12,10 @@ The run id is agreed through the file system too: an explicit ``run_id`` (or
 the ``EVALLOG_RUN_ID`` environment variable) is used as is; otherwise rank 0
 claims an id and publishes it in ``.evallog/launch-<key>.json``, where the key
 is derived from the launcher's environment, and the other ranks wait for it.
+The file goes once every rank has closed (each rank reads it before it writes
+anything of the run, so a rank that closed has read it): the last rank to
+close removes it. A rank that dies before closing leaves it (a later launch
+has another key; ``--resume`` publishes again).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from evallog.shards import (
 )
 from evallog.writer import TaskStream
 
-__all__ = ["RankGroup", "launch_key", "publish_run_id", "await_run_id", "try_lock", "lock_is_stale", "done_sources"]
+__all__ = ["RankGroup", "launch_file", "launch_key", "publish_run_id", "await_run_id", "try_lock", "lock_is_stale", "done_sources"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +92,13 @@ def launch_key(info: RankInfo, index: int, env: Mapping[str, str] | None = None)
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
 
 
-def _launch_file(run_dir: Path, key: str) -> Path:
+def launch_file(run_dir: Path, key: str) -> Path:
+    """Where rank 0 publishes the run id of the launch ``key``."""
     return run_dir / MANIFEST_DIR / f"launch-{key}.json"
 
 
 def publish_run_id(run_dir: Path, key: str, run_id: str, born: float) -> Path:
-    path = _launch_file(run_dir, key)
+    path = launch_file(run_dir, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, orjson.dumps({"run_id": run_id, "born": born, "pid": os.getpid()}))
     return path
@@ -101,7 +106,7 @@ def publish_run_id(run_dir: Path, key: str, run_id: str, born: float) -> Path:
 
 def await_run_id(run_dir: Path, key: str, born: float, timeout: float) -> str:
     """The run id rank 0 published for this launch (waits up to ``timeout`` seconds)."""
-    path = _launch_file(run_dir, key)
+    path = launch_file(run_dir, key)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -176,6 +181,7 @@ class RankGroup:
         fsync: bool,
         timeout: float,
         upload: Callable[[Path, str], None] | None = None,
+        launch: Path | None = None,
     ) -> None:
         self.info = info
         self.run_dir = run_dir
@@ -186,6 +192,7 @@ class RankGroup:
         self.fsync = fsync
         self.timeout = timeout
         self.upload = upload
+        self.launch = launch  # the run-id publication this rank read (None: the ranks were given the id)
         self.dir = ranks_dir(run_dir, run_id)
         self.streams: dict[str, TaskStream] = {}
         self.indexes: dict[str, IndexWriter] = {}
@@ -268,9 +275,17 @@ class RankGroup:
             if not stream.closed:
                 self.finish_task(task, self.finals[task])
         write_closed(self.dir, self.info.rank)
+        self._drop_launch_file()
         for task in self.known_tasks():
             if task not in self.streams:
                 self.try_merge(task, final_for(task))
+
+    def _drop_launch_file(self) -> None:
+        """The last rank to close removes the run-id publication: every rank has read it (a rank
+        writes its closed marker, in this run's folder, only after reading the id). Each rank
+        writes its marker before it looks, so at least one of the last two sees them all."""
+        if self.launch is not None and closed_ranks(self.dir) >= set(range(self.info.world_size)):
+            self.launch.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ merging
     def try_merge(self, task: str, final: Path) -> MergedMarker | None:

@@ -23,8 +23,9 @@ import importlib
 import logging
 import sys
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
+from evallog.integrations.evaluate_hook import announce_docs, wrap_evaluate
 from evallog.integrations.session import (
     HarnessTrackerMixin,
     StreamedSamples,
@@ -93,40 +94,28 @@ def _stream_task(task_name: str, task: Any) -> None:
             and frame.f_locals.get("task_name") == task_name
         ):
             acc["logged_samples"] = session().add_stream(StreamedSamples(tracker, task_name, acc["logged_samples"]))
-            if is_rank(tracker):  # announce this rank's docs: `evallog recover` then names exactly the missing ones
+            if is_rank(tracker):  # this rank's docs, as lm-eval numbers them in its samples
                 indices = frame.f_locals.get("indices")
-                announce = cast(Any, tracker).expect_docs  # set on each instance by evallog.distributed
-                announce(task_name, [indices[d] if indices else d for d, _ in original(*args, **kwargs)])
+                announce_docs(tracker, task_name, (indices[d] if indices else d for d, _ in original(*args, **kwargs)))
         return original(*args, **kwargs)
 
     task.doc_iterator = doc_iterator
 
 
+def _stream_tasks(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    task_dict = kwargs.get("task_dict", args[1] if len(args) > 1 else None)
+    if streaming_enabled() and isinstance(task_dict, dict) and isinstance(task_dict.get("tasks"), dict):
+        for name, task in task_dict["tasks"].items():
+            _stream_task(name, task)
+
+
 def _wrap_evaluate(evaluate: Any) -> Any:
-    if getattr(evaluate, "__evallog__", False):
-        return evaluate
-
-    @functools.wraps(evaluate)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        lm = kwargs.get("lm", args[0] if args else None)
-        if lm is not None:
-            inner = getattr(lm, "lm", lm)  # lm-eval's CachingLM keeps the model in .lm
-            rank = int(getattr(lm, "rank", 0) or 0)
-            wrapped_lm = session().wrap_model(lm, rank, hook_target=inner)
-            if "lm" in kwargs:
-                kwargs["lm"] = wrapped_lm
-            else:
-                args = (wrapped_lm, *args[1:])
-        task_dict = kwargs.get("task_dict", args[1] if len(args) > 1 else None)
-        if streaming_enabled() and isinstance(task_dict, dict) and isinstance(task_dict.get("tasks"), dict):
-            for name, task in task_dict["tasks"].items():
-                _stream_task(name, task)
-        results = evaluate(*args, **kwargs)
-        session().finish_rank_tasks()  # several processes: each rank's samples are in its shard
-        return results
-
-    wrapped.__evallog__ = True  # type: ignore[attr-defined]
-    return wrapped
+    return wrap_evaluate(
+        evaluate,
+        rank_of=lambda lm: int(getattr(lm, "rank", 0) or 0),
+        hook_target=lambda lm: getattr(lm, "lm", lm),  # lm-eval's CachingLM keeps the model in .lm
+        prepare=_stream_tasks,
+    )
 
 
 def patch_module(module: ModuleType) -> None:

@@ -10,7 +10,9 @@ Patch points (each applied when the harness module is imported, see :mod:`.hook`
     ``evaluate`` -> a wrapper that puts the model behind the journal;
     ``get_task_list`` -> a wrapper that gives each ``TaskOutput`` a streaming
     ``logged_samples`` (with several processes, lmms-eval copies it into the
-    list it gathers to rank 0: an empty list).
+    list it gathers to rank 0: an empty list) and makes its task announce this
+    rank's doc ids once ``build_all_requests`` has built them (before the model
+    runs), so that ``evallog recover`` names exactly the docs of a dead rank.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 from types import ModuleType
 from typing import Any
 
+from evallog.integrations.evaluate_hook import announce_docs, wrap_evaluate
 from evallog.integrations.session import (
     HarnessTrackerMixin,
     StreamedSamples,
@@ -49,6 +52,25 @@ class Tracker(HarnessTrackerMixin, EvaluationTracker):
         session().add_tracker(self)
 
 
+def _announce_docs(task_name: str, task: Any) -> None:
+    """Make ``task`` announce, once its requests are built, the doc ids this rank will log
+    (before the model runs: a rank that dies during inference is then reported exactly)."""
+    build = getattr(task, "build_all_requests", None)
+    if build is None or getattr(build, "__evallog__", False):
+        return
+
+    @functools.wraps(build)
+    def build_all_requests(*args: Any, **kwargs: Any) -> Any:
+        built = build(*args, **kwargs)
+        tracker = session().tracker
+        if tracker is not None and tracker.output_path:  # lmms-eval logs each doc under its instances' doc_id
+            announce_docs(tracker, task_name, sorted({i.doc_id for i in getattr(task, "instances", None) or ()}))
+        return built
+
+    build_all_requests.__evallog__ = True  # type: ignore[attr-defined]
+    task.build_all_requests = build_all_requests
+
+
 def _wrap_get_task_list(get_task_list: Any) -> Any:
     if getattr(get_task_list, "__evallog__", False):
         return get_task_list
@@ -62,6 +84,7 @@ def _wrap_get_task_list(get_task_list: Any) -> Any:
                 name = getattr(output, "task_name", None)
                 if name and type(getattr(output, "logged_samples", None)) is list and not output.logged_samples:
                     output.logged_samples = session().add_stream(StreamedSamples(tracker, name))
+                    _announce_docs(name, output.task)
         return outputs
 
     wrapped.__evallog__ = True  # type: ignore[attr-defined]
@@ -69,25 +92,8 @@ def _wrap_get_task_list(get_task_list: Any) -> Any:
 
 
 def _wrap_evaluate(evaluate: Any) -> Any:
-    if getattr(evaluate, "__evallog__", False):
-        return evaluate
-
-    @functools.wraps(evaluate)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        lm = kwargs.get("lm", args[0] if args else None)
-        if lm is not None:
-            rank = int(os.environ.get("RANK", "0") or 0)
-            wrapped_lm = session().wrap_model(lm, rank)
-            if "lm" in kwargs:
-                kwargs["lm"] = wrapped_lm
-            else:
-                args = (wrapped_lm, *args[1:])
-        results = evaluate(*args, **kwargs)
-        session().finish_rank_tasks()  # several processes: each rank's samples are in its shard
-        return results
-
-    wrapped.__evallog__ = True  # type: ignore[attr-defined]
-    return wrapped
+    # lmms-eval's evaluate takes the rank from the launcher's environment (and injects it into the model)
+    return wrap_evaluate(evaluate, rank_of=lambda lm: int(os.environ.get("RANK", "0") or 0))
 
 
 def patch_module(module: ModuleType) -> None:
