@@ -96,6 +96,23 @@ def test_results_file_atomic_replace(tmp_path):
     assert first.read_bytes() == good
 
 
+@pytest.mark.parametrize("fsync", [False, True])
+def test_fsync_governs_every_file_of_a_save(tmp_path, monkeypatch, fsync):
+    """``fsync`` is one knob: off (the default), a batch save forces no file to the device (the
+    results file used to be fsync'ed whatever it said); on, the results and samples files are."""
+    import os
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    tracker = make(tmp_path, fsync=fsync)
+    synced.clear()  # claiming the run folder syncs the folder once
+    tracker.save_results_aggregated(RESULTS, {"t1": [sample(0), sample(1)]})
+    after_results = len(synced)
+    tracker.save_results_samples("t1", [sample(0), sample(1)])
+    assert (after_results > 0, len(synced) > after_results) == (fsync, fsync)
+
+
 def test_one_failing_task_does_not_stop_the_others(tmp_path):
     tracker = make(tmp_path)
     with pytest.raises(SerializationError) as err:

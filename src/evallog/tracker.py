@@ -91,7 +91,7 @@ class EvaluationTracker:
         model) instead of starting a new one; see :meth:`logged_keys`.
     flush_every, flush_interval, fsync
         Streamed samples reach the file at least every ``flush_every`` samples or
-        ``flush_interval`` seconds; ``fsync=True`` also forces them to the device.
+        ``flush_interval`` seconds; ``fsync=True`` also forces them, and every file written, to the device.
     staging_dir
         With a URL ``output_path`` (``s3://``, ``gs://``, ``hf://``, ...): the local
         folder files are written to before being copied (default
@@ -362,7 +362,7 @@ class EvaluationTracker:
         self._ensure_claimed()
         path = self._results_file_for(self._run_id)
         ensure_inside(self._root(), path)
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, fsync=self.fsync)
         with self._lock:
             self._files.results_path = path
             configs = results.get("configs")
