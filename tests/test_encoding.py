@@ -224,3 +224,24 @@ def test_remembered_scalar_types_are_bounded():
     assert [orjson.loads(encode_line([k(1.5)])) for k in kinds] == [[1.5]] * len(kinds)
     assert len(encoding._SCALAR_TYPES) <= encoding._SCALAR_TYPES_MAX
     encoding._SCALAR_TYPES.clear()
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_numpy_dates_and_durations_are_written_as_their_text(tmp_path, strict):
+    """``numpy.datetime64`` / ``timedelta64`` (scalars and 0-d arrays) are written as ``str()``,
+    as the harnesses' fallback writes them; they used to fail the save (``float(date)``)."""
+    np = pytest.importorskip("numpy")
+    from evallog.flavors import get_flavor
+    from evallog.sink import SampleSink
+
+    values = {
+        "day": np.datetime64("2024-01-02"),
+        "ns": np.datetime64("2024-01-02T03:04:05.123456789"),
+        "array": np.array(np.datetime64("2024-01-02", "ns")),
+        "span": np.timedelta64(5, "s"),
+    }
+    expected = {key: str(value) for key, value in values.items()}
+    assert json.loads(encode_line(values)) == expected
+    sink = SampleSink(get_flavor("lm-eval"), redact_secrets=True, strict_json=strict)
+    line = sink.encode({"doc_id": 0, "doc": values, "filter": "none"}, "t", 0)
+    assert json.loads(line)["doc"] == expected

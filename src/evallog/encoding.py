@@ -136,13 +136,13 @@ def json_default(obj: Any) -> Any:
     shape = getattr(obj, "shape", None)
     if shape is not None and hasattr(obj, "tolist"):  # numpy / torch / jax arrays and scalars
         if len(shape) == 0:
-            value = _scalar(obj.item())
+            value = _item(obj)
             _remember_numpy_scalar_type(obj, value)
             return value
         description = describe_array(obj)
         return description if description is not None else obj.tolist()
     if hasattr(obj, "item") and hasattr(obj, "dtype"):  # numpy scalars without shape
-        return _scalar(obj.item())
+        return _item(obj)
     if isinstance(obj, (set, frozenset)):
         try:
             return sorted(obj)
@@ -180,6 +180,19 @@ def _remember_numpy_scalar_type(obj: Any, value: Any) -> None:
     convert = _SCALAR_KINDS.get(getattr(dtype, "kind", ""))
     if convert is not None and convert is type(value):
         _remember_scalar_type(kind, convert)
+
+
+def _item(obj: Any) -> Any:
+    """A numpy / torch scalar (or 0-d array) as a plain value: numbers as numbers; dates,
+    times and durations (``datetime64``, ``timedelta64``) as their text, as the harnesses'
+    ``str()`` fallback writes them (``item()`` would give nanoseconds as an int); bytes
+    described like other bytes."""
+    if getattr(getattr(obj, "dtype", None), "kind", "") in ("M", "m"):
+        return str(obj)
+    value = obj.item()
+    if isinstance(value, (bytes, bytearray)):
+        return describe_bytes(value)
+    return _scalar(value)
 
 
 def _scalar(value: Any) -> Any:
