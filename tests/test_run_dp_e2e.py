@@ -36,6 +36,7 @@ import psutil
 import pytest
 from harness_support import SCRIPTS, copy_tasks, diff_runs, harness_venv, make_tiny_model, popen, run, run_files
 
+from evallog.layout import parse_shard_filename
 from evallog.shards import split_line
 
 VENV = harness_venv()
@@ -51,7 +52,6 @@ LMEVAL_TASKS = "gt_mc_arith,gt_gen_math,gt_group"
 LMMS_TASKS = "gt_gen_math,gt_mcgen_arith,gt_gen_group"
 TOTAL_REQUESTS = 106  # 10x4 + 8x4 + 6x4 loglikelihood + 10 generations
 SUMMARY = re.compile(r"evallog run: (resumed )?run (\S+): (\d+) requests answered from the journal, (\d+) sent to the model \((\d+) process")
-SHARD = re.compile(r"\.rank-(\d+)-of-(\d+)\.partial$")
 
 
 def bin_(name: str) -> str:
@@ -144,10 +144,10 @@ def shard_doc_ids(out: Path) -> dict[tuple[str, int, int], list[int]]:
     """(file, rank, world) -> doc ids of the whole lines of each shard left in ``out``."""
     found = {}
     for path in out.rglob("*.partial"):
-        m = SHARD.search(path.name)
-        if m:
+        shard = parse_shard_filename(path.name)
+        if shard:
             lines = [raw for raw in path.read_bytes().split(b"\n")[:-1]]
-            found[(path.name[: m.start()], int(m[1]), int(m[2]))] = [json.loads(split_line(raw + b"\n")[1])["doc_id"] for raw in lines]
+            found[(shard.final, shard.rank, shard.world_size)] = [json.loads(split_line(raw + b"\n")[1])["doc_id"] for raw in lines]
     return found
 
 
@@ -276,7 +276,7 @@ def kill_then_resume(work: Path, tiny: Path, reference: Path, name: str, before:
 
 
 def has_shard_lines(out: Path) -> bool:
-    return any(SHARD.search(p.name) and p.stat().st_size > 0 for p in out.rglob("*.partial"))
+    return any(parse_shard_filename(p.name) and p.stat().st_size > 0 for p in out.rglob("*.partial"))
 
 
 def test_resume_with_another_number_of_processes(work: Path, tiny: Path, lmeval_one: Path) -> None:
