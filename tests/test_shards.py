@@ -265,3 +265,24 @@ def test_ranks_that_did_not_split_the_docs_leave_one_copy(tmp_path: Path) -> Non
     b = _shard(tmp_path / "b", [("none", 0), ("none", 1)])
     result = merge_shards([ShardSource(a, 0, count=2), ShardSource(b, 1, count=2)], tmp_path / "o", "lm-eval", task="t")
     assert (result.samples, result.duplicates, result.per_rank) == (2, 2, {0: 2, 1: 0})
+
+
+def test_rank_0_without_docs_of_a_task_does_not_wait_for_itself(tmp_path: Path) -> None:
+    """A task whose docs all fell to other ranks: rank 0 saving the results (its evaluation is
+    over) counts as done with it, so the merge happens at once. It used to wait ``rank_timeout``
+    for its own completion marker, which only ``close()`` wrote (a hang of 600 s by default)."""
+    ranks = [EvaluationTracker(tmp_path, flavor="lm-eval", run_id=RUN_ID, rank=r, world_size=2, rank_timeout=3)
+             for r in range(2)]
+    ranks[1].log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", [0, 1, 2]))
+    ranks[1].close()
+    ranks[0].log_samples("arc_easy", workers.samples_of("lm-eval", "arc_easy", [0]))
+    path = ranks[0].save_results_aggregated({"results": {"gsm8k": {"alias": "gsm8k"}, "arc_easy": {"alias": "arc_easy"}}})
+    assert path is not None
+    merged = tmp_path / "model" / f"samples_gsm8k_{RUN_ID}.jsonl"
+    assert merged.exists(), "the task was not merged when rank 0 saved the results"
+    single = EvaluationTracker(tmp_path / "one", flavor="lm-eval", run_id=RUN_ID)
+    single.log_samples("gsm8k", workers.samples_of("lm-eval", "gsm8k", [0, 1, 2]))
+    single.close()
+    assert merged.read_bytes() == (tmp_path / "one" / "model" / merged.name).read_bytes()
+    ranks[0].close()
+    assert not list(tmp_path.rglob("*.rank-*.partial"))

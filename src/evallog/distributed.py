@@ -244,10 +244,11 @@ class DistributedRun:
             t._files.task_hashes[marker.task] = marker.task_hash
             t._files.task_counts[marker.task] = marker.samples
 
-    def wait_merged(self, timeout: float | None = None) -> bool:
-        """Rank 0: wait for every task's merge; True when all are merged."""
+    def wait_merged(self, timeout: float | None = None, *, evaluation_over: bool = False) -> bool:
+        """Rank 0: wait for every task's merge; True when all are merged (``evaluation_over``:
+        see :meth:`RankGroup.wait_merged`)."""
         group = self._group()
-        merged = group.wait_merged(self.final_for, timeout)
+        merged = group.wait_merged(self.final_for, timeout, evaluation_over=evaluation_over)
         for marker in merged.values():
             self._record(marker)
         return all(task in merged for task in group.known_tasks())
@@ -261,7 +262,7 @@ class DistributedRun:
         for task, stream in list(group.streams.items()):
             if not stream.closed:
                 self.close_task(task)
-        self.complete = self.wait_merged()
+        self.complete = self.wait_merged(evaluation_over=True)
         return {**given, **{task: t._files.task_hashes[task] for task in t._files.sample_paths}}
 
     def finish(self, status: RunStatus) -> None:

@@ -327,9 +327,13 @@ class RankGroup:
     def known_tasks(self) -> list[str]:
         return sorted(set(registered_tasks(self.dir)) | set(self.streams))
 
-    def wait_merged(self, final_for: Callable[[str], Path], timeout: float | None = None) -> dict[str, MergedMarker]:
+    def wait_merged(
+        self, final_for: Callable[[str], Path], timeout: float | None = None, *, evaluation_over: bool = False,
+    ) -> dict[str, MergedMarker]:
         """Wait until every task any rank worked on is merged (merging what is ready meanwhile).
 
+        ``evaluation_over``: this rank will log nothing more (rank 0 saving the results), so a
+        task other ranks work on and this rank never logged is done here, with no samples.
         Returns the merged tasks; tasks still waiting for a rank at the
         deadline are left out (``evallog recover`` merges them later).
         """
@@ -339,6 +343,8 @@ class RankGroup:
             for task in self.known_tasks():
                 if task in self.merged:
                     continue
+                if evaluation_over and task not in self.streams:
+                    self.complete_task(task, final_for(task))  # no doc fell to this rank
                 if self.try_merge(task, final_for(task)) is None:
                     pending.append(task)
             if not pending:
