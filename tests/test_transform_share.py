@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evallog.flavors import get_flavor, sanitize_list
-from evallog.flavors._transform import sanitize_like
+from evallog.flavors._transform import sanitize_like, sanitize_pair
 
 leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
 nested = st.recursive(
@@ -29,6 +29,25 @@ def test_sanitize_like_equals_sanitize_list(raw: list[Any], data: st.DataObject)
     done = sanitize_list(raw)
     assert sanitize_like(filtered, raw, done) == sanitize_list(filtered)
     assert sanitize_like(tuple(filtered), raw, done) == sanitize_list(tuple(filtered))
+
+
+# lm-eval's usual responses (one-item lists of a leaf or a pair), with other shapes mixed in
+lm_eval_item = st.lists(leaves | st.tuples(leaves, leaves) | nested, min_size=1, max_size=1) | nested
+
+
+@given(st.lists(lm_eval_item, max_size=5) | nested, st.data())
+def test_sanitize_pair_equals_sanitize_list_twice(raw: Any, data: st.DataObject) -> None:
+    # each filtered item: the raw item, its first element, an equal copy, or another value
+    items = raw if isinstance(raw, list) else []
+    filtered: Any = [
+        data.draw(st.sampled_from([item, copy.deepcopy(item), data.draw(nested)] + ([item[0]] if isinstance(item, list) and item else [])))
+        for item in items
+    ] + data.draw(st.lists(nested, max_size=1))
+    if data.draw(st.booleans()):
+        filtered = data.draw(nested)
+    done, filtered_done = sanitize_pair(raw, filtered)
+    assert done == sanitize_list(raw) and type(done) is type(sanitize_list(raw))
+    assert filtered_done == sanitize_list(filtered) and type(filtered_done) is type(sanitize_list(filtered))
 
 
 @given(st.lists(st.tuples(st.floats(), st.booleans()), min_size=1, max_size=4), st.booleans())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sanitize_list", "sanitize_like"]
+__all__ = ["sanitize_like", "sanitize_list", "sanitize_pair"]
 
 _LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
 
@@ -70,3 +70,39 @@ def sanitize_like(sub: Any, done_from: Any, done: Any) -> Any:
         else:
             append(str(item) if type(item) in _LEAF_TYPES else sanitize_list(item))
     return out
+
+
+def sanitize_pair(raw: Any, filtered: Any) -> tuple[Any, Any]:
+    """``(done, sanitize_like(filtered, raw, done))`` with ``done = sanitize_list(raw)``, in one pass
+    over lm-eval's usual responses: ``raw`` a list of one-item lists (one repeat per request) of a
+    leaf or a ``(leaf, leaf)`` pair, ``filtered`` as long; any other shape takes the two calls."""
+    leaf = _LEAF_TYPES
+    if type(raw) is list and type(filtered) is list and len(raw) == len(filtered):
+        out: list[Any] = []
+        fout: list[Any] = []
+        for item, f in zip(raw, filtered):
+            if type(item) is not list or len(item) != 1:
+                break
+            inner = item[0]
+            kind = type(inner)
+            if kind is tuple and len(inner) == 2:
+                first, second = inner
+                if type(first) not in leaf or type(second) not in leaf:
+                    break
+                done: Any = (str(first), str(second))
+            elif kind in leaf:
+                done = str(inner)
+            else:
+                break
+            line = [done]
+            out.append(line)
+            if f is inner:  # take_first: the first repeat
+                fout.append(done)
+            elif f is item:
+                fout.append(line)
+            else:
+                fout.append(str(f) if type(f) in leaf else sanitize_list(f))
+        else:
+            return out, fout
+    done_all = sanitize_list(raw)
+    return done_all, sanitize_like(filtered, raw, done_all)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from evallog.flavors._base import Flavor, ParsedName, now
 from evallog.flavors._config import ConfigTrackerBase
-from evallog.flavors._transform import sanitize_like, sanitize_list
+from evallog.flavors._transform import sanitize_list, sanitize_pair
 
 __all__ = ["LMEvalFlavor", "LMEvalGeneralConfigTracker", "LM_EVAL"]
 
@@ -129,9 +129,10 @@ class LMEvalFlavor(Flavor):
             out["arguments"] = _arguments(out["arguments"])
         raw_resps = out.get("resps")
         if "resps" in out:
-            out["resps"] = resps = sanitize_list(raw_resps)
             if "filtered_resps" in out:  # take_first: the first repeat of each response
-                out["filtered_resps"] = sanitize_like(out["filtered_resps"], raw_resps, resps)
+                out["resps"], out["filtered_resps"] = sanitize_pair(raw_resps, out["filtered_resps"])
+            else:
+                out["resps"] = sanitize_list(raw_resps)
         elif "filtered_resps" in out:
             out["filtered_resps"] = sanitize_list(out["filtered_resps"])
         if "target" in out:
