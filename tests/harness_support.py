@@ -49,6 +49,20 @@ def harness_venv() -> Path | None:
     return None
 
 
+def e2e_marks() -> list[Any]:
+    """The marks of a module of end-to-end tests with the real harnesses (pytest imported here:
+    the benches import this module too)."""
+    import pytest
+
+    return [
+        pytest.mark.e2e,
+        pytest.mark.skipif(
+            harness_venv() is None,
+            reason="EVALLOG_HARNESS_VENV is not set: the real harnesses' venv is made by .ci/harness_venv.sh (.ci/run does it)",
+        ),
+    ]
+
+
 def harness_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")

@@ -34,19 +34,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from harness_support import SCRIPTS, copy_tasks, diff_runs, harness_venv, make_tiny_model, popen, run, run_files
+from harness_support import SCRIPTS, copy_tasks, diff_runs, e2e_marks, harness_venv, make_tiny_model, popen, run, run_files
 
 from evallog.layout import parse_shard_filename
 from evallog.shards import split_line
 
 VENV = harness_venv()
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        VENV is None,
-        reason="EVALLOG_HARNESS_VENV is not set: the real harnesses' venv is made by .ci/harness_venv.sh (.ci/run does it)",
-    ),
-]
+pytestmark = e2e_marks()
 
 LMEVAL_TASKS = "gt_mc_arith,gt_gen_math,gt_group"
 LMMS_TASKS = "gt_gen_math,gt_mcgen_arith,gt_gen_group"

@@ -27,6 +27,7 @@ from harness_support import (
     SCRIPTS,
     copy_tasks,
     diff_runs,
+    e2e_marks,
     harness_env,
     harness_venv,
     make_tiny_model,
@@ -36,13 +37,7 @@ from harness_support import (
 )
 
 VENV = harness_venv()
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        VENV is None,
-        reason="EVALLOG_HARNESS_VENV is not set: the real harnesses' venv is made by .ci/harness_venv.sh (.ci/run does it)",
-    ),
-]
+pytestmark = e2e_marks()
 
 LMEVAL_TASKS = "gt_mc_arith,gt_gen_math,gt_group"
 LMMS_TASKS = "gt_gen_math,gt_mcgen_arith,gt_gen_group"
