@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -34,7 +34,7 @@ from evallog.redact import (
 )
 from evallog.schema import HARNESS_SAMPLE_KEYS
 
-__all__ = ["line_hints", "line_may_hold_secret", "record_needs_redaction"]
+__all__ = ["clean_line_check", "line_hints", "line_may_hold_secret", "record_needs_redaction"]
 
 # Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
 # sequences (key hints, ASCII case ignored as the key rules do; the token, PEM and URL starts,
@@ -47,6 +47,35 @@ _LINE_NEEDLES = tuple(sorted(_CASELESS_NEEDLES | {t.encode() for t in _TOKEN_STA
 
 _MAX_LINE_HITS = 4096  # more occurrences than this in one line: every hint counts (stage 2 decides)
 _MEDIA_HEAD = len(_LINE_NEEDLES)  # the scanner's id of ';base64,', the end of a media value's head
+
+
+_SPELLED_OUT = 4  # caseless needles this short are given to Hyperscan as all their ASCII case variants
+
+
+def _case_variants(needle: bytes) -> list[bytes]:
+    """Every ASCII upper/lower-case spelling of ``needle`` (``key`` -> ``key``, ``keY``, ... ``KEY``)."""
+    spellings = [b""]
+    for byte in needle:
+        letters = {bytes([byte]).lower(), bytes([byte]).upper()}
+        spellings = [s + c for s in spellings for c in sorted(letters)]
+    return spellings
+
+
+def _hyperscan_literals() -> list[tuple[bytes, int, bool]]:
+    """``(literal, needle index, caseless)`` for Hyperscan, ``;base64,`` last (index :data:`_MEDIA_HEAD`).
+
+    The short caseless needles (``key``, ``pwd``, ``pass``, ``auth``) are spelled out as exact
+    literals with the needle's index: Hyperscan's literal matcher runs about twice as fast on
+    English text that way (3.1 vs 1.6 GB/s measured on the save bench's lines) than with
+    ``HS_FLAG_CASELESS`` on them; the matches are the same."""
+    out: list[tuple[bytes, int, bool]] = []
+    for index, needle in enumerate(_LINE_NEEDLES):
+        if needle in _CASELESS_NEEDLES and len(needle) <= _SPELLED_OUT:
+            out += [(spelling, index, False) for spelling in _case_variants(needle)]
+        else:
+            out.append((needle, index, needle in _CASELESS_NEEDLES))
+    out.append((b";base64,", _MEDIA_HEAD, False))
+    return out
 
 
 class _ScanState:
@@ -73,13 +102,14 @@ class _LineScanner:
         try:
             import hyperscan
 
+            literals = _hyperscan_literals()
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             # literals only: Hyperscan reports their matches in the order of their end offsets
             db.compile(
-                expressions=[re.escape(n.decode()).encode() for n in _LINE_NEEDLES] + [b";base64,"],
-                ids=list(range(len(_LINE_NEEDLES) + 1)),
-                elements=len(_LINE_NEEDLES) + 1,
-                flags=[hyperscan.HS_FLAG_CASELESS if n in _CASELESS_NEEDLES else 0 for n in _LINE_NEEDLES] + [0],
+                expressions=[re.escape(text.decode()).encode() for text, _i, _c in literals],
+                ids=[index for _t, index, _c in literals],
+                elements=len(literals),
+                flags=[hyperscan.HS_FLAG_CASELESS if caseless else 0 for _t, _i, caseless in literals],
             )
             self._hs, self._hs_module, self.kind = db, hyperscan, "hyperscan"
             return
@@ -103,6 +133,26 @@ class _LineScanner:
             return False
         state.found.append((index, state.offset + end))
         return len(state.found) > _MAX_LINE_HITS  # True ends the scan
+
+    def clean_check(self) -> Callable[[bytes], bool] | None:
+        """A check for one thread (it has its own scratch space): ``True`` when a line holds no
+        needle nor media head at all (then :func:`line_hints` finds nothing), ``False`` when it
+        may; ``None`` without Hyperscan."""
+        if self._hs is None:
+            return None
+        scan, scratch, terminated = self._hs.scan, self._hs_module.Scratch(self._hs), self._hs_module.ScanTerminated
+
+        def stop(_index: int, _start: int, _end: int, _flags: int, _context: Any) -> bool:
+            return True  # the first match ends the scan
+
+        def clean(line: bytes) -> bool:
+            try:
+                scan(line, match_event_handler=stop, scratch=scratch)
+            except terminated:
+                return False
+            return True
+
+        return clean
 
     def matches(self, line: bytes, json_line: bool = False) -> list[tuple[int, int]] | None:
         """``(needle index, end offset)`` of every occurrence; ``None`` when there are more
@@ -298,6 +348,14 @@ def line_hints(line: bytes) -> frozenset[bytes]:
             if not _inert_hit(line, start, end, media):
                 hints.add(needle)
     return frozenset(hints) if hints else _NO_HINTS
+
+
+def clean_line_check() -> Callable[[bytes], bool] | None:
+    """A fast pre-test of :func:`line_hints` for one thread (one batch of lines): the function it
+    returns answers ``True`` only for a line where :func:`line_hints` finds nothing (no needle at
+    all), ``False`` for a line that :func:`line_hints` must look at; ``None`` when the scanner in
+    use has no such test."""
+    return _scanner().clean_check()
 
 
 def line_may_hold_secret(line: bytes) -> bool:

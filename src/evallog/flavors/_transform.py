@@ -4,9 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sanitize_like", "sanitize_list", "sanitize_pair"]
+import orjson
+
+__all__ = ["float_text", "sanitize_like", "sanitize_list", "sanitize_pair"]
 
 _LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
+_dumps = orjson.dumps
+
+
+def float_text(value: float) -> str:
+    """``str(value)`` of a ``float``, about 2.5x faster for the loglikelihoods the harnesses log.
+
+    ``str(float)`` (CPython's shortest round-trip repr) writes ``1e-4 <= |x| < 1e16`` in plain
+    decimal notation; orjson writes the same shortest digits there, in the same notation, about
+    three times faster. Outside that range (exponents, zero, inf, nan) ``str()`` itself."""
+    if -1e16 < value <= -1e-4 or 1e-4 <= value < 1e16:
+        return _dumps(value).decode()
+    return str(value)
+
+
+def _orjson_writes_floats_as_str() -> bool:
+    """The premise of :func:`float_text`, checked once on the orjson installed."""
+    probe = (-12.345678901234567, -0.0001, 0.00012345, 0.1, 1.0, 123.0, -2.5e-3, 9999999999999998.0, 1e15, 7.0 / 3.0)
+    return all(_dumps(v).decode() == str(v) for v in probe)
+
+
+if not _orjson_writes_floats_as_str():  # pragma: no cover - another orjson's float notation
+    float_text = str  # type: ignore[assignment]  # noqa: F811
 
 
 def sanitize_list(sub: Any) -> Any:
@@ -25,7 +49,7 @@ def sanitize_list(sub: Any) -> Any:
             if kind is tuple and len(item) == 2:
                 first, second = item
                 if type(first) in leaf and type(second) in leaf:
-                    append((str(first), str(second)))
+                    append((float_text(first) if type(first) is float else str(first), str(second)))
                     continue
             elif kind is list and len(item) == 1:  # lm-eval: one repeat per request
                 inner = item[0]
@@ -36,7 +60,7 @@ def sanitize_list(sub: Any) -> Any:
                 if inner_kind is tuple and len(inner) == 2:
                     first, second = inner
                     if type(first) in leaf and type(second) in leaf:
-                        append([(str(first), str(second))])
+                        append([(float_text(first) if type(first) is float else str(first), str(second))])
                         continue
             if kind in leaf:
                 append(str(item))
@@ -87,9 +111,12 @@ def sanitize_pair(raw: Any, filtered: Any) -> tuple[Any, Any]:
             kind = type(inner)
             if kind is tuple and len(inner) == 2:
                 first, second = inner
-                if type(first) not in leaf or type(second) not in leaf:
+                if type(first) is float and type(second) is bool:  # a loglikelihood and is-greedy
+                    done: Any = (float_text(first), "True" if second else "False")
+                elif type(first) not in leaf or type(second) not in leaf:
                     break
-                done: Any = (str(first), str(second))
+                else:
+                    done = (str(first), str(second))
             elif kind in leaf:
                 done = str(inner)
             else:
