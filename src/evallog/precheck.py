@@ -135,19 +135,25 @@ class _LineScanner:
         return len(state.found) > _MAX_LINE_HITS  # True ends the scan
 
     def clean_check(self) -> Callable[[bytes], bool] | None:
-        """A check for one thread (it has its own scratch space): ``True`` when a line holds no
-        needle nor media head at all (then :func:`line_hints` finds nothing), ``False`` when it
-        may; ``None`` without Hyperscan."""
+        """A check for one thread (it has its own scratch space): ``True`` when every needle in a
+        line lies inside one of the usual safe keys (``"token_counts":``; none at all in most lines)
+        and there is no media head (then :func:`line_hints` finds nothing), ``False`` when the line
+        may hold more; ``None`` without Hyperscan."""
         if self._hs is None:
             return None
         scan, scratch, terminated = self._hs.scan, self._hs_module.Scratch(self._hs), self._hs_module.ScanTerminated
+        safe_at = _SAFE_KEY_AT  # grows as stage 2 finds keys safe
 
-        def stop(_index: int, _start: int, _end: int, _flags: int, _context: Any) -> bool:
-            return True  # the first match ends the scan
+        def in_safe_key(index: int, _start: int, end: int, _flags: int, context: list[Any]) -> bool:
+            """Hyperscan's handler: ``False`` (go on) for a needle inside a safe key, ``True`` (stop) otherwise."""
+            if index in safe_at and _in_safe_key(context[0], index, end):
+                context[1] += 1
+                return bool(context[1] > _MAX_LINE_HITS)
+            return True
 
         def clean(line: bytes) -> bool:
             try:
-                scan(line, match_event_handler=stop, scratch=scratch)
+                scan(line, match_event_handler=in_safe_key, context=[line, 0], scratch=scratch)
             except terminated:
                 return False
             return True
@@ -281,6 +287,21 @@ def _media_value_end(line: bytes, q: int) -> int | None:
     return e
 
 
+_NEEDLE_LENGTHS = [len(n) for n in _LINE_NEEDLES]
+
+
+def _in_safe_key(line: bytes, index: int, end: int) -> bool:
+    """Whether the needle ``index`` ending at ``line[end]`` lies in one of the usual safe JSON keys
+    (``"token_counts":``; :data:`_SAFE_KEY_AT`): the quick check, before :func:`_inert_hit`."""
+    start = end - _NEEDLE_LENGTHS[index]
+    for key, at in _SAFE_KEY_AT.get(index, ()):
+        at = start - at
+        # an unescaped quote opens the key (no needle occurs outside a JSON string)
+        if at >= 0 and line.startswith(key, at) and (at == 0 or line[at - 1] != 0x5C):
+            return True
+    return False
+
+
 def _inert_hit(line: bytes, start: int, end: int, media: list[tuple[int, int]]) -> bool:
     """Whether the hint at ``line[start:end]`` lies in a safe JSON key (``"token_counts":``) or in
     a media value string (``"data:image/png;base64,..."``, never edited by :func:`redact`).
@@ -338,15 +359,8 @@ def line_hints(line: bytes) -> frozenset[bytes]:
         needle = _LINE_NEEDLES[index]
         if needle in hints:
             continue
-        start = end - len(needle)
-        for key, at in _SAFE_KEY_AT.get(index, ()):  # the usual safe keys (``"token_counts":``)
-            at = start - at
-            # an unescaped quote opens the key (no needle occurs outside a JSON string)
-            if at >= 0 and line.startswith(key, at) and (at == 0 or line[at - 1] != 0x5C):
-                break
-        else:
-            if not _inert_hit(line, start, end, media):
-                hints.add(needle)
+        if not _in_safe_key(line, index, end) and not _inert_hit(line, end - len(needle), end, media):
+            hints.add(needle)
     return frozenset(hints) if hints else _NO_HINTS
 
 
