@@ -4,8 +4,9 @@
 * Hyperscan given the short caseless needles as their case spellings finds what the stdlib scanner
   finds (ASCII case ignored);
 * ``clean_line_check`` clears only lines where ``line_hints`` finds nothing;
-* ``SampleSink.write_file`` (which takes the fast pre-check) writes the lines ``SampleSink.encode``
-  gives, credentials redacted alike, also once it has given up the fast check for a file.
+* ``clean_line_check`` gives up where it rarely clears a line, and tries again later;
+* ``SampleSink.write_file`` writes the lines ``SampleSink.encode`` gives one by one, credentials
+  redacted, with lines the quick check clears and lines it leaves to ``line_hints`` mixed.
 """
 
 from __future__ import annotations
@@ -152,3 +153,16 @@ def test_write_file_equals_encode_for_any_mix_of_clean_and_hinted_lines(tmp_path
     path = tmp_path / f"s{len(rows)}.jsonl"
     sink.write_file(path, "task", samples, fsync=False)
     assert path.read_bytes() == b"".join(sink.encode(s, "task", i) for i, s in enumerate(samples))
+
+
+def test_clean_check_is_skipped_where_it_rarely_clears_a_line_and_tried_again_later() -> None:
+    clean = precheck.clean_line_check()
+    if clean is None:
+        pytest.skip("Hyperscan is not installed here")
+    hinted, plain = b'{"q":"the author of the passage"}\n', b'{"q":"plain words"}\n'
+    assert clean(plain) is True
+    assert [clean(hinted) for _ in range(precheck._QUICK_MISSES + 1)] == [False] * (precheck._QUICK_MISSES + 1)
+    assert clean(plain) is False  # skipped: line_hints decides (it finds nothing: same line written)
+    assert precheck.line_hints(plain) == frozenset()
+    answers = [clean(plain) for _ in range(precheck._QUICK_WINDOW + 1)]
+    assert answers[0] is False and answers[-1] is True  # a new window: the check is tried again

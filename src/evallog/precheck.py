@@ -34,7 +34,7 @@ from evallog.redact import (
 )
 from evallog.schema import HARNESS_SAMPLE_KEYS
 
-__all__ = ["clean_line_check", "line_hints", "line_may_hold_secret", "record_needs_redaction"]
+__all__ = ["clean_line_check", "line_hints", "line_is_clean", "line_may_hold_secret", "record_needs_redaction"]
 
 # Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
 # sequences (key hints, ASCII case ignored as the key rules do; the token, PEM and URL starts,
@@ -46,6 +46,7 @@ _LINE_NEEDLES = tuple(sorted(_CASELESS_NEEDLES | {t.encode() for t in _TOKEN_STA
 
 
 _MAX_LINE_HITS = 4096  # more occurrences than this in one line: every hint counts (stage 2 decides)
+_QUICK_MISSES, _QUICK_WINDOW = 32, 4096  # clean_check's give-up rule: lines it could not clear, lines per window
 _MEDIA_HEAD = len(_LINE_NEEDLES)  # the scanner's id of ';base64,', the end of a media value's head
 
 
@@ -138,11 +139,16 @@ class _LineScanner:
         """A check for one thread (it has its own scratch space): ``True`` when every needle in a
         line lies inside one of the usual safe keys (``"token_counts":``; none at all in most lines)
         and there is no media head (then :func:`line_hints` finds nothing), ``False`` when the line
-        may hold more; ``None`` without Hyperscan."""
+        may hold more; ``None`` without Hyperscan.
+
+        Where the check rarely clears a line (more than a quarter of the last lines, e.g. prose
+        full of "author"s and "passage"s), it answers ``False`` without scanning for the next
+        :data:`_QUICK_WINDOW` lines (:func:`line_hints` scans them anyway), then tries again."""
         if self._hs is None:
             return None
         scan, scratch, terminated = self._hs.scan, self._hs_module.Scratch(self._hs), self._hs_module.ScanTerminated
         safe_at = _SAFE_KEY_AT  # grows as stage 2 finds keys safe
+        seen = missed = 0
 
         def in_safe_key(index: int, _start: int, end: int, _flags: int, context: list[Any]) -> bool:
             """Hyperscan's handler: ``False`` (go on) for a needle inside a safe key, ``True`` (stop) otherwise."""
@@ -152,10 +158,19 @@ class _LineScanner:
             return True
 
         def clean(line: bytes) -> bool:
+            nonlocal seen, missed
+            seen += 1
+            if missed > _QUICK_MISSES and missed * 4 > seen:  # the check does not pay here: skip it a while
+                if seen > _QUICK_WINDOW:
+                    seen = missed = 0
+                return False
             try:
                 scan(line, match_event_handler=in_safe_key, context=[line, 0], scratch=scratch)
             except terminated:
+                missed += 1
                 return False
+            if seen > _QUICK_WINDOW:
+                seen = missed = 0
             return True
 
         return clean
@@ -365,11 +380,28 @@ def line_hints(line: bytes) -> frozenset[bytes]:
 
 
 def clean_line_check() -> Callable[[bytes], bool] | None:
-    """A fast pre-test of :func:`line_hints` for one thread (one batch of lines): the function it
-    returns answers ``True`` only for a line where :func:`line_hints` finds nothing (no needle at
-    all), ``False`` for a line that :func:`line_hints` must look at; ``None`` when the scanner in
-    use has no such test."""
+    """A quick pre-test of :func:`line_hints` for one thread: the function it returns answers
+    ``True`` only for a line where :func:`line_hints` finds nothing (one scan that stops at the
+    first needle outside the usual safe keys), ``False`` for a line :func:`line_hints` must look
+    at; ``None`` when the scanner in use has no such test."""
     return _scanner().clean_check()
+
+
+def _never_clean(_line: bytes) -> bool:
+    return False
+
+
+_QUICK = threading.local()
+
+
+def line_is_clean(line: bytes) -> bool:
+    """``True`` only when :func:`line_hints` would find nothing in ``line`` (most lines, found
+    faster than :func:`line_hints` finds it); ``False``: ask :func:`line_hints`. Thread-safe
+    (each thread has its own :func:`clean_line_check`)."""
+    check = getattr(_QUICK, "check", None)
+    if check is None:
+        check = _QUICK.check = clean_line_check() or _never_clean
+    return check(line)
 
 
 def line_may_hold_secret(line: bytes) -> bool:

@@ -18,13 +18,12 @@ from evallog.atomic import atomic_writer
 from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
 from evallog.errors import EvallogError, SerializationError
 from evallog.flavors import Flavor, TaskHasher
-from evallog.precheck import clean_line_check, line_hints, record_needs_redaction
+from evallog.precheck import line_hints, line_is_clean, record_needs_redaction
 from evallog.redact import redact
 
 __all__ = ["SampleSink"]
 
 _HASH_CHUNK = 2048  # samples whose hash inputs go into the digest at once
-_MAX_MISSES = 32  # lines the fast pre-check could not clear before it may be given up for a file
 
 
 def _malformed(exc: BaseException, task: str, index: int) -> SerializationError:
@@ -59,15 +58,18 @@ class SampleSink:
     def encode(self, sample: Mapping[str, Any], task: str, index: int) -> bytes:
         """The line ``sample`` becomes in the flavor's samples file (the hot path).
 
-        Redaction: the record is encoded first; only when the line holds a hint of a
-        credential (one multi-pattern pass over its bytes) is the record walked exactly,
-        redacted and encoded again. Any exception the sample's objects raise becomes a
+        Redaction: the record is encoded first; a line the quick check clears (no needle outside
+        the usual safe keys: most lines) is written as it is; otherwise :func:`line_hints` looks
+        for a hint of a credential in it, and only then is the record walked exactly, redacted
+        and encoded again. Any exception the sample's objects raise becomes a
         :class:`SerializationError` naming the task and the sample.
         """
         try:
             record = self._transform(sample)
             line = self._encode_record(record, task, index)
-            return self._redacted(record, line, task, index) if self.redact_secrets else line
+            if self.redact_secrets and not line_is_clean(line):
+                return self._redacted(record, line, task, index)
+            return line
         except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
             raise _malformed(exc, task, index) from exc
 
@@ -77,37 +79,6 @@ class SampleSink:
         if hints and record_needs_redaction(record, hints):
             return self._encode_record(redact(record), task, index)
         return line
-
-    def _batch_encoder(self, task: str) -> Callable[[Mapping[str, Any], int], bytes]:
-        """``encode(sample, task, index)`` for the samples of one file, written by one thread: the
-        same lines, with a faster pre-check of lines that hold no hint at all (one scan that stops
-        at the first needle, then :func:`line_hints` only on a line it could not clear). When most
-        lines hold some needle (a harness key like ``token_counts``), the plain path is taken."""
-        encode = self.encode
-        clean = clean_line_check() if self.redact_secrets and self.strict_json else None
-        if clean is None:
-            return lambda sample, index: encode(sample, task, index)
-        transform, dumps, redacted = self._transform, orjson.dumps, self._redacted
-        misses = 0
-
-        def line_of(sample: Mapping[str, Any], index: int) -> bytes:
-            nonlocal misses
-            if misses > _MAX_MISSES and misses * 4 > index:  # the check rarely clears a line here
-                return encode(sample, task, index)
-            try:
-                record = transform(sample)
-                line = dumps(record, default=json_default, option=LINE_OPTIONS)
-            except Exception:  # noqa: BLE001 - encode() gives the slow encoder's line or the typed error
-                return encode(sample, task, index)
-            if clean(line):
-                return line
-            misses += 1
-            try:
-                return redacted(record, line, task, index)
-            except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
-                raise _malformed(exc, task, index) from exc
-
-        return line_of
 
     def _encode_record(self, record: Any, task: str, index: int) -> bytes:
         if self.strict_json:
@@ -157,10 +128,10 @@ class SampleSink:
         gc.disable()
         try:
             with atomic_writer(path, fsync=fsync, task=task) as fh:
-                write, line_of, hash_input = fh.write, self._batch_encoder(task), self.flavor.hash_input  # looked up once
+                write, encode, hash_input = fh.write, self.encode, self.flavor.hash_input  # looked up once
                 inputs: list[bytes] = []  # hash inputs not yet in the digest (one update per chunk)
                 for index, sample in enumerate(samples):
-                    line = line_of(sample, index)
+                    line = encode(sample, task, index)
                     try:  # before the write: a sample that cannot be hashed is not written
                         inputs.append(hash_input(sample, index).encode("utf-8"))
                     except Exception as exc:  # noqa: BLE001 - the sample's own objects may raise anything
