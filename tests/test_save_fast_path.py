@@ -166,3 +166,14 @@ def test_clean_check_is_skipped_where_it_rarely_clears_a_line_and_tried_again_la
     assert precheck.line_hints(plain) == frozenset()
     answers = [clean(plain) for _ in range(precheck._QUICK_WINDOW + 1)]
     assert answers[0] is False and answers[-1] is True  # a new window: the check is tried again
+
+
+def test_a_tracker_that_redacts_builds_the_scanner_when_it_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the one-time set-up (Hyperscan's library, the needles' compile) is not left to the first save
+    from evallog import EvaluationTracker
+
+    monkeypatch.setattr(precheck, "_SCANNER", None)
+    EvaluationTracker(output_path=str(tmp_path), flavor="lm-eval", redact_secrets=False)
+    assert precheck._SCANNER is None
+    EvaluationTracker(output_path=str(tmp_path), flavor="lm-eval")
+    assert precheck._SCANNER is not None

@@ -34,7 +34,7 @@ from evallog.redact import (
 )
 from evallog.schema import HARNESS_SAMPLE_KEYS
 
-__all__ = ["clean_line_check", "line_hints", "line_is_clean", "line_may_hold_secret", "record_needs_redaction"]
+__all__ = ["clean_line_check", "line_hints", "line_is_clean", "line_may_hold_secret", "prepare", "record_needs_redaction"]
 
 # Stage 1, on the encoded JSON line (bytes): every rule above needs one of these ASCII
 # sequences (key hints, ASCII case ignored as the key rules do; the token, PEM and URL starts,
@@ -350,6 +350,13 @@ def _scanner() -> _LineScanner:
     if scanner is None:
         scanner = _SCANNER = _LineScanner()
     return scanner
+
+
+def prepare() -> str:
+    """Build the line scanner now rather than on the first line checked: the first time in a
+    process it loads Hyperscan's library and compiles the needles (~30 ms). Returns the scanner's
+    kind (``"hyperscan"``, ``"aho-corasick"`` or ``"stdlib"``)."""
+    return _scanner().kind
 
 
 def _text_hints(data: bytes) -> frozenset[bytes]:

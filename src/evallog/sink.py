@@ -19,6 +19,7 @@ from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_de
 from evallog.errors import EvallogError, SerializationError
 from evallog.flavors import Flavor, TaskHasher
 from evallog.precheck import line_hints, line_is_clean, record_needs_redaction
+from evallog.precheck import prepare as prepare_precheck
 from evallog.redact import redact
 
 __all__ = ["SampleSink"]
@@ -44,6 +45,8 @@ class SampleSink:
         self.strict_json = strict_json
         # bound once: encode() runs for every sample
         self._transform = flavor.transform_sample
+        if redact_secrets:  # the scanner's one-time set-up here, not in the first save at the end of a run
+            prepare_precheck()
 
     def new_hasher(self) -> TaskHasher:
         return TaskHasher(self.flavor)
