@@ -208,3 +208,13 @@ def test_hash_block_equals_one_piece_after_another(flavor: str, fields: list[str
         one.update_fields((field,))
     block.update_block([memoryview(f.encode("utf-8")) for f in fields])
     assert (block.count, block.hexdigest()) == (one.count, one.hexdigest())
+
+
+def test_the_indexed_merge_writes_where_os_has_no_writev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows has no os.writev: the indexed merge called it unguarded (AttributeError, the merge failed)
+    sources = _finished(tmp_path, _strided(3, 700))
+    want, expected = _merge(sources, tmp_path / "with_writev.jsonl")
+    monkeypatch.delattr("os.writev")
+    result, data = _merge(sources, tmp_path / "without_writev.jsonl")
+    assert result.indexed and want.indexed
+    assert data == expected and (result.task_hash, result.per_rank) == (want.task_hash, want.per_rank)

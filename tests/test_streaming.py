@@ -236,8 +236,9 @@ def test_batch_save_accepts_a_generator(tmp_path):
 
 
 def test_streamed_lines_survive_short_writes(tmp_path, monkeypatch):
-    # a flush hands the lines to os.writev; a short write (a signal, a full device, a pipe) is continued
-    from evallog import writer
+    # a flush hands the lines to os.writev (atomic.write_all); a short write (a signal, a full device,
+    # a pipe) is continued
+    from evallog import atomic
 
     real = os.writev
 
@@ -245,12 +246,12 @@ def test_streamed_lines_survive_short_writes(tmp_path, monkeypatch):
         first = bytes(buffers[0])
         return real(fd, [first[: max(1, len(first) // 3)]])
 
-    monkeypatch.setattr(writer.os, "writev", short)
+    monkeypatch.setattr(atomic.os, "writev", short)
     lines = [f'{{"i":{i},"text":"{"x" * (i % 50)}"}}\n'.encode() for i in range(300)]
     path = tmp_path / "f.jsonl"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
-        assert writer._write_lines(fd, lines) == sum(map(len, lines))
+        assert atomic.write_all(fd, lines) == sum(map(len, lines))
     finally:
         os.close(fd)
     assert path.read_bytes() == b"".join(lines)

@@ -9,9 +9,10 @@ If anything fails, the temporary file is removed and the target is untouched.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +20,7 @@ from typing import BinaryIO
 from evallog.errors import UnsafePathError, WriteError
 from evallog.paths import open_for_write
 
-__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir", "pid_alive", "temp_path_for"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir", "gc_paused", "pid_alive", "temp_path_for", "write_all"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -87,3 +88,47 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux: 1024)
+
+
+def write_all(fd: int, buffers: Sequence[bytes | memoryview]) -> int:
+    """Write ``buffers`` to ``fd`` in order, all of them (short writes continued), without joining
+    them first where ``os.writev`` exists (it does not on Windows); returns the bytes written."""
+    if not hasattr(os, "writev"):
+        data = b"".join(buffers)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return len(data)
+    total = 0
+    pending: list[bytes | memoryview] = list(buffers)
+    while pending:
+        batch = pending[:_IOV_MAX]
+        n = os.writev(fd, batch)
+        if n <= 0:
+            raise OSError("write made no progress")
+        total += n
+        i = 0
+        while i < len(batch) and n >= len(batch[i]):
+            n -= len(batch[i])
+            i += 1
+        rest = pending[i:]
+        if n:  # a short write stopped inside rest[0]
+            rest[0] = memoryview(rest[0])[n:]
+        pending = rest
+    return total
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector in a bulk write loop: it allocates many short-lived,
+    acyclic objects, and each collection would walk the caller's (possibly huge) object graph."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -32,20 +32,18 @@ cycles; collecting them batch after batch was a third of the time).
 
 from __future__ import annotations
 
-import gc
 import mmap
 import os
 import sys
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from itertools import compress, islice, repeat
 from operator import and_, eq, lshift, lt, ne, or_, rshift
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evallog.atomic import atomic_writer
+from evallog.atomic import atomic_writer, gc_paused, write_all
 from evallog.flavors import TaskHasher
 from evallog.shard_index import RECORD, key_segment, read_columns
 
@@ -56,7 +54,6 @@ __all__ = ["IndexUnusable", "IndexedMerge", "merge_indexed"]
 
 BLOCK = 4096  # index records a lane reads at a time, at most (fewer for long lines or many lanes)
 MAPPED = 16 << 20  # bytes of shard lines all lanes together hold mapped, about
-_IOV = 1024  # buffers per writev (IOV_MAX on Linux)
 _GIVE_BACK = 1 << 20  # mapped bytes a lane leaves behind before it gives them back
 _TAIL = b'"]}\t'  # between a line's hash field and its final line
 # madvise(MADV_POPULATE_READ) (Linux 5.14; the mmap module has no name for it)
@@ -240,17 +237,6 @@ def _sorted(live: list[_Lane], takes: list[int]) -> Batch:
     return ordered, hashed, dict(Counter(compress(lanes, keep))), len(keep) - len(ordered)
 
 
-def _write(fd: int, lines: list[memoryview]) -> None:
-    for j in range(0, len(lines), _IOV):
-        part = lines[j : j + _IOV]
-        done = os.writev(fd, part)
-        want = sum(map(len, part))
-        if done < want:  # a short write: the rest, plainly
-            rest = memoryview(b"".join(part))[done:]
-            while rest:
-                rest = rest[os.write(fd, rest) :]
-
-
 def _run(lanes: list[_Lane], fd: int, hasher: TaskHasher) -> int:
     """Merge the lanes into ``fd``; returns the duplicates skipped."""
     duplicates = 0
@@ -268,19 +254,8 @@ def _run(lanes: list[_Lane], fd: int, hasher: TaskHasher) -> int:
         for i, n in per_lane.items():
             live[i].written += n
         duplicates += skipped
-        _write(fd, lines)
+        write_all(fd, lines)
         hasher.update_block(blobs)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _check_segments(sources: Sequence[ShardSource]) -> None:
@@ -300,7 +275,7 @@ def merge_indexed(sources: Sequence[ShardSource], target: Path, flavor: str, *, 
     try:
         for src in sources:
             lanes.append(_Lane(src, MAPPED // len(sources)))
-        with atomic_writer(target, fsync=fsync, task=task) as out, _gc_paused():
+        with atomic_writer(target, fsync=fsync, task=task) as out, gc_paused():
             out.flush()
             duplicates = _run(lanes, out.fileno(), hasher)
             for lane in lanes:

@@ -7,14 +7,13 @@ encoded lines and hash fields only, never the caller's samples nor a flavor.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from evallog.atomic import atomic_writer
+from evallog.atomic import atomic_writer, gc_paused
 from evallog.encoding import LINE_OPTIONS, encode_document, encode_line, json_default
 from evallog.errors import EvallogError, SerializationError
 from evallog.flavors import Flavor, TaskHasher
@@ -125,12 +124,8 @@ class SampleSink:
     def write_file(self, path: Path, task: str, samples: Iterable[Mapping[str, Any]], *, fsync: bool) -> TaskHasher:
         """Write every sample's line to ``path`` atomically; the hasher holds count and task hash."""
         hasher = self.new_hasher()
-        # the loop allocates only short-lived, acyclic objects: keep the cyclic collector
-        # from walking the caller's (possibly huge) sample graph over and over meanwhile
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         try:
-            with atomic_writer(path, fsync=fsync, task=task) as fh:
+            with gc_paused(), atomic_writer(path, fsync=fsync, task=task) as fh:
                 write, encode, hash_input = fh.write, self.encode, self.flavor.hash_input  # looked up once
                 inputs: list[bytes] = []  # hash inputs not yet in the digest (one update per chunk)
                 for index, sample in enumerate(samples):
@@ -148,7 +143,4 @@ class SampleSink:
             if exc.path is None:
                 raise type(exc)(exc.message, path=path, task=task, sample_index=exc.sample_index) from exc.__cause__
             raise
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         return hasher

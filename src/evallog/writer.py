@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evallog.atomic import fsync_dir
+from evallog.atomic import fsync_dir, write_all
 from evallog.errors import TrackerClosedError, WriteError
 from evallog.flavors import TaskHasher
 from evallog.paths import open_for_write
@@ -27,36 +27,6 @@ from evallog.paths import open_for_write
 __all__ = ["TaskStream"]
 
 logger = logging.getLogger(__name__)
-
-
-_IOV_MAX = 1024  # iovecs per writev call (POSIX guarantees at least 16; Linux: 1024)
-
-
-def _write_lines(fd: int, lines: list[bytes]) -> int:
-    """Write ``lines`` to ``fd`` in order, all of them (short writes continued); the byte count."""
-    if not hasattr(os, "writev"):  # Windows
-        data = b"".join(lines)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        return len(data)
-    total = 0
-    pending: list[bytes | memoryview] = list(lines)
-    while pending:
-        batch = pending[:_IOV_MAX]
-        n = os.writev(fd, batch)
-        if n <= 0:
-            raise OSError("write made no progress")
-        total += n
-        i = 0
-        while i < len(batch) and n >= len(batch[i]):
-            n -= len(batch[i])
-            i += 1
-        rest = pending[i:]
-        if n:  # a short write stopped inside rest[0]
-            rest[0] = memoryview(rest[0])[n:]
-        pending = rest
-    return total
 
 
 class TaskStream:
@@ -132,7 +102,7 @@ class TaskStream:
             self._last_flush = time.monotonic()
             return
         try:
-            written = _write_lines(self._fh.fileno(), self._buffer)
+            written = write_all(self._fh.fileno(), self._buffer)
             if self.fsync:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
